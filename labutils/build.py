@@ -1,0 +1,226 @@
+"""``build()``: stream a build through the Engine API, time each step, say what failed.
+
+The low-level streaming call (``APIClient.build(decode=True)``) lets the notebook
+show every step as it happens; ``images.build`` would only return at the end.
+"""
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Mapping
+
+from docker.errors import APIError
+
+from . import bases, engine
+from .errors import BuildFailed, LabError
+from .images import human_size
+
+_STEP = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
+
+
+@dataclass(frozen=True)
+class Step:
+    """One Dockerfile instruction as the builder ran it."""
+    number: int
+    instruction: str
+    seconds: float
+    cached: bool
+    output: str = field(default="", repr=False)
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    """What one build made: the image, how long it took, and each step."""
+    tag: str
+    image_id: str
+    size: int
+    seconds: float
+    steps: tuple[Step, ...] = field(repr=False)
+    log: str = field(repr=False)
+    dockerfile: str = field(repr=False, default="Dockerfile")
+    target: str | None = field(repr=False, default=None)
+    substitutions: Mapping[str, str] = field(repr=False, default_factory=dict)
+    builder: str = field(repr=False, default="classic")
+    finished: str = field(repr=False, default="")
+    attrs: Mapping = field(repr=False, compare=False, default_factory=dict)
+
+    @property
+    def size_mb(self) -> float:
+        """Size in MB as ``docker image ls`` counts them (10**6 bytes)."""
+        return self.size / 1e6
+
+    @property
+    def steps_cached(self) -> int:
+        return sum(s.cached for s in self.steps)
+
+    @property
+    def steps_run(self) -> int:
+        return sum(not s.cached for s in self.steps)
+
+    def __repr__(self) -> str:
+        return (f"BuildResult(tag={self.tag!r}, size={human_size(self.size)!r}, "
+                f"steps={len(self.steps)}, seconds={self.seconds:.1f})")
+
+    def steps_frame(self):
+        """The steps as a DataFrame: number, instruction, seconds, cached."""
+        import pandas as pd
+        return pd.DataFrame([{"step": s.number, "instruction": s.instruction,
+                              "seconds": round(s.seconds, 2), "cached": s.cached}
+                             for s in self.steps])
+
+
+class _StepClock:
+    """Splits the streamed log into steps and times each one."""
+
+    def __init__(self):
+        self.steps: list[Step] = []
+        self.current: dict | None = None
+        self.total = 0
+
+    def line(self, text: str, now: float) -> None:
+        m = _STEP.match(text)
+        if m:
+            self.close(now)
+            self.total = int(m.group(2))
+            self.current = {"number": int(m.group(1)), "instruction": m.group(3).strip(),
+                            "start": now, "cached": False, "lines": []}
+        elif self.current is not None:
+            if text.strip() == "---> Using cache":
+                self.current["cached"] = True
+            self.current["lines"].append(text)
+
+    def close(self, now: float) -> None:
+        c, self.current = self.current, None
+        if c is not None:
+            self.steps.append(Step(c["number"], c["instruction"], now - c["start"],
+                                   c["cached"], "\n".join(c["lines"])))
+
+    def failing(self) -> dict | None:
+        return self.current
+
+
+def _hint(error: str, target: str | None) -> str:
+    e = error.lower()
+    if "returned a non-zero code" in e:
+        return ("the command of this RUN step failed: read its output above (a Go compile "
+                "error names the file, line and column), fix it, and build again.")
+    if "copy failed" in e or "file not found in build context" in e or "no source files" in e:
+        return ("a file that COPY names is not in the build context folder: check its name, "
+                "that it was written there, and that .dockerignore does not exclude it.")
+    if "parse error" in e or "unknown instruction" in e:
+        return "fix the Dockerfile line the engine names (instruction spelling, arguments)."
+    if "target" in e and target:
+        return f"--target {target!r} names no stage: use a name from a `FROM ... AS <name>` line."
+    if "pull access denied" in e or "not found" in e and "manifest" in e:
+        return "the FROM image cannot be had: run `python -m labutils bases --offline`."
+    return "read the engine's answer and the output above, fix the Dockerfile or sources, and build again."
+
+
+def build(path, tag: str, dockerfile: str | None = None, target: str | None = None,
+          nocache: bool = False, buildargs: Mapping[str, str] | None = None, *,
+          quiet: bool = False, labels: Mapping[str, str] | None = None) -> BuildResult:
+    """Build ``path`` as ``tag`` (``docker build -t tag [-f dockerfile] [--target] path``).
+
+    Prints each line of the build as it arrives unless ``quiet``. Base images
+    that cannot be had are replaced by their offline stand-ins in a copy of the
+    Dockerfile, and that is said before the build starts.
+    """
+    context = Path(path)
+    if not context.is_dir():
+        raise LabError(f"The build context {context} is not a folder.",
+                       hint="pass the folder that holds the Dockerfile and the files it copies.")
+    df_path = Path(dockerfile) if dockerfile else Path("Dockerfile")
+    if not df_path.is_absolute():
+        df_path = context / df_path
+    if not df_path.is_file():
+        inside = sorted(p.name for p in context.iterdir())
+        raise LabError(f"There is no Dockerfile at {df_path}.",
+                       hint=("the build context is empty: write the lab's files into it first."
+                             if not inside else
+                             f"the folder holds {inside}; pass dockerfile= with the right name."))
+    prepared = bases.prepare(df_path, buildargs, quiet=quiet)
+    try:
+        if target is not None and target.lower() not in {s.lower() for s in prepared.stages if s}:
+            named = [s for s in prepared.stages if s]
+            raise BuildFailed(f"Building {tag} cannot stop at target {target!r}: no stage has that name.",
+                              command=_command(tag, df_path, context, target),
+                              hint=(f"use one of the stage names {named}." if named else
+                                    "this Dockerfile names no stages; add `AS <name>` to a FROM line."))
+        for original, sub in prepared.substitutions.items():
+            if not quiet:
+                print(f"[labutils] {original} is not on this engine and no registry answered: "
+                      f"building with the offline stand-in {sub} instead "
+                      f"(a rewritten copy; {df_path.name} is unchanged).", flush=True)
+        all_labels = dict(engine.LABELS if labels is None else labels)
+        return _stream(context, tag, prepared, df_path, target, nocache, buildargs, quiet, all_labels)
+    finally:
+        prepared.cleanup()
+
+
+def _command(tag, df_path, context, target) -> str:
+    parts = ["docker build", "-t", tag]
+    if df_path.name != "Dockerfile":
+        parts += ["-f", df_path.name]
+    if target:
+        parts += ["--target", target]
+    return " ".join(parts + [str(context)])
+
+
+def _stream(context, tag, prepared, df_path, target, nocache, buildargs, quiet, labels) -> BuildResult:
+    api = engine.api()
+    command = _command(tag, df_path, context, target)
+    clock, lines, image_id, error = _StepClock(), [], None, None
+    pending = ""
+    start = time.perf_counter()
+    try:
+        stream = api.build(path=str(context), tag=tag, dockerfile=str(prepared.path),
+                           target=target, nocache=nocache, buildargs=dict(buildargs or {}),
+                           labels=labels, rm=True, forcerm=True, decode=True)
+        for chunk in stream:
+            if "stream" in chunk:
+                pending += chunk["stream"]
+                *complete, pending = pending.split("\n")
+                for text in complete:
+                    lines.append(text)
+                    clock.line(text, time.perf_counter())
+                    if not quiet:
+                        print(text, flush=True)
+            elif "aux" in chunk and "ID" in chunk["aux"]:
+                image_id = chunk["aux"]["ID"]
+            elif "error" in chunk:
+                error = chunk.get("errorDetail", {}).get("message") or chunk["error"]
+            elif "status" in chunk and not quiet:
+                print(chunk["status"], flush=True)
+    except APIError as exc:
+        error = exc.explanation or str(exc)
+    except KeyboardInterrupt:
+        raise
+    if pending:
+        lines.append(pending)
+        clock.line(pending, time.perf_counter())
+    wall = time.perf_counter() - start
+    log = "\n".join(lines)
+    if error is not None:
+        failing = clock.failing()
+        where = (f" at step {failing['number']}/{clock.total}: {failing['instruction']}"
+                 if failing else "")
+        tail = "\n".join((failing["lines"] if failing else lines)[-12:])
+        raise BuildFailed(f"Building {tag} failed{where}.", command=command,
+                          step=failing["number"] if failing else None,
+                          instruction=failing["instruction"] if failing else None,
+                          log=log, log_tail=tail, engine_said=error.strip(),
+                          hint=_hint(error, target))
+    clock.close(time.perf_counter())
+    image = engine.client().images.get(tag)
+    result = BuildResult(tag=tag, image_id=image_id or image.id, size=image.attrs["Size"],
+                         seconds=wall, steps=tuple(clock.steps), log=log,
+                         dockerfile=df_path.name, target=target,
+                         substitutions=dict(prepared.substitutions),
+                         finished=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                         attrs=image.attrs)
+    if not quiet:
+        print(f"[labutils] {tag}: {human_size(result.size)} in {wall:.1f} s", flush=True)
+    return result

@@ -1,0 +1,228 @@
+"""Containers: ``run()`` to completion, ``serve()`` an HTTP server, ``copy_out()`` a file.
+
+Every container carries labutils' label and is removed on every exit path,
+exceptions and KeyboardInterrupt included.
+"""
+from __future__ import annotations
+
+import io
+import tarfile
+import time
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator, Mapping, Sequence
+
+import requests
+from docker.errors import APIError, ImageNotFound as _DockerImageNotFound, NotFound
+
+from . import engine
+from .errors import ContainerFailed, ImageNotFound, LabError, PortInUse, RunTimeout, ServerNotReady
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What one ``docker run`` gave: exit code, stdout, stderr, seconds."""
+    image: str
+    command: str | None
+    exit_code: int
+    stdout: str
+    stderr: str
+    seconds: float = field(repr=False)
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0
+
+    def __str__(self) -> str:
+        return self.stdout + self.stderr
+
+
+def _name(prefix: str) -> str:
+    return f"labutils-{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def _remove(container) -> None:
+    try:
+        container.remove(force=True)
+    except NotFound:
+        pass
+
+
+def _create(image: str, purpose: str, **kwargs):
+    try:
+        return engine.client().containers.create(image, name=_name(purpose), labels=dict(engine.LABELS),
+                                                 **kwargs)
+    except _DockerImageNotFound:
+        raise ImageNotFound(f"There is no image {image!r} on this engine.",
+                            hint="build it first (run the build cell above), or check the tag.") from None
+    except APIError as exc:
+        raise ContainerFailed(f"The engine would not create a container from {image}.",
+                              engine_said=exc.explanation or str(exc),
+                              hint="check the image name and command.") from None
+
+
+def _logs(container, **kw) -> str:
+    try:
+        return container.logs(**kw).decode("utf-8", "replace")
+    except (NotFound, APIError):
+        return ""
+
+
+def _start_error(container, image: str, exc: APIError, what: str) -> ContainerFailed:
+    said = exc.explanation or str(exc)
+    hint = "check the image's ENTRYPOINT/CMD and that the program exists in the image."
+    if "no such file or directory" in said and "exec" in said:
+        hint = ("the program could not be started: a file it needs is missing. On scratch or alpine "
+                "this usually means a dynamically linked binary (built with cgo against glibc): "
+                "build it with CGO_ENABLED=0.")
+    return ContainerFailed(f"The container from {image} could not start.", command=what,
+                           engine_said=said, log_tail=_logs(container), hint=hint)
+
+
+def run(image: str, command: str | Sequence[str] | None = None,
+        env: Mapping[str, str] | None = None, timeout: float = 60) -> RunResult:
+    """``docker run --rm image [command]``: wait for it, return what it printed.
+
+    A non-zero exit is a result, not an error: the lesson may be that it fails.
+    """
+    what = f"docker run --rm {image}" + (f" {command if isinstance(command, str) else ' '.join(command)}"
+                                         if command else "")
+    container = _create(image, "run", command=command, environment=dict(env or {}))
+    start = time.perf_counter()
+    try:
+        try:
+            container.start()
+        except APIError as exc:
+            said = exc.explanation or str(exc)
+            # runc refuses to exec a missing program; report it as `docker run` does (exit 127)
+            return RunResult(image, _cmd_text(command), 127, "", said + "\n",
+                             time.perf_counter() - start)
+        try:
+            status = container.wait(timeout=timeout)
+        except requests.exceptions.RequestException:
+            raise RunTimeout(f"The container from {image} was still running after {timeout} s "
+                             "and was stopped.", command=what, log_tail=_logs(container)[-2000:],
+                             hint="pass a larger timeout=, or check that the program ends by itself.") from None
+        seconds = time.perf_counter() - start
+        return RunResult(image, _cmd_text(command), status["StatusCode"],
+                         _logs(container, stdout=True, stderr=False),
+                         _logs(container, stdout=False, stderr=True), seconds)
+    finally:
+        _remove(container)
+
+
+def _cmd_text(command) -> str | None:
+    if command is None or isinstance(command, str):
+        return command
+    return " ".join(command)
+
+
+@dataclass(frozen=True)
+class HttpAnswer:
+    """One HTTP answer from a served container."""
+    url: str
+    status: int
+    body: str
+
+
+@dataclass
+class Server:
+    """A running container published on 127.0.0.1; ``get(path)`` fetches from it."""
+    image: str
+    url: str
+    host_port: int
+    container_name: str
+    _container: object = field(repr=False, default=None)
+
+    def get(self, path: str = "/", timeout: float = 5) -> HttpAnswer:
+        url = self.url.rstrip("/") + "/" + path.lstrip("/")
+        resp = requests.get(url, timeout=timeout)
+        return HttpAnswer(url, resp.status_code, resp.text)
+
+    def logs(self) -> str:
+        return _logs(self._container)
+
+
+@contextmanager
+def serve(image: str, port: int = 8080, env: Mapping[str, str] | None = None,
+          ready_path: str = "/", timeout: float = 30, host_port: int | None = None) -> Iterator[Server]:
+    """``docker run -d -p 127.0.0.1::port image``, wait until HTTP answers, always remove.
+
+    The engine picks a free host port unless ``host_port`` is given; the port is
+    read back from the engine, never assumed.
+    """
+    what = f"docker run -d -p 127.0.0.1:{host_port or ''}:{port} {image}"
+    container = _create(image, "serve", environment=dict(env or {}),
+                        ports={f"{port}/tcp": ("127.0.0.1", host_port)})
+    try:
+        try:
+            container.start()
+        except APIError as exc:
+            said = exc.explanation or str(exc)
+            if "port is already allocated" in said or "address already in use" in said:
+                raise PortInUse(f"Host port {host_port} on 127.0.0.1 is already taken.", command=what,
+                                engine_said=said,
+                                hint="stop what uses it, or leave host_port unset so the engine picks a free one.") from None
+            raise _start_error(container, image, exc, what) from None
+        container.reload()
+        bound = container.attrs["NetworkSettings"]["Ports"].get(f"{port}/tcp") or []
+        if not bound:
+            raise ContainerFailed(f"The container from {image} published no port {port}.", command=what,
+                                  log_tail=_logs(container), hint="check the port the server listens on.")
+        server = Server(image, f"http://127.0.0.1:{bound[0]['HostPort']}", int(bound[0]["HostPort"]),
+                        container.name, container)
+        _wait_ready(server, container, ready_path, timeout, what)
+        yield server
+    finally:
+        _remove(container)
+
+
+def _wait_ready(server: Server, container, ready_path: str, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        container.reload()
+        if container.status in ("exited", "dead"):
+            code = container.attrs["State"].get("ExitCode")
+            raise ContainerFailed(f"The server in {server.image} exited (code {code}) before it answered HTTP.",
+                                  command=what, exit_code=code, log_tail=_logs(container),
+                                  hint="read its logs above: the program failed at start.")
+        try:
+            server.get(ready_path, timeout=1)
+            return
+        except requests.RequestException:
+            pass
+        if time.monotonic() > deadline:
+            raise ServerNotReady(f"The server in {server.image} did not answer {ready_path} "
+                                 f"within {timeout} s; the container was removed.", command=what,
+                                 log_tail=_logs(container),
+                                 hint="check the port it listens on (port=) and its logs; "
+                                      "pass a larger timeout= if it starts slowly.")
+        time.sleep(0.2)
+
+
+def copy_out(image: str, path: str, dest) -> Path:
+    """The builder pattern's ``docker container create`` / ``cp`` / ``rm``, through the API.
+
+    Copies the file ``path`` out of ``image`` to ``dest`` (a folder, or a file
+    name); returns where it was written.
+    """
+    dest = Path(dest)
+    container = _create(image, "copy")
+    try:
+        try:
+            stream, _ = container.get_archive(path)
+        except NotFound:
+            raise LabError(f"There is no {path} in the image {image}.",
+                           command=f"docker container cp <container>:{path} {dest}",
+                           hint="check the path the builder wrote its output to (WORKDIR and go build -o).") from None
+        data = io.BytesIO(b"".join(stream))
+        with tarfile.open(fileobj=data) as tar:
+            member = next(m for m in tar.getmembers() if m.isfile())
+            target = dest / Path(member.name).name if dest.is_dir() else dest
+            target.write_bytes(tar.extractfile(member).read())
+            target.chmod(member.mode & 0o777)
+        return target
+    finally:
+        _remove(container)

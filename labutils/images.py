@@ -1,0 +1,90 @@
+"""Sizes, layers, the ``docker image ls``-style table, and ``clean()``."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pandas as pd
+from docker.errors import APIError, ImageNotFound as _DockerImageNotFound, NotFound
+
+from . import engine
+from .errors import ImageNotFound, LabError
+
+
+def human_size(size: float) -> str:
+    """Bytes as Docker prints them: decimal units, three significant digits (``2.03MB``)."""
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if abs(size) < 1000 or unit == "TB":
+            return f"{size:.3g}{unit}"
+        size /= 1000
+    raise AssertionError("unreachable")
+
+
+def _image(tag: str):
+    try:
+        return engine.client().images.get(tag)
+    except _DockerImageNotFound:
+        raise ImageNotFound(f"There is no image {tag!r} on this engine.",
+                            hint="build it first (run the build cell above), or check the tag's spelling.") from None
+
+
+def image_size(tag: str) -> int:
+    """The image's size in bytes, as ``docker image inspect`` gives it."""
+    return _image(tag).attrs["Size"]
+
+
+def layers(tag: str) -> pd.DataFrame:
+    """``docker history``: one row per layer, newest first, with bytes and what made it."""
+    rows = []
+    for h in _image(tag).history():
+        rows.append({"created_by": (h.get("CreatedBy") or "").replace("/bin/sh -c #(nop) ", "").strip(),
+                     "size": human_size(h.get("Size", 0)), "bytes": h.get("Size", 0),
+                     "created": datetime.fromtimestamp(h.get("Created", 0), timezone.utc)})
+    return pd.DataFrame(rows, columns=["created_by", "size", "bytes", "created"])
+
+
+def images(*tags: str) -> pd.DataFrame:
+    """``docker image ls`` of what labutils built (or of the given tags), sizes as Docker shows them."""
+    cli = engine.client()
+    found = ([_image(t) for t in tags] if tags else
+             cli.images.list(filters={"label": engine.LABEL}))
+    rows = []
+    for img in found:
+        names = img.tags or ["<none>:<none>"]
+        for name in (names if not tags else [t for t in tags if t in img.tags] or names):
+            repo, _, tag = name.rpartition(":")
+            rows.append({"repository": repo, "tag": tag, "image_id": img.short_id.split(":")[1],
+                         "size": human_size(img.attrs["Size"]), "size_bytes": img.attrs["Size"]})
+    df = pd.DataFrame(rows, columns=["repository", "tag", "image_id", "size", "size_bytes"])
+    return df if tags else df.sort_values(["repository", "tag"], ignore_index=True)
+
+
+def clean(dry_run: bool = False) -> pd.DataFrame:
+    """Remove every container and image that carries labutils' label, and nothing else.
+
+    Returns what was (or, with ``dry_run``, would be) removed.
+    """
+    cli = engine.client()
+    rows = []
+    for c in cli.containers.list(all=True, filters={"label": engine.LABEL}):
+        rows.append({"kind": "container", "name": c.name, "id": c.short_id, "removed": False})
+        if not dry_run:
+            try:
+                c.remove(force=True)
+                rows[-1]["removed"] = True
+            except NotFound:
+                rows[-1]["removed"] = True
+    for img in cli.images.list(filters={"label": engine.LABEL}):
+        name = ", ".join(img.tags) or "<none>"
+        rows.append({"kind": "image", "name": name, "id": img.short_id.split(":")[1], "removed": False})
+        if dry_run:
+            continue
+        try:
+            for t in img.tags or [img.id]:
+                cli.images.remove(t, noprune=False)
+            rows[-1]["removed"] = True
+        except NotFound:
+            rows[-1]["removed"] = True
+        except APIError as exc:
+            rows[-1]["note"] = engine._short(exc)
+    return pd.DataFrame(rows, columns=["kind", "name", "id", "removed", *(
+        ["note"] if any("note" in r for r in rows) else [])])
