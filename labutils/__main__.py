@@ -4,7 +4,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import bases, images
+from . import bases
+from .images import clean
 from .doctor import doctor, ready
 from .errors import LabError
 
@@ -26,7 +27,7 @@ def _bases(args) -> int:
 
 
 def _clean(args) -> int:
-    removed = images.clean(dry_run=args.dry_run)
+    removed = clean(dry_run=args.dry_run)
     verb = "would remove" if args.dry_run else "removed"
     for row in removed.itertuples():
         print(f"{verb} {row.kind} {row.name} ({row.id})")

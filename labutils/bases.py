@@ -255,16 +255,17 @@ def status() -> list[dict]:
 
 
 def ensure(*, offline: bool = False, quiet: bool = False) -> list[Resolution]:
-    """Make every lab base image ready: present, pulled, or (offline) a stand-in.
+    """Make every lab base image ready: present, else pulled, else a stand-in.
 
-    Without ``offline`` a missing stand-in is not made, and the error says how.
+    Stand-ins are only built with ``offline`` (it needs debootstrap and root);
+    without it a missing stand-in is an error that says how to make it.
     """
     results = []
     for ref in LAB_BASES:
         if exists(ref):
             results.append(Resolution(ref, ref, "local"))
             continue
-        if not offline and pull(ref, quiet=quiet):
+        if pull(ref, quiet=quiet):
             results.append(Resolution(ref, ref, "pulled"))
             continue
         sub = standin_for(ref)

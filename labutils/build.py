@@ -128,7 +128,7 @@ def build(path, tag: str, dockerfile: str | None = None, target: str | None = No
     that cannot be had are replaced by their offline stand-ins in a copy of the
     Dockerfile, and that is said before the build starts.
     """
-    context = Path(path)
+    context = Path(path).resolve()
     if not context.is_dir():
         raise LabError(f"The build context {context} is not a folder.",
                        hint="pass the folder that holds the Dockerfile and the files it copies.")

@@ -70,13 +70,16 @@ def _logs(container, **kw) -> str:
         return ""
 
 
+_EXEC_HINT = ("the program could not be started: a file it needs is missing. On scratch or alpine "
+              "this usually means a dynamically linked binary (built with cgo against glibc): "
+              "build it with CGO_ENABLED=0.")
+
+
 def _start_error(container, image: str, exc: APIError, what: str) -> ContainerFailed:
     said = exc.explanation or str(exc)
     hint = "check the image's ENTRYPOINT/CMD and that the program exists in the image."
     if "no such file or directory" in said and "exec" in said:
-        hint = ("the program could not be started: a file it needs is missing. On scratch or alpine "
-                "this usually means a dynamically linked binary (built with cgo against glibc): "
-                "build it with CGO_ENABLED=0.")
+        hint = _EXEC_HINT
     return ContainerFailed(f"The container from {image} could not start.", command=what,
                            engine_said=said, log_tail=_logs(container), hint=hint)
 
@@ -167,6 +170,7 @@ def serve(image: str, port: int = 8080, env: Mapping[str, str] | None = None,
                                 hint="stop what uses it, or leave host_port unset so the engine picks a free one.") from None
             raise _start_error(container, image, exc, what) from None
         container.reload()
+        _raise_if_exited(container, image, what)
         bound = container.attrs["NetworkSettings"]["Ports"].get(f"{port}/tcp") or []
         if not bound:
             raise ContainerFailed(f"The container from {image} published no port {port}.", command=what,
@@ -179,15 +183,23 @@ def serve(image: str, port: int = 8080, env: Mapping[str, str] | None = None,
         _remove(container)
 
 
+def _raise_if_exited(container, image: str, what: str) -> None:
+    if container.status not in ("exited", "dead"):
+        return
+    code = container.attrs["State"].get("ExitCode")
+    logs = _logs(container)
+    hint = "read its logs: the program failed at start."
+    if "no such file or directory" in logs and "exec" in logs:
+        hint = _EXEC_HINT
+    raise ContainerFailed(f"The server in {image} exited (code {code}) before it answered HTTP.",
+                          command=what, exit_code=code, log_tail=logs, hint=hint)
+
+
 def _wait_ready(server: Server, container, ready_path: str, timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while True:
         container.reload()
-        if container.status in ("exited", "dead"):
-            code = container.attrs["State"].get("ExitCode")
-            raise ContainerFailed(f"The server in {server.image} exited (code {code}) before it answered HTTP.",
-                                  command=what, exit_code=code, log_tail=_logs(container),
-                                  hint="read its logs above: the program failed at start.")
+        _raise_if_exited(container, server.image, what)
         try:
             server.get(ready_path, timeout=1)
             return

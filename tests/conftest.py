@@ -1,0 +1,70 @@
+"""Fixtures: a real engine (skip only where allowed), lab files in a temp folder,
+and a check that no labelled container outlives a test."""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+import labutils as lu
+from labutils import engine
+
+ROOT = Path(__file__).resolve().parent.parent
+EXERCISES = ROOT / "data" / "exercises"
+TEST_PREFIX = "lutest-"
+
+
+def _labelled_containers(cli) -> set[str]:
+    return {c.id for c in cli.containers.list(all=True, filters={"label": engine.LABEL})}
+
+
+@pytest.fixture(scope="session")
+def live():
+    """The engine's client; without one, skip, or fail where CI requires it."""
+    try:
+        return engine.client()
+    except lu.EngineUnavailable as exc:
+        if os.environ.get("LABUTILS_REQUIRE_ENGINE") == "1":
+            pytest.fail(f"LABUTILS_REQUIRE_ENGINE=1 but no engine: {exc}")
+        pytest.skip(f"no Docker Engine: {exc.message}")
+
+
+@pytest.fixture(autouse=True)
+def no_container_left(request):
+    """Every engine test must leave no labutils container behind."""
+    if "engine" not in request.keywords:
+        yield
+        return
+    cli = request.getfixturevalue("live")
+    before = _labelled_containers(cli)
+    yield
+    left = _labelled_containers(cli) - before
+    assert not left, f"containers left behind: {left}"
+
+
+@pytest.fixture
+def exercise(tmp_path):
+    """Copy one exercise folder of data/exercises into a fresh temp folder."""
+    def copy(name: str) -> Path:
+        dest = tmp_path / name
+        shutil.copytree(EXERCISES / name, dest)
+        return dest
+    return copy
+
+
+@pytest.fixture(scope="session", autouse=True)
+def remove_test_images():
+    yield
+    try:
+        cli = engine.client()
+    except lu.EngineUnavailable:
+        return
+    for img in cli.images.list():
+        for tag in img.tags:
+            if tag.startswith(TEST_PREFIX):
+                try:
+                    cli.images.remove(tag, force=True)
+                except Exception:
+                    pass

@@ -1,0 +1,273 @@
+"""Real-engine tests: build and run the lab's images; every bad input says what to do."""
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+
+import pytest
+
+import labutils as lu
+from labutils import bases, engine
+
+pytestmark = pytest.mark.engine
+T = "lutest-"
+
+
+@pytest.fixture(scope="module")
+def activity_images(live, tmp_path_factory):
+    """The activity built both ways: the glibc first try and the CGO_ENABLED=0 fix."""
+    import shutil
+    from conftest import EXERCISES
+    src = tmp_path_factory.mktemp("activity") / "activity"
+    shutil.copytree(EXERCISES / "activity", src)
+    broken = lu.build(src, T + "activity:glibc", dockerfile="Dockerfile.first-try", quiet=True)
+    fixed = lu.build(src, T + "activity:v1", quiet=True)
+    return broken, fixed
+
+
+def test_exercise_403_builds_on_the_standin_and_prints_welcome(live, exercise):
+    folder = exercise("multi-stage")
+    before = (folder / "Dockerfile").read_bytes()
+    result = lu.build(folder, T + "welcome-optimized:v1")
+    assert result.tag == T + "welcome-optimized:v1"
+    assert result.image_id.startswith("sha256:")
+    assert [s.instruction.split()[0] for s in result.steps][:5] == ["FROM", "WORKDIR", "COPY", "RUN", "FROM"]
+    assert all(s.seconds >= 0 for s in result.steps) and result.seconds > 0
+    assert result.size == lu.image_size(result.tag) < 10_000_000
+    assert "Successfully tagged" in result.log
+    assert (folder / "Dockerfile").read_bytes() == before, "the learner's Dockerfile must not change"
+    if not bases.exists("golang:1.15.6"):
+        assert result.substitutions["golang:1.15.6"] == bases.GOLANG
+    out = lu.run(result.tag)
+    assert out.exit_code == 0 and out.stdout == "Welcome to multi-stage Docker builds\n"
+
+
+def test_warm_rebuild_comes_from_cache(live, exercise):
+    folder = exercise("normal-build")
+    lu.build(folder, T + "welcome:v1", quiet=True)
+    again = lu.build(folder, T + "welcome:v1", quiet=True)
+    assert again.steps_cached >= 3           # WORKDIR, COPY, RUN
+    cold = lu.build(folder, T + "welcome:v1", nocache=True, quiet=True)
+    assert cold.steps_cached == 0
+    assert lu.run(T + "welcome:v1").stdout.startswith("Welcome")
+
+
+def test_builder_pattern_through_copy_out(live, exercise):
+    folder = exercise("builder-pattern")
+    builder = lu.build(folder, T + "welcome-builder:v1", dockerfile="Dockerfile.build", quiet=True)
+    binary = lu.copy_out(builder.tag, "/myapp/welcome", folder)
+    assert binary == folder / "welcome" and binary.stat().st_mode & 0o100
+    runtime = lu.build(folder, T + "welcome-runtime:v1", quiet=True)
+    binary.unlink()
+    assert runtime.size < builder.size / 100
+    assert lu.run(runtime.tag).stdout == "Welcome to multi-stage Docker builds\n"
+    assert runtime.size < 3_000_000
+
+
+def test_activity_serves_the_three_pages(activity_images):
+    _, fixed = activity_images
+    with lu.serve(fixed.tag) as server:
+        assert server.url.startswith("http://127.0.0.1:")
+        pages = {p: server.get(p) for p in ("/", "/contact", "/login")}
+        name = server.container_name
+    assert {p: (a.status, a.body) for p, a in pages.items()} == {
+        "/": (200, "<h1>Home Page</h1>"), "/contact": (200, "<h1>Contact Us</h1>"),
+        "/login": (200, "<h1>Login Page</h1>")}
+    assert not engine.client().containers.list(all=True, filters={"name": name})
+
+
+def test_serve_port_is_published_on_loopback_only(activity_images, live):
+    _, fixed = activity_images
+    with lu.serve(fixed.tag) as server:
+        c = live.containers.get(server.container_name)
+        bindings = c.attrs["HostConfig"]["PortBindings"]["8080/tcp"]
+        assert [b["HostIp"] for b in bindings] == ["127.0.0.1"]
+        assert c.labels[engine.LABEL] == "true"
+
+
+def test_glibc_binary_dies_on_alpine_standin(activity_images):
+    broken, _ = activity_images
+    out = lu.run(broken.tag)
+    assert out.exit_code != 0
+    assert "no such file or directory" in out.stderr
+
+
+def test_serve_of_a_container_that_exits_carries_its_logs(activity_images):
+    broken, _ = activity_images
+    with pytest.raises(lu.ContainerFailed) as info:
+        with lu.serve(broken.tag, timeout=10):
+            pass
+    assert "no such file or directory" in str(info.value)
+    assert "CGO_ENABLED=0" in str(info.value) or "exited" in str(info.value)
+
+
+def test_server_that_never_gets_ready_times_out_and_is_removed(activity_images):
+    _, fixed = activity_images
+    with pytest.raises(lu.ServerNotReady, match="did not answer") as info:
+        with lu.serve(fixed.tag, port=9999, timeout=2):
+            pass
+    assert "Service started on port 8080" in str(info.value)
+
+
+def test_requested_host_port_already_taken(activity_images):
+    _, fixed = activity_images
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        taken = s.getsockname()[1]
+        with pytest.raises(lu.PortInUse, match=str(taken)) as info:
+            with lu.serve(fixed.tag, host_port=taken):
+                pass
+    assert "host_port" in info.value.hint
+
+
+def test_serve_removes_its_container_on_keyboard_interrupt(activity_images, live):
+    _, fixed = activity_images
+    with pytest.raises(KeyboardInterrupt):
+        with lu.serve(fixed.tag) as server:
+            name = server.container_name
+            raise KeyboardInterrupt
+    assert not live.containers.list(all=True, filters={"name": name})
+
+
+def test_run_timeout_kills_and_removes(live):
+    with pytest.raises(lu.RunTimeout, match="still running"):
+        lu.run(bases.BUSYBOX, ["sleep", "30"], timeout=1)
+
+
+def test_run_passes_env_and_splits_streams(live):
+    out = lu.run(bases.BUSYBOX, ["sh", "-c", 'echo "$GREETING"; echo oops >&2; exit 3'],
+                 env={"GREETING": "hello"})
+    assert (out.exit_code, out.stdout, out.stderr) == (3, "hello\n", "oops\n")
+
+
+# --- bad input: a clear error, nothing lost ---------------------------------
+
+def _write(folder, **files):
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (folder / name.replace("_", ".")).write_text(text)
+    return folder
+
+
+def test_dockerfile_syntax_error(live, tmp_path):
+    folder = _write(tmp_path / "bad", Dockerfile="FROMM scratch\n")
+    with pytest.raises(lu.BuildFailed) as info:
+        lu.build(folder, T + "bad:syntax", quiet=True)
+    assert "unknown instruction" in str(info.value).lower()
+    assert "Dockerfile" in info.value.hint
+
+
+def test_copy_of_a_missing_file(live, exercise):
+    folder = exercise("multi-stage")
+    (folder / "welcome.go").unlink()
+    with pytest.raises(lu.BuildFailed) as info:
+        lu.build(folder, T + "bad:copy", quiet=True)
+    err = info.value
+    assert err.step == 3 and err.instruction == "COPY welcome.go ."
+    assert "build context" in err.hint
+
+
+def test_go_compile_error_is_readable(live, exercise):
+    folder = exercise("multi-stage")
+    (folder / "welcome.go").write_text('package main\nimport "fmt"\nfunc main() {\n    fmt.Printn("hi")\n}\n')
+    with pytest.raises(lu.BuildFailed) as info:
+        lu.build(folder, T + "bad:go", quiet=True)
+    text = str(info.value)
+    assert "step 4/" in text and "RUN go build -o welcome ." in text
+    assert "welcome.go:4" in text and "Printn" in text
+
+
+def test_unknown_base_image_without_standin(live, tmp_path):
+    folder = _write(tmp_path / "unknown", Dockerfile="FROM labutils-no-such-image:1\nRUN true\n")
+    with pytest.raises(lu.BaseImageUnavailable) as info:
+        lu.build(folder, T + "bad:base", quiet=True)
+    assert "labutils-no-such-image:1" in str(info.value) and "stand-in" in info.value.hint
+
+
+def test_wrong_target_names_the_stages(live, exercise):
+    folder = exercise("multi-stage")
+    with pytest.raises(lu.BuildFailed, match="no stage") as info:
+        lu.build(folder, T + "bad:target", target="buidler", quiet=True)
+    assert "builder" in info.value.hint
+
+
+def test_empty_build_context(live, tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(lu.LabError, match="no Dockerfile") as info:
+        lu.build(tmp_path / "empty", T + "bad:empty", quiet=True)
+    assert "empty" in info.value.hint
+
+
+def test_no_engine_says_what_to_do(tmp_path):
+    code = ("import labutils as lu\n"
+            "try:\n    lu.images()\n"
+            "except lu.EngineUnavailable as e:\n    print('OK', e)\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
+                          env={"DOCKER_HOST": f"unix://{tmp_path}/dead.sock", "PATH": "/usr/bin:/bin"},
+                          timeout=60)
+    assert proc.stdout.startswith("OK"), proc.stderr
+    assert "dead.sock" in proc.stdout and "DOCKER_HOST" in proc.stdout and "recorded" in proc.stdout
+
+
+def test_docker_context_is_honoured(live, monkeypatch, tmp_path):
+    """A real context pointing at the real engine's socket is used when DOCKER_HOST is unset."""
+    from docker.context import ContextAPI
+    url = engine.engine_url()
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
+    monkeypatch.delenv("DOCKER_HOST", raising=False)
+    (tmp_path / "config.json").write_text("{}")      # contexts live beside the config file
+    ContextAPI.create_context("lutest-ctx", host=url)
+    assert (tmp_path / "contexts" / "meta").is_dir()
+    monkeypatch.setenv("DOCKER_CONTEXT", "lutest-ctx")
+    try:
+        assert engine.engine_url().endswith(url.split("://", 1)[1])
+        assert engine.version()["ApiVersion"]
+    finally:
+        engine._client_for.cache_clear()
+
+
+def test_a_copy_from_an_image_and_a_stage_from_a_stage(live, tmp_path):
+    folder = _write(tmp_path / "forms", Dockerfile=(
+        "FROM alpine:latest AS base\nRUN echo built > /built\n"
+        "FROM base AS test\nRUN test -f /built\n"
+        "FROM scratch\nCOPY --from=alpine:latest /etc/passwd /passwd\nCOPY --from=test /built /built\n"))
+    result = lu.build(folder, T + "forms:v1", quiet=True)
+    assert result.size < 2000
+    if not bases.exists("alpine:latest"):
+        assert result.substitutions == {"alpine:latest": bases.BUSYBOX}
+
+
+def test_clean_removes_only_what_carries_the_label(live, exercise, tmp_path):
+    folder = exercise("multi-stage")
+    labelled = lu.build(folder, T + "clean:labelled", quiet=True)
+    plain_dir = _write(tmp_path / "plain", Dockerfile=f"FROM {bases.BUSYBOX}\nRUN echo plain > /plain\n")
+    plain, _ = live.images.build(path=str(plain_dir), tag=T + "clean:plain", rm=True)
+    container = live.containers.create(plain.id, name="lutest-unlabelled", command=["true"])
+    try:
+        dry = lu.clean(dry_run=True)
+        assert T + "clean:labelled" in " ".join(dry["name"]) and not dry["removed"].any()
+        assert bases.exists(T + "clean:labelled")
+        done = lu.clean()
+        assert done["removed"].all()
+        assert not bases.exists(labelled.tag)
+        assert bases.exists(T + "clean:plain")
+        live.containers.get("lutest-unlabelled")            # still there
+        assert lu.images().empty
+        for sub in (bases.GOLANG, bases.BUSYBOX):            # stand-ins are kept too
+            assert bases.exists(sub)
+    finally:
+        container.remove(force=True)
+        live.images.remove(T + "clean:plain", force=True)
+
+
+def test_cli_doctor_and_clean_dry_run(live):
+    doctor = subprocess.run([sys.executable, "-m", "labutils", "doctor"], capture_output=True, text=True)
+    assert doctor.returncode == 0, doctor.stdout + doctor.stderr
+    assert "[ok] engine: Docker Engine" in doctor.stdout
+    dry = subprocess.run([sys.executable, "-m", "labutils", "clean", "--dry-run"], capture_output=True, text=True)
+    assert dry.returncode == 0 and "would remove" in dry.stdout
+    for cmd in ("doctor", "bases", "clean"):
+        helped = subprocess.run([sys.executable, "-m", "labutils", cmd, "--help"], capture_output=True, text=True)
+        assert helped.returncode == 0 and "usage" in helped.stdout
