@@ -4,19 +4,19 @@
     result = lu.build("work/normal-build", "welcome:v1")
     lu.run("welcome:v1").stdout
 """
-from .bases import ensure as ensure_bases
+from .bases import ensure as ensure_bases, exists as image_exists
 from .build import BuildResult, Step, build
-from .containers import HttpAnswer, RunResult, Server, copy_out, run, serve
-from .doctor import doctor
+from .containers import HttpAnswer, RunResult, Server, copy_out, ps, run, serve
+from .doctor import doctor, ready as lab_ready
 from .errors import (BaseImageUnavailable, BuildFailed, ContainerFailed, EngineUnavailable,
                      ImageNotFound, LabError, PortInUse, RunTimeout, ServerNotReady)
-from .exercises import CheckpointFailed, checkpoint, run_script, show, write_exercise
+from .exercises import WORK, CheckpointFailed, checkpoint, run_script, show, write_exercise
 from .images import clean, human_size, image_size, images, layers
 from .results import book_figures, versus_book
 
 __all__ = [
-    "build", "run", "serve", "copy_out", "image_size", "layers", "images", "clean",
-    "doctor", "ensure_bases", "human_size", "write_exercise", "show", "run_script", "checkpoint",
+    "build", "run", "serve", "copy_out", "ps", "image_size", "image_exists", "WORK", "layers", "images", "clean",
+    "doctor", "lab_ready", "ensure_bases", "human_size", "write_exercise", "show", "run_script", "checkpoint",
     "book_figures", "versus_book", "CheckpointFailed",
     "BuildResult", "Step", "RunResult", "Server", "HttpAnswer",
     "LabError", "EngineUnavailable", "BuildFailed", "BaseImageUnavailable", "ContainerFailed",

@@ -214,6 +214,14 @@ def _wait_ready(server: Server, container, ready_path: str, timeout: float, what
         time.sleep(0.2)
 
 
+def ps():
+    """``docker ps -a`` of labutils' containers, as a DataFrame (empty when all were removed)."""
+    import pandas as pd
+    rows = [{"name": c.name, "image": (c.image.tags or [c.image.short_id])[0], "status": c.status}
+            for c in engine.client().containers.list(all=True, filters={"label": engine.LABEL})]
+    return pd.DataFrame(rows, columns=["name", "image", "status"])
+
+
 def copy_out(image: str, path: str, dest) -> Path:
     """The builder pattern's ``docker container create`` / ``cp`` / ``rm``, through the API.
 

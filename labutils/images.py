@@ -36,7 +36,7 @@ def layers(tag: str) -> pd.DataFrame:
     """``docker history``: one row per layer, newest first, with bytes and what made it."""
     rows = []
     for h in _image(tag).history():
-        rows.append({"created_by": (h.get("CreatedBy") or "").replace("/bin/sh -c #(nop) ", "").strip(),
+        rows.append({"created_by": (h.get("CreatedBy") or h.get("Comment") or "").replace("/bin/sh -c #(nop) ", "").strip(),
                      "size": human_size(h.get("Size", 0)), "bytes": h.get("Size", 0),
                      "created": datetime.fromtimestamp(h.get("Created", 0), timezone.utc)})
     return pd.DataFrame(rows, columns=["created_by", "size", "bytes", "created"])
@@ -47,13 +47,13 @@ def images(*tags: str) -> pd.DataFrame:
     cli = engine.client()
     found = ([_image(t) for t in tags] if tags else
              cli.images.list(filters={"label": engine.LABEL}))
+    pairs = (zip(tags, found) if tags else
+             ((name, img) for img in found for name in (img.tags or ["<none>:<none>"])))
     rows = []
-    for img in found:
-        names = img.tags or ["<none>:<none>"]
-        for name in (names if not tags else [t for t in tags if t in img.tags] or names):
-            repo, _, tag = name.rpartition(":")
-            rows.append({"repository": repo, "tag": tag, "image_id": img.short_id.split(":")[1],
-                         "size": human_size(img.attrs["Size"]), "size_bytes": img.attrs["Size"]})
+    for name, img in pairs:
+        repo, _, tag = name.rpartition(":")
+        rows.append({"repository": repo, "tag": tag, "image_id": img.short_id.split(":")[1],
+                     "size": human_size(img.attrs["Size"]), "size_bytes": img.attrs["Size"]})
     df = pd.DataFrame(rows, columns=["repository", "tag", "image_id", "size", "size_bytes"])
     return df if tags else df.sort_values(["repository", "tag"], ignore_index=True)
 

@@ -54,7 +54,7 @@ def exercise(tmp_path):
     return copy
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(scope="module", autouse=True)
 def remove_test_images():
     yield
     try:

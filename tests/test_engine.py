@@ -22,7 +22,7 @@ def activity_images(live, tmp_path_factory):
     src = tmp_path_factory.mktemp("activity") / "activity"
     shutil.copytree(EXERCISES / "activity", src)
     broken = lu.build(src, T + "activity:glibc", dockerfile="Dockerfile.first-try", quiet=True)
-    fixed = lu.build(src, T + "activity:v1", quiet=True)
+    fixed = lu.build(src, T + "activity:v1", dockerfile="Dockerfile.solution", quiet=True)
     return broken, fixed
 
 
