@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
-NBVAL_TIMEOUT ?= 600
+NBVAL_TIMEOUT ?= 300
 
 .PHONY: lab test test-unit test-notebooks bases doctor clean venv
 
