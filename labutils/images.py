@@ -42,11 +42,15 @@ def layers(tag: str) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["created_by", "size", "bytes", "created"])
 
 
-def images(*tags: str) -> pd.DataFrame:
-    """``docker image ls`` of what labutils built (or of the given tags), sizes as Docker shows them."""
+def images(*tags: str, reference: str | None = None) -> pd.DataFrame:
+    """``docker image ls`` of what labutils built, sizes as Docker shows them.
+
+    Give tags to list exactly those, or ``reference`` to filter as
+    ``docker image ls --filter reference='welcome*'`` does.
+    """
     cli = engine.client()
-    found = ([_image(t) for t in tags] if tags else
-             cli.images.list(filters={"label": engine.LABEL}))
+    filters = {"label": engine.LABEL, **({"reference": reference} if reference else {})}
+    found = [_image(t) for t in tags] if tags else cli.images.list(filters=filters)
     pairs = (zip(tags, found) if tags else
              ((name, img) for img in found for name in (img.tags or ["<none>:<none>"])))
     rows = []
