@@ -1,0 +1,51 @@
+"""The notebooks' checkpoints fail, with a useful message, when the lesson's result is wrong.
+
+A learner's broken file in work/ is kept by write_exercise, so running the
+notebook on it must end in CheckpointFailed naming the fix.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
+
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+pytestmark = pytest.mark.engine
+
+
+def _execute(name: str, work: Path):
+    nb = nbformat.read(NOTEBOOKS / name, as_version=4)
+    os.environ["LABUTILS_WORK"] = str(work)
+    try:
+        NotebookClient(nb, timeout=300, resources={"metadata": {"path": str(NOTEBOOKS)}}).execute()
+    finally:
+        del os.environ["LABUTILS_WORK"]
+    return nb
+
+
+def test_a_fat_final_stage_fails_the_multi_stage_checkpoint(live, tmp_path):
+    folder = tmp_path / "multi-stage"
+    folder.mkdir()
+    src = (NOTEBOOKS.parent / "data/exercises/multi-stage/Dockerfile").read_text()
+    (folder / "Dockerfile").write_text(src.replace("FROM scratch", "FROM golang:1.15.6"))
+    with pytest.raises(CellExecutionError) as info:
+        _execute("04-multi-stage.ipynb", tmp_path)
+    text = str(info.value)
+    assert "CheckpointFailed" in text and "one Dockerfile gives a small image" in text
+    assert "FROM scratch" in text                       # the fix it names
+    assert "FROM golang:1.15.6" in (folder / "Dockerfile").read_text(), "the learner's file was kept"
+
+
+def test_a_cgo_binary_fails_the_activity_checkpoint(live, tmp_path):
+    folder = tmp_path / "activity"
+    folder.mkdir()
+    src = (NOTEBOOKS.parent / "data/exercises/activity/Dockerfile.solution").read_text()
+    (folder / "Dockerfile.solution").write_text(src.replace("CGO_ENABLED=0 go build", "go build"))
+    with pytest.raises(CellExecutionError) as info:
+        _execute("05-activity-go-http-server.ipynb", tmp_path)
+    text = str(info.value)
+    assert "no such file or directory" in text and "CGO_ENABLED=0" in text
