@@ -27,11 +27,17 @@ def _execute(name: str, work: Path):
     return nb
 
 
+def _broken(work: Path, exercise: str, name: str, old: str, new: str) -> Path:
+    """A learner's copy of one lab file, with one mistake in it."""
+    (work / exercise).mkdir()
+    src = (NOTEBOOKS.parent / "data" / "exercises" / exercise / name).read_text()
+    assert old in src
+    (work / exercise / name).write_text(src.replace(old, new))
+    return work / exercise
+
+
 def test_a_fat_final_stage_fails_the_multi_stage_checkpoint(live, tmp_path):
-    folder = tmp_path / "multi-stage"
-    folder.mkdir()
-    src = (NOTEBOOKS.parent / "data/exercises/multi-stage/Dockerfile").read_text()
-    (folder / "Dockerfile").write_text(src.replace("FROM scratch", "FROM golang:1.15.6"))
+    folder = _broken(tmp_path, "multi-stage", "Dockerfile", "FROM scratch", "FROM golang:1.15.6")
     with pytest.raises(CellExecutionError) as info:
         _execute("04-multi-stage.ipynb", tmp_path)
     text = str(info.value)
@@ -41,10 +47,7 @@ def test_a_fat_final_stage_fails_the_multi_stage_checkpoint(live, tmp_path):
 
 
 def test_a_cgo_binary_fails_the_activity_checkpoint(live, tmp_path):
-    folder = tmp_path / "activity"
-    folder.mkdir()
-    src = (NOTEBOOKS.parent / "data/exercises/activity/Dockerfile.solution").read_text()
-    (folder / "Dockerfile.solution").write_text(src.replace("CGO_ENABLED=0 go build", "go build"))
+    _broken(tmp_path, "activity", "Dockerfile.solution", "CGO_ENABLED=0 go build", "go build")
     with pytest.raises(CellExecutionError) as info:
         _execute("05-activity-go-http-server.ipynb", tmp_path)
     text = str(info.value)
