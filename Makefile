@@ -30,7 +30,7 @@ lab: $(STAMP)
 	  echo "*** No Docker Engine answered, or the base images could not be made ready."; \
 	  echo "*** The notebooks need an engine: start Docker (or dockerd), or set DOCKER_HOST, then run 'make lab' again."; \
 	fi
-	$(BIN)/jupyter lab --notebook-dir=notebooks
+	$(BIN)/jupyter lab --notebook-dir=notebooks $$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest tests notebooks --nbval --nbval-sanitize-with notebooks/sanitize.cfg \
