@@ -12,12 +12,12 @@ from .errors import (BaseImageUnavailable, BuildFailed, ContainerFailed, EngineU
                      ImageNotFound, LabError, PortInUse, RunTimeout, ServerNotReady)
 from .exercises import WORK, CheckpointFailed, checkpoint, run_script, show, write_exercise
 from .images import clean, human_size, image_size, images, layers
-from .results import book_figures, versus_book
+from .results import book_figures, compare, versus_book
 
 __all__ = [
     "build", "run", "serve", "copy_out", "ps", "image_size", "image_exists", "WORK", "layers", "images", "clean",
     "doctor", "lab_ready", "ensure_bases", "human_size", "write_exercise", "show", "run_script", "checkpoint",
-    "book_figures", "versus_book", "CheckpointFailed",
+    "book_figures", "versus_book", "compare", "CheckpointFailed",
     "BuildResult", "Step", "RunResult", "Server", "HttpAnswer",
     "LabError", "EngineUnavailable", "BuildFailed", "BaseImageUnavailable", "ContainerFailed",
     "RunTimeout", "ServerNotReady", "PortInUse", "ImageNotFound",

@@ -14,7 +14,7 @@ from typing import Mapping
 
 from docker.errors import APIError
 
-from . import bases, engine
+from . import bases, engine, results
 from .errors import BuildFailed, LabError
 from .images import human_size
 
@@ -221,6 +221,10 @@ def _stream(context, tag, prepared, df_path, target, nocache, buildargs, quiet, 
                          substitutions=dict(prepared.substitutions),
                          finished=datetime.now(timezone.utc).isoformat(timespec="seconds"),
                          attrs=image.attrs)
+    if engine.LABEL in labels:
+        results.record("build", tag, exercise=context.name, seconds=wall, size_bytes=result.size,
+                       steps_run=result.steps_run, steps_cached=result.steps_cached,
+                       builder=result.builder)
     if not quiet:
         print(f"[labutils] {tag}: {human_size(result.size)} in {wall:.1f} s", flush=True)
     return result

@@ -17,7 +17,7 @@ from typing import Iterator, Mapping, Sequence
 import requests
 from docker.errors import APIError, ImageNotFound as _DockerImageNotFound, NotFound
 
-from . import engine
+from . import engine, results
 from .errors import ContainerFailed, ImageNotFound, LabError, PortInUse, RunTimeout, ServerNotReady
 
 
@@ -109,6 +109,7 @@ def run(image: str, command: str | Sequence[str] | None = None,
                              "and was stopped.", command=what, log_tail=_logs(container)[-2000:],
                              hint="pass a larger timeout=, or check that the program ends by itself.") from None
         seconds = time.perf_counter() - start
+        results.record("run", image, seconds=seconds, exit_code=status["StatusCode"])
         return RunResult(image, _cmd_text(command), status["StatusCode"],
                          _logs(container, stdout=True, stderr=False),
                          _logs(container, stdout=False, stderr=True), seconds)
@@ -177,7 +178,9 @@ def serve(image: str, port: int = 8080, env: Mapping[str, str] | None = None,
                                   log_tail=_logs(container), hint="check the port the server listens on.")
         server = Server(image, f"http://127.0.0.1:{bound[0]['HostPort']}", int(bound[0]["HostPort"]),
                         container.name, container)
+        started = time.perf_counter()
         _wait_ready(server, container, ready_path, timeout, what)
+        results.record("serve", image, seconds=time.perf_counter() - started)
         yield server
     finally:
         _remove(container)

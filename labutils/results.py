@@ -26,3 +26,54 @@ def versus_book(*results, names: dict | None = None) -> pd.DataFrame:
                      "book_mb": book_mb,
                      "ours / book": round(r.size / 1e6 / book_mb, 2) if pd.notna(book_mb) else None})
     return pd.DataFrame(rows)
+
+
+# --- the results log: one row per build, run or serve ------------------------
+
+COLUMNS = ["kind", "exercise", "approach", "tag", "size_bytes", "seconds", "cache",
+           "steps_run", "steps_cached", "exit_code", "engine_version", "builder", "date"]
+
+
+def log_path():
+    """``work/results.csv``; LABUTILS_WORK moves the whole work folder."""
+    from .exercises import WORK
+    import os
+    from pathlib import Path
+    return Path(os.environ.get("LABUTILS_WORK", WORK)) / "results.csv"
+
+
+def _approach(tag: str) -> str:
+    book = book_figures().set_index("image")["approach"]
+    return book.get(tag, "")
+
+
+def record(kind: str, tag: str, *, exercise: str = "", seconds: float, size_bytes: int | None = None,
+           steps_run: int | None = None, steps_cached: int | None = None, exit_code: int | None = None,
+           builder: str = "") -> None:
+    """Append one row to the results log (best effort: a read-only work/ loses the row, not the build)."""
+    from datetime import datetime, timezone
+    from . import engine
+    try:
+        version = engine.version().get("Version", "")
+    except Exception:
+        version = ""
+    cache = "" if steps_cached is None else ("warm" if steps_cached else "cold")
+    row = {"kind": kind, "exercise": exercise, "approach": _approach(tag), "tag": tag,
+           "size_bytes": size_bytes, "seconds": round(seconds, 3), "cache": cache,
+           "steps_run": steps_run, "steps_cached": steps_cached, "exit_code": exit_code,
+           "engine_version": version, "builder": builder,
+           "date": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    path = log_path()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pd.DataFrame([row], columns=COLUMNS).to_csv(path, mode="a", header=not path.exists(), index=False)
+    except OSError:
+        pass
+
+
+def compare() -> pd.DataFrame:
+    """The results log as a DataFrame, with the book's published size beside each image."""
+    path = log_path()
+    log = pd.read_csv(path) if path.exists() else pd.DataFrame(columns=COLUMNS)
+    book = book_figures()[["image", "book_text_mb"]].rename(columns={"image": "tag", "book_text_mb": "book_mb"})
+    return log.merge(book, on="tag", how="left")

@@ -16,6 +16,14 @@ EXERCISES = ROOT / "data" / "exercises"
 TEST_PREFIX = "lutest-"
 
 
+@pytest.fixture(scope="module", autouse=True)
+def private_results_log(tmp_path_factory):
+    """Tests log their builds and runs to a results log of their own, not the learner's work/."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("LABUTILS_WORK", str(tmp_path_factory.mktemp("work")))
+        yield
+
+
 def _labelled_containers(cli) -> set[str]:
     return {c.id for c in cli.containers.list(all=True, filters={"label": engine.LABEL})}
 

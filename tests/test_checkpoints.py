@@ -5,7 +5,6 @@ notebook on it must end in CheckpointFailed naming the fix.
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import nbformat
@@ -19,11 +18,9 @@ pytestmark = pytest.mark.engine
 
 def _execute(name: str, work: Path):
     nb = nbformat.read(NOTEBOOKS / name, as_version=4)
-    os.environ["LABUTILS_WORK"] = str(work)
-    try:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("LABUTILS_WORK", str(work))
         NotebookClient(nb, timeout=300, resources={"metadata": {"path": str(NOTEBOOKS)}}).execute()
-    finally:
-        del os.environ["LABUTILS_WORK"]
     return nb
 
 

@@ -271,3 +271,32 @@ def test_cli_doctor_and_clean_dry_run(live):
     for cmd in ("doctor", "bases", "clean"):
         helped = subprocess.run([sys.executable, "-m", "labutils", cmd, "--help"], capture_output=True, text=True)
         assert helped.returncode == 0 and "usage" in helped.stdout
+
+
+def test_results_log_has_a_row_per_build_run_and_serve(live, exercise, monkeypatch, tmp_path):
+    monkeypatch.setenv("LABUTILS_WORK", str(tmp_path / "work"))
+    folder = exercise("multi-stage")
+    built = lu.build(folder, T + "welcome-optimized:v1", quiet=True)
+    lu.run(built.tag)
+    server = lu.build(exercise("activity"), T + "activity:log", dockerfile="Dockerfile.solution", quiet=True)
+    with lu.serve(server.tag):
+        pass
+    log = lu.compare()
+    assert list(log["kind"]) == ["build", "run", "build", "serve"]
+    row = log.iloc[0]
+    assert (row.exercise, row.tag, row.size_bytes) == ("multi-stage", built.tag, built.size)
+    assert row.steps_run + row.steps_cached == len(built.steps)
+    assert row.cache == ("warm" if built.steps_cached else "cold")
+    assert row.engine_version == engine.version()["Version"] and row.builder == "classic"
+    assert log.iloc[1].exit_code == 0
+    assert (tmp_path / "work" / "results.csv").is_file()
+
+
+def test_compare_puts_the_book_beside_our_rows(monkeypatch, tmp_path):
+    from labutils import results
+    monkeypatch.setenv("LABUTILS_WORK", str(tmp_path))
+    monkeypatch.setattr(engine, "version", lambda: {"Version": "test"})
+    results.record("build", "welcome:v1", exercise="normal-build", seconds=1.0, size_bytes=10, steps_run=5,
+                   steps_cached=0, builder="classic")
+    row = lu.compare().iloc[0]
+    assert (row.book_mb, row.approach, row.cache) == (805, "normal build", "cold")
