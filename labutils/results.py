@@ -1,9 +1,13 @@
 """The book's published figures, and ours beside them."""
 from __future__ import annotations
 
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+
 import pandas as pd
 
-from . import bases
+from . import bases, engine
 from .images import human_size
 
 
@@ -36,10 +40,7 @@ COLUMNS = ["kind", "exercise", "approach", "tag", "size_bytes", "seconds", "cach
 
 def log_path():
     """``work/results.csv``; LABUTILS_WORK moves the whole work folder."""
-    from .exercises import WORK
-    import os
-    from pathlib import Path
-    return Path(os.environ.get("LABUTILS_WORK", WORK)) / "results.csv"
+    return Path(os.environ.get("LABUTILS_WORK", bases.DATA.parent / "work")) / "results.csv"
 
 
 def _approach(tag: str) -> str:
@@ -51,8 +52,6 @@ def record(kind: str, tag: str, *, exercise: str = "", seconds: float, size_byte
            steps_run: int | None = None, steps_cached: int | None = None, exit_code: int | None = None,
            builder: str = "") -> None:
     """Append one row to the results log (best effort: a read-only work/ loses the row, not the build)."""
-    from datetime import datetime, timezone
-    from . import engine
     try:
         version = engine.version().get("Version", "")
     except Exception:
