@@ -4,14 +4,15 @@
     result = lu.build("work/normal-build", "welcome:v1")
     lu.run("welcome:v1").stdout
 """
-from .bases import ensure as ensure_bases, exists as image_exists
+from .bases import ensure as ensure_bases
 from .build import BuildResult, Step, build
 from .containers import HttpAnswer, RunResult, Server, copy_out, ps, run, serve
 from .doctor import doctor, ready as lab_ready
 from .errors import (BaseImageUnavailable, BuildFailed, ContainerFailed, EngineUnavailable,
                      ImageNotFound, LabError, PortInUse, RunTimeout, ServerNotReady)
 from .exercises import WORK, CheckpointFailed, checkpoint, run_script, show, write_exercise
-from .images import clean, human_size, image_size, images, layers
+from .images import clean, human_size, image_exists, image_size, images, layers
+from .recording import RecordingMissing
 from .results import book_figures, compare, versus_book
 
 __all__ = [
@@ -20,5 +21,5 @@ __all__ = [
     "book_figures", "versus_book", "compare", "CheckpointFailed",
     "BuildResult", "Step", "RunResult", "Server", "HttpAnswer",
     "LabError", "EngineUnavailable", "BuildFailed", "BaseImageUnavailable", "ContainerFailed",
-    "RunTimeout", "ServerNotReady", "PortInUse", "ImageNotFound",
+    "RunTimeout", "ServerNotReady", "PortInUse", "ImageNotFound", "RecordingMissing",
 ]

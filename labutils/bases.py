@@ -254,6 +254,16 @@ def status() -> list[dict]:
     return rows
 
 
+def _ensure_replayable(fn):
+    from . import recording   # recording imports this module for DATA
+    return recording.replayable(
+        "ensure_bases", key=lambda offline, quiet: {"offline": offline},
+        encode=lambda res: [vars(r) for r in res],
+        decode=lambda a, entry, **_: [Resolution(**r) for r in a],
+        what=lambda **_: "the base images' readiness")(fn)
+
+
+@_ensure_replayable
 def ensure(*, offline: bool = False, quiet: bool = False) -> list[Resolution]:
     """Make every lab base image ready: present, else pulled, else a stand-in.
 

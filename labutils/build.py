@@ -5,6 +5,8 @@ show every step as it happens; ``images.build`` would only return at the end.
 """
 from __future__ import annotations
 
+import io
+import json
 import re
 import time
 from dataclasses import dataclass, field
@@ -13,8 +15,9 @@ from pathlib import Path
 from typing import Mapping
 
 from docker.errors import APIError
+from dockerfile_parse import DockerfileParser
 
-from . import bases, engine, results
+from . import bases, engine, recording, results
 from .errors import BuildFailed, LabError
 from .images import human_size
 
@@ -46,6 +49,8 @@ class BuildResult:
     builder: str = field(repr=False, default="classic")
     finished: str = field(repr=False, default="")
     attrs: Mapping = field(repr=False, compare=False, default_factory=dict)
+    recorded: str = field(repr=False, default="")
+    """Empty for a live build; else when and on which Docker the replayed build was recorded."""
 
     @property
     def size_mb(self) -> float:
@@ -141,23 +146,79 @@ def build(path, tag: str, dockerfile: str | None = None, target: str | None = No
                        hint=("the build context is empty: write the lab's files into it first."
                              if not inside else
                              f"the folder holds {inside}; pass dockerfile= with the right name."))
-    prepared = bases.prepare(df_path, buildargs, quiet=quiet)
+    stages = bases.stage_names(DockerfileParser(fileobj=io.BytesIO(df_path.read_bytes()),
+                                                build_args=dict(buildargs or {})))
+    if target is not None and target.lower() not in {s.lower() for s in stages if s}:
+        named = [s for s in stages if s]
+        raise BuildFailed(f"Building {tag} cannot stop at target {target!r}: no stage has that name.",
+                          command=_command(tag, df_path, context, target),
+                          hint=(f"use one of the stage names {named}." if named else
+                                "this Dockerfile names no stages; add `AS <name>` to a FROM line."))
+    key = {"tag": tag, "dockerfile": df_path.name, "target": target, "nocache": bool(nocache),
+           "buildargs": dict(buildargs or {}), "files": _inputs(context, df_path)}
+    if engine.mode() == "recorded":
+        return _replay(key, context)
+    all_labels = dict(engine.LABELS if labels is None else labels)
+    with recording.capture() as printed:
+        prepared = bases.prepare(df_path, buildargs, quiet=quiet)
+        try:
+            for original, sub in prepared.substitutions.items():
+                if not quiet:
+                    print(f"[labutils] {original} is not on this engine and no registry answered: "
+                          f"building with the offline stand-in {sub} instead "
+                          f"(a rewritten copy; {df_path.name} is unchanged).", flush=True)
+            result = _stream(context, tag, prepared, df_path, target, nocache, buildargs, quiet, all_labels)
+        finally:
+            prepared.cleanup()
+    if engine.LABEL in all_labels:
+        recording.store("build", key, _encode(result), printed.getvalue())
+    return result
+
+
+def _inputs(context: Path, df_path: Path) -> dict[str, str]:
+    """Digests of what the build reads: the Dockerfile and the context files it COPYs or ADDs."""
+    parser = DockerfileParser(fileobj=io.BytesIO(df_path.read_bytes()))
+    names = []
+    for insn in parser.structure:
+        if insn["instruction"] not in ("COPY", "ADD"):
+            continue
+        value = insn["value"].strip()
+        words = json.loads(value) if value.startswith("[") else value.split()
+        if any(w.startswith("--from=") for w in words):
+            continue
+        names += [w for w in words if not w.startswith("--")][:-1]
+    files = recording.files_digest(context, names)
+    files[df_path.name] = recording.digest(df_path.read_bytes())
+    return files
+
+
+def _encode(r: BuildResult) -> dict:
+    return {"tag": r.tag, "image_id": r.image_id, "size": r.size, "seconds": r.seconds,
+            "steps": [{"number": s.number, "instruction": s.instruction, "seconds": s.seconds,
+                       "cached": s.cached, "output": s.output} for s in r.steps],
+            "log": r.log, "dockerfile": r.dockerfile, "target": r.target,
+            "substitutions": dict(r.substitutions), "builder": r.builder, "finished": r.finished,
+            "attrs": dict(r.attrs)}
+
+
+def _replay(key: dict, context: Path) -> BuildResult:
+    replay = recording.replay()
+    what = f"build of {key['tag']} from {key['dockerfile']}"
     try:
-        if target is not None and target.lower() not in {s.lower() for s in prepared.stages if s}:
-            named = [s for s in prepared.stages if s]
-            raise BuildFailed(f"Building {tag} cannot stop at target {target!r}: no stage has that name.",
-                              command=_command(tag, df_path, context, target),
-                              hint=(f"use one of the stage names {named}." if named else
-                                    "this Dockerfile names no stages; add `AS <name>` to a FROM line."))
-        for original, sub in prepared.substitutions.items():
-            if not quiet:
-                print(f"[labutils] {original} is not on this engine and no registry answered: "
-                      f"building with the offline stand-in {sub} instead "
-                      f"(a rewritten copy; {df_path.name} is unchanged).", flush=True)
-        all_labels = dict(engine.LABELS if labels is None else labels)
-        return _stream(context, tag, prepared, df_path, target, nocache, buildargs, quiet, all_labels)
-    finally:
-        prepared.cleanup()
+        entry = replay.answer("build", key, what)
+    except recording.RecordingMissing:
+        replay.tags[key["tag"]] = None
+        raise
+    a = entry["answer"]
+    result = BuildResult(tag=a["tag"], image_id=a["image_id"], size=a["size"], seconds=a["seconds"],
+                         steps=tuple(Step(**s) for s in a["steps"]), log=a["log"],
+                         dockerfile=a["dockerfile"], target=a["target"], substitutions=a["substitutions"],
+                         builder=a["builder"], finished=a["finished"], attrs=a["attrs"],
+                         recorded=replay.label)
+    replay.tags[key["tag"]] = result.image_id
+    results.record("build", result.tag, exercise=context.name, seconds=result.seconds, size_bytes=result.size,
+                   steps_run=result.steps_run, steps_cached=result.steps_cached, builder=result.builder)
+    return result
 
 
 def _command(tag, df_path, context, target) -> str:

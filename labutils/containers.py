@@ -6,6 +6,7 @@ exceptions and KeyboardInterrupt included.
 from __future__ import annotations
 
 import io
+import sys
 import tarfile
 import time
 import uuid
@@ -17,7 +18,7 @@ from typing import Iterator, Mapping, Sequence
 import requests
 from docker.errors import APIError, ImageNotFound as _DockerImageNotFound, NotFound
 
-from . import engine, results
+from . import engine, recording, results
 from .errors import ContainerFailed, ImageNotFound, LabError, PortInUse, RunTimeout, ServerNotReady
 
 
@@ -30,6 +31,9 @@ class RunResult:
     stdout: str
     stderr: str
     seconds: float = field(repr=False)
+    image_id: str = field(repr=False, default="")
+    recorded: str = field(repr=False, default="")
+    """Empty for a live run; else when and on which Docker the replayed run was recorded."""
 
     @property
     def ok(self) -> bool:
@@ -84,6 +88,23 @@ def _start_error(container, image: str, exc: APIError, what: str) -> ContainerFa
                            engine_said=said, log_tail=_logs(container), hint=hint)
 
 
+def _run_key(image, command, env, timeout):
+    return {"image": image, "command": _cmd_text(command), "env": dict(env or {})}
+
+
+def _run_encode(r: RunResult) -> dict:
+    return {"image": r.image, "command": r.command, "exit_code": r.exit_code, "stdout": r.stdout,
+            "stderr": r.stderr, "seconds": r.seconds, "image_id": r.image_id}
+
+
+def _run_decode(a: dict, entry: dict, image, **_) -> RunResult:
+    result = RunResult(**a, recorded=recording.replay().label)
+    results.record("run", image, seconds=result.seconds, exit_code=result.exit_code)
+    return result
+
+
+@recording.replayable("run", key=_run_key, encode=_run_encode, decode=_run_decode, image_arg="image",
+                      what=lambda image, command, **_: f"docker run {image}" + (f" {_cmd_text(command)}" if command else ""))
 def run(image: str, command: str | Sequence[str] | None = None,
         env: Mapping[str, str] | None = None, timeout: float = 60) -> RunResult:
     """``docker run --rm image [command]``: wait for it, return what it printed.
@@ -101,7 +122,7 @@ def run(image: str, command: str | Sequence[str] | None = None,
             said = exc.explanation or str(exc)
             # runc refuses to exec a missing program; report it as `docker run` does (exit 127)
             return RunResult(image, _cmd_text(command), 127, "", said + "\n",
-                             time.perf_counter() - start)
+                             time.perf_counter() - start, container.attrs.get("Image", ""))
         try:
             status = container.wait(timeout=timeout)
         except requests.exceptions.RequestException:
@@ -112,7 +133,7 @@ def run(image: str, command: str | Sequence[str] | None = None,
         results.record("run", image, seconds=seconds, exit_code=status["StatusCode"])
         return RunResult(image, _cmd_text(command), status["StatusCode"],
                          _logs(container, stdout=True, stderr=False),
-                         _logs(container, stdout=False, stderr=True), seconds)
+                         _logs(container, stdout=False, stderr=True), seconds, container.attrs.get("Image", ""))
     finally:
         _remove(container)
 
@@ -139,14 +160,43 @@ class Server:
     host_port: int
     container_name: str
     _container: object = field(repr=False, default=None)
+    recorded: str = field(repr=False, default="")
+    """Empty for a live server; else when and on which Docker its answers were recorded."""
+    answers: dict = field(repr=False, default_factory=dict)
+    """path -> HttpAnswer, every answer this server gave (or, recorded, holds)."""
+    recorded_logs: str = field(repr=False, default="")
 
     def get(self, path: str = "/", timeout: float = 5) -> HttpAnswer:
+        if self.recorded:
+            return self._replay_get(path)
         url = self.url.rstrip("/") + "/" + path.lstrip("/")
         resp = requests.get(url, timeout=timeout)
-        return HttpAnswer(url, resp.status_code, resp.text)
+        self.answers[path] = answer = HttpAnswer(url, resp.status_code, resp.text)
+        return answer
 
     def logs(self) -> str:
-        return _logs(self._container)
+        return self.recorded_logs if self.recorded else _logs(self._container)
+
+    def _replay_get(self, path: str) -> HttpAnswer:
+        if path not in self.answers:
+            raise recording.RecordingMissing(
+                f"Recorded mode cannot answer GET {path} from {self.image}: the recording holds "
+                f"answers for {sorted(self.answers)} only ({self.recorded}).",
+                hint="ask for one of those paths, or run the lab where a Docker Engine runs.")
+        print(f"[labutils] GET {path}: {self.recorded}; no engine was used.", file=sys.stderr, flush=True)
+        return self.answers[path]
+
+
+def _serve_replay(key: dict) -> Server:
+    replay = recording.replay()
+    what = f"docker run -d -p 127.0.0.1::{key['port']} {key['image']}"
+    entry = replay.answer("serve", key, what, replay.image_check(key["image"], what))
+    a = entry["answer"]
+    server = Server(key["image"], a["url"], a["host_port"], a["container_name"],
+                            recorded=replay.label, recorded_logs=a["logs"],
+                            answers={p: HttpAnswer(**h) for p, h in a["answers"].items()})
+    results.record("serve", key["image"], seconds=a["seconds"])
+    return server
 
 
 @contextmanager
@@ -157,6 +207,10 @@ def serve(image: str, port: int = 8080, env: Mapping[str, str] | None = None,
     The engine picks a free host port unless ``host_port`` is given; the port is
     read back from the engine, never assumed.
     """
+    key = {"image": image, "port": port, "env": dict(env or {}), "ready_path": ready_path}
+    if engine.mode() == "recorded":
+        yield _serve_replay(key)
+        return
     what = f"docker run -d -p 127.0.0.1:{host_port or ''}:{port} {image}"
     container = _create(image, "serve", environment=dict(env or {}),
                         ports={f"{port}/tcp": ("127.0.0.1", host_port)})
@@ -180,8 +234,16 @@ def serve(image: str, port: int = 8080, env: Mapping[str, str] | None = None,
                         container.name, container)
         started = time.perf_counter()
         _wait_ready(server, container, ready_path, timeout, what)
-        results.record("serve", image, seconds=time.perf_counter() - started)
-        yield server
+        seconds = time.perf_counter() - started
+        results.record("serve", image, seconds=seconds)
+        server.answers.clear()
+        try:
+            yield server
+        finally:
+            recording.store("serve", key, {
+                "url": server.url, "host_port": server.host_port, "container_name": server.container_name,
+                "seconds": seconds, "image_id": container.attrs.get("Image", ""), "logs": server.logs(),
+                "answers": {p: vars(h) for p, h in server.answers.items()}})
     finally:
         _remove(container)
 
@@ -217,12 +279,24 @@ def _wait_ready(server: Server, container, ready_path: str, timeout: float, what
         time.sleep(0.2)
 
 
+@recording.replayable("ps", key=lambda: {}, encode=recording.frame_answer,
+                      decode=lambda a, entry: recording.frame_from(a), what=lambda: "docker ps -a")
 def ps():
     """``docker ps -a`` of labutils' containers, as a DataFrame (empty when all were removed)."""
     import pandas as pd
     rows = [{"name": c.name, "image": (c.image.tags or [c.image.short_id])[0], "status": c.status}
             for c in engine.client().containers.list(all=True, filters={"label": engine.LABEL})]
     return pd.DataFrame(rows, columns=["name", "image", "status"])
+
+
+def _copy_out_replay(key: dict, dest: Path) -> Path:
+    replay = recording.replay()
+    what = f"docker container cp {key['image']}:{key['path']}"
+    a = replay.answer("copy_out", key, what, replay.image_check(key["image"], what))["answer"]
+    target = dest / a["name"] if dest.is_dir() else dest
+    target.write_bytes(replay.file(a["sha256"]))
+    target.chmod(a["mode"])
+    return target
 
 
 def copy_out(image: str, path: str, dest) -> Path:
@@ -232,6 +306,9 @@ def copy_out(image: str, path: str, dest) -> Path:
     name); returns where it was written.
     """
     dest = Path(dest)
+    key = {"image": image, "path": path}
+    if engine.mode() == "recorded":
+        return _copy_out_replay(key, dest)
     container = _create(image, "copy")
     try:
         try:
@@ -244,8 +321,13 @@ def copy_out(image: str, path: str, dest) -> Path:
         with tarfile.open(fileobj=data) as tar:
             member = next(m for m in tar.getmembers() if m.isfile())
             target = dest / Path(member.name).name if dest.is_dir() else dest
-            target.write_bytes(tar.extractfile(member).read())
+            data = tar.extractfile(member).read()
+            target.write_bytes(data)
             target.chmod(member.mode & 0o777)
+        sha = recording.digest(data)
+        recording.store("copy_out", key, {"name": target.name, "mode": member.mode & 0o777, "sha256": sha,
+                                          "size": len(data), "image_id": container.attrs.get("Image", "")},
+                        files={sha: data})
         return target
     finally:
         _remove(container)

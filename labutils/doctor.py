@@ -17,6 +17,16 @@ def doctor() -> pd.DataFrame:
         rows.append({"check": name, "ok": bool(ok), "found": found})
 
     check("mode", True, engine.mode())
+    if engine.mode() == "recorded":
+        from . import recording
+        try:
+            label = recording.replay().label
+        except LabError as exc:
+            check("recording", False, exc.message + " " + (exc.hint or ""))
+            return pd.DataFrame(rows)
+        check("recording", True, f"{recording.directory()}: {label}")
+        check("engine", True, "not used: every answer comes from the recording, and says so")
+        return pd.DataFrame(rows)
     try:
         v = engine.version()
         check("engine", True, f"Docker Engine {v.get('Version')} (API {v.get('ApiVersion')}) at {engine.engine_url()}")

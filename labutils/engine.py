@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 from functools import lru_cache
 from pathlib import Path
 
@@ -27,6 +28,7 @@ LABELS = {LABEL: "true"}
 # Builds stream nothing while a long RUN step works; the read timeout must
 # outlast the slowest step (an apt-get install on a slow mirror).
 READ_TIMEOUT = 900
+PROBE_TIMEOUT = 5
 
 _NO_ENGINE_HINT = ("start Docker (e.g. `sudo dockerd &` or Docker Desktop), or set "
                    "DOCKER_HOST to an engine that runs, or use recorded mode "
@@ -34,13 +36,34 @@ _NO_ENGINE_HINT = ("start Docker (e.g. `sudo dockerd &` or Docker Desktop), or s
 
 
 def mode() -> str:
-    """``live`` or ``recorded``: LABUTILS_MODE forces one, else live."""
-    wanted = os.environ.get("LABUTILS_MODE", "live").strip().lower() or "live"
-    if wanted not in {"live", "recorded"}:
+    """``live`` or ``recorded``.
+
+    LABUTILS_MODE forces one. Unset (or ``auto``): live when an engine answers,
+    else recorded when a recording is there (said once, on stderr), else live,
+    so that the first call fails with what to do.
+    """
+    wanted = os.environ.get("LABUTILS_MODE", "auto").strip().lower() or "auto"
+    if wanted not in {"live", "recorded", "auto"}:
         raise EngineUnavailable(
             f"LABUTILS_MODE={wanted!r} is not a mode labutils knows.",
-            hint="set LABUTILS_MODE to 'live' or 'recorded', or unset it.")
-    return wanted
+            hint="set LABUTILS_MODE to 'live', 'recorded' or 'auto', or unset it.")
+    return _auto_mode(engine_url()) if wanted == "auto" else wanted
+
+
+@lru_cache(maxsize=None)
+def _auto_mode(url: str) -> str:
+    try:
+        _client_for(url, os.environ.get("DOCKER_TLS_VERIFY", ""), PROBE_TIMEOUT).ping()
+        return "live"
+    except (DockerException, OSError):
+        _client_for.cache_clear()
+    from . import recording
+    if not recording.available():
+        return "live"
+    print(f"[labutils] No Docker Engine answered at {url}: labutils answers from the recording in "
+          f"{recording.directory()} ({recording.replay().label}). Start an engine and restart the "
+          "kernel to work live.", file=sys.stderr, flush=True)
+    return "recorded"
 
 
 def _current_context() -> str | None:
@@ -73,25 +96,25 @@ def engine_url() -> str:
 
 
 @lru_cache(maxsize=None)
-def _client_for(url: str, tls_key: str) -> docker.DockerClient:
+def _client_for(url: str, tls_key: str, timeout: int = READ_TIMEOUT) -> docker.DockerClient:
     if os.environ.get("DOCKER_HOST"):
-        return docker.from_env(timeout=READ_TIMEOUT)  # honours DOCKER_TLS_VERIFY/CERT_PATH
+        return docker.from_env(timeout=timeout)  # honours DOCKER_TLS_VERIFY/CERT_PATH
     name = _current_context()
     if name and name != "default":
         from docker.context import ContextAPI
         ctx = ContextAPI.get_context(name)
-        return docker.DockerClient(base_url=ctx.Host, tls=ctx.TLSConfig or False,
-                                   timeout=READ_TIMEOUT)
-    return docker.DockerClient(base_url=url, timeout=READ_TIMEOUT)
+        return docker.DockerClient(base_url=ctx.Host, tls=ctx.TLSConfig or False, timeout=timeout)
+    return docker.DockerClient(base_url=url, timeout=timeout)
 
 
 def client() -> docker.DockerClient:
     """A connected client; raises EngineUnavailable with what to do."""
     if mode() == "recorded":
         raise EngineUnavailable(
-            "LABUTILS_MODE=recorded is set, so labutils does not talk to an engine, "
-            "and this call needs one.",
-            hint="unset LABUTILS_MODE to use the engine.")
+            "labutils is in recorded mode, so it does not talk to an engine, and this call "
+            "needs one: the recording cannot answer it.",
+            hint="run it where a Docker Engine answers (LABUTILS_MODE=live), or use the calls "
+                 "the notebooks make, which the recording holds.")
     url = engine_url()
     try:
         cli = _client_for(url, os.environ.get("DOCKER_TLS_VERIFY", ""))

@@ -14,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import bases, engine
+from . import bases, engine, recording
 from .containers import RunResult
 from .errors import LabError
 
@@ -68,6 +68,20 @@ def show(path) -> None:
     print(path.read_text().rstrip("\n"))
 
 
+def _script_key(folder, script, timeout):
+    folder = Path(folder)
+    return {"script": script, "folder": folder.name,
+            "files": recording.files_digest(folder, sorted(p.name for p in folder.iterdir() if p.is_file()))}
+
+
+def _script_decode(a, entry, **_) -> RunResult:
+    return RunResult(**a, recorded=recording.replay().label)
+
+
+@recording.replayable("run_script", key=_script_key, decode=_script_decode,
+                      encode=lambda r: {k: getattr(r, k) for k in
+                                        ("image", "command", "exit_code", "stdout", "stderr", "seconds")},
+                      what=lambda script, **_: f"sh {script}")
 def run_script(folder, script: str = "build.sh", timeout: float = 600) -> RunResult:
     """Run the learner's shell script with the real ``docker`` CLI, unchanged.
 

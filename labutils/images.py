@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 import pandas as pd
 from docker.errors import APIError, ImageNotFound as _DockerImageNotFound, NotFound
 
-from . import engine
+from . import bases, engine, recording
 from .errors import ImageNotFound, LabError
 
 
@@ -27,11 +27,28 @@ def _image(tag: str):
                             hint="build it first (run the build cell above), or check the tag's spelling.") from None
 
 
+@recording.replayable("image_size", key=lambda tag: {"tag": tag}, encode=int, image_arg="tag",
+                      decode=lambda a, entry, **_: a, what=lambda tag: f"the size of {tag}")
 def image_size(tag: str) -> int:
     """The image's size in bytes, as ``docker image inspect`` gives it."""
     return _image(tag).attrs["Size"]
 
 
+@recording.replayable("image_exists", key=lambda tag: {"tag": tag}, encode=bool,
+                      decode=lambda a, entry, **_: a, what=lambda tag: f"whether {tag} exists")
+def image_exists(tag: str) -> bool:
+    """True when the engine has an image of that name."""
+    return bases.exists(tag)
+
+
+def _layers_from(a, entry, **_) -> pd.DataFrame:
+    df = recording.frame_from(a)
+    df["created"] = pd.to_datetime(df["created"], utc=True)
+    return df
+
+
+@recording.replayable("layers", key=lambda tag: {"tag": tag}, encode=recording.frame_answer, image_arg="tag",
+                      decode=_layers_from, what=lambda tag: f"docker history {tag}")
 def layers(tag: str) -> pd.DataFrame:
     """``docker history``: one row per layer, newest first, with bytes and what made it."""
     rows = []
@@ -42,6 +59,9 @@ def layers(tag: str) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["created_by", "size", "bytes", "created"])
 
 
+@recording.replayable("images", key=lambda tags, reference: {"tags": list(tags), "reference": reference},
+                      encode=recording.frame_answer, decode=lambda a, entry, **_: recording.frame_from(a),
+                      what=lambda tags, reference: "docker image ls " + " ".join(tags or [reference or ""]))
 def images(*tags: str, reference: str | None = None) -> pd.DataFrame:
     """``docker image ls`` of what labutils built, sizes as Docker shows them.
 
@@ -65,8 +85,13 @@ def images(*tags: str, reference: str | None = None) -> pd.DataFrame:
 def clean(dry_run: bool = False) -> pd.DataFrame:
     """Remove every container and image that carries labutils' label, and nothing else.
 
-    Returns what was (or, with ``dry_run``, would be) removed.
+    Returns what was (or, with ``dry_run``, would be) removed. In recorded mode
+    there is no engine and so nothing to remove.
     """
+    columns = ["kind", "name", "id", "removed"]
+    if engine.mode() == "recorded":
+        print("[labutils] recorded mode: no engine is used, so there is nothing to clean.")
+        return pd.DataFrame(columns=columns)
     cli = engine.client()
     rows = []
     for c in cli.containers.list(all=True, filters={"label": engine.LABEL}):
@@ -90,5 +115,5 @@ def clean(dry_run: bool = False) -> pd.DataFrame:
             rows[-1]["removed"] = True
         except APIError as exc:
             rows[-1]["note"] = engine._short(exc)
-    return pd.DataFrame(rows, columns=["kind", "name", "id", "removed", *(
+    return pd.DataFrame(rows, columns=[*columns, *(
         ["note"] if any("note" in r for r in rows) else [])])

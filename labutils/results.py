@@ -35,7 +35,7 @@ def versus_book(*results, names: dict | None = None) -> pd.DataFrame:
 # --- the results log: one row per build, run or serve ------------------------
 
 COLUMNS = ["kind", "exercise", "approach", "tag", "size_bytes", "seconds", "cache",
-           "steps_run", "steps_cached", "exit_code", "engine_version", "builder", "date"]
+           "steps_run", "steps_cached", "exit_code", "engine_version", "builder", "mode", "date"]
 
 
 def log_path():
@@ -52,19 +52,26 @@ def record(kind: str, tag: str, *, exercise: str = "", seconds: float, size_byte
            steps_run: int | None = None, steps_cached: int | None = None, exit_code: int | None = None,
            builder: str = "") -> None:
     """Append one row to the results log (best effort: a read-only work/ loses the row, not the build)."""
+    mode = engine.mode()
     try:
-        version = engine.version().get("Version", "")
+        if mode == "recorded":
+            from . import recording
+            version = recording.replay().meta["docker_version"]
+        else:
+            version = engine.version().get("Version", "")
     except Exception:
         version = ""
     cache = "" if steps_cached is None else ("warm" if steps_cached else "cold")
     row = {"kind": kind, "exercise": exercise, "approach": _approach(tag), "tag": tag,
            "size_bytes": size_bytes, "seconds": round(seconds, 3), "cache": cache,
            "steps_run": steps_run, "steps_cached": steps_cached, "exit_code": exit_code,
-           "engine_version": version, "builder": builder,
+           "engine_version": version, "builder": builder, "mode": mode,
            "date": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     path = log_path()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+        if path.exists() and path.read_text().split("\n", 1)[0] != ",".join(COLUMNS):
+            pd.read_csv(path).reindex(columns=COLUMNS).to_csv(path, index=False)   # an older log's columns
         pd.DataFrame([row], columns=COLUMNS).to_csv(path, mode="a", header=not path.exists(), index=False)
     except OSError:
         pass
@@ -74,5 +81,6 @@ def compare() -> pd.DataFrame:
     """The results log as a DataFrame, with the book's published size beside each image."""
     path = log_path()
     log = pd.read_csv(path) if path.exists() else pd.DataFrame(columns=COLUMNS)
+    log = log.reindex(columns=COLUMNS)     # a log written before a column was added
     book = book_figures()[["image", "book_text_mb"]].rename(columns={"image": "tag", "book_text_mb": "book_mb"})
     return log.merge(book, on="tag", how="left")
