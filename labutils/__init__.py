@@ -13,12 +13,15 @@ from .errors import (BaseImageUnavailable, BuildFailed, ContainerFailed, EngineU
 from .exercises import WORK, CheckpointFailed, checkpoint, run_script, show, write_exercise
 from .images import clean, human_size, image_exists, image_size, images, layers
 from .recording import RecordingMissing
+from . import lab, plots
+from .lab import measure, spread, summary, versus
 from .results import book_figures, compare, versus_book
 
 __all__ = [
     "build", "run", "serve", "copy_out", "ps", "image_size", "image_exists", "WORK", "layers", "images", "clean",
     "doctor", "lab_ready", "ensure_bases", "human_size", "write_exercise", "show", "run_script", "checkpoint",
-    "book_figures", "versus_book", "compare", "CheckpointFailed",
+    "book_figures", "versus_book", "compare", "CheckpointFailed", "lab", "plots",
+    "measure", "spread", "summary", "versus",
     "BuildResult", "Step", "RunResult", "Server", "HttpAnswer",
     "LabError", "EngineUnavailable", "BuildFailed", "BaseImageUnavailable", "ContainerFailed",
     "RunTimeout", "ServerNotReady", "PortInUse", "ImageNotFound", "RecordingMissing",

@@ -1,4 +1,4 @@
-"""Command line: ``python -m labutils doctor | bases [--offline] | clean [--dry-run]``."""
+"""Command line: ``python -m labutils doctor | bases | clean | run-all | record``."""
 from __future__ import annotations
 
 import argparse
@@ -35,6 +35,43 @@ def _clean(args) -> int:
     return 0
 
 
+def _run_all(args) -> int:
+    import pandas as pd
+    from . import lab, plots
+    from .containers import run, serve
+    pd.set_option("display.width", 200)
+    pd.set_option("display.max_columns", 20)
+    print(f"Building the lab's {len(lab.APPROACHES)} approaches, {args.repeats} times cold and warm each ...")
+    times = lab.measure(repeats=args.repeats)
+    failures = []
+    for a in lab.APPROACHES:
+        if a.exercise == "activity":
+            with serve(a.tag) as server:
+                body = server.get("/").body
+            ok, said = body == "<h1>Home Page</h1>", f"GET / -> {body!r}"
+        else:
+            out = run(a.tag)
+            ok, said = out.ok and out.stdout.strip() != "", f"prints {out.stdout.strip()!r}"
+        print(f"[{'ok' if ok else '!!'}] {a.tag}: {said}")
+        if not ok:
+            failures.append(a.tag)
+    summary = lab.summary(times)
+    print("\nEvery approach, with the book's figures:\n" + summary.to_string(index=False))
+    print("\nBuild seconds (median, range):\n" + lab.spread(times).to_string(index=False))
+    print("\nBuilder pattern vs multi-stage:\n" + lab.versus(times).to_string())
+    paths = [plots.save(plots.sizes(summary), "sizes"), plots.save(plots.build_times(times), "build-times")]
+    times.to_csv(paths[0].parent / "build-times.csv", index=False)
+    print("\nFigures: " + ", ".join(str(p) for p in paths))
+    if failures:
+        print(f"These images did not do what the lab says: {failures}")
+    return 1 if failures else 0
+
+
+def _record(args) -> int:
+    from . import recording
+    return recording.record_notebooks(args.notebooks, out=args.out)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m labutils",
                                      description="Tools for the multi-stage Dockerfiles lab.")
@@ -49,6 +86,15 @@ def main(argv=None) -> int:
     p = sub.add_parser("clean", help="remove every container and image labutils made, nothing else")
     p.add_argument("--dry-run", action="store_true", help="list what would be removed")
     p.set_defaults(func=_clean)
+    p = sub.add_parser("run-all", help="build and run every exercise headless, print the comparison, "
+                                       "write the figures under work/figures/")
+    p.add_argument("--repeats", type=int, default=3, help="cold and warm builds per approach (default 3)")
+    p.set_defaults(func=_run_all)
+    p = sub.add_parser("record", help="run every notebook live and store what the engine answered in "
+                                      "data/recorded/, for recorded mode")
+    p.add_argument("--notebooks", default=str(bases.DATA.parent / "notebooks"), help="the notebooks folder")
+    p.add_argument("--out", default=None, help="where to write the recording (default data/recorded)")
+    p.set_defaults(func=_record)
     args = parser.parse_args(argv)
     try:
         return args.func(args)

@@ -42,6 +42,12 @@ def directory() -> Path:
     return Path(os.environ.get("LABUTILS_RECORDING", RECORDED))
 
 
+def replaying() -> bool:
+    """True in recorded mode: answers come from the recording, not an engine."""
+    from . import engine
+    return engine.mode() == "recorded"
+
+
 def recording_to() -> Path | None:
     """Where live calls are being recorded to, if they are (LABUTILS_RECORD)."""
     target = os.environ.get("LABUTILS_RECORD")
@@ -291,3 +297,53 @@ def frame_from(answer: dict):
     df = pd.DataFrame(answer["rows"], columns=answer["columns"])
     df.attrs["recorded"] = replay().label
     return df
+
+
+# --- making a recording ----------------------------------------------------
+
+def record_notebooks(notebooks, out=None, timeout: int = 900) -> int:
+    """Run every notebook live, in order, in a scratch work folder, recording each call.
+
+    The new recording replaces the old one only when every notebook ran through.
+    """
+    import shutil
+    import tempfile
+
+    import nbformat
+    from nbclient import NotebookClient
+
+    from . import engine
+    engine.client()                                   # fail now, clearly, without an engine
+    out = Path(out) if out else RECORDED
+    paths = sorted(Path(notebooks).glob("[0-9]*.ipynb"))
+    if not paths:
+        raise LabError(f"There are no numbered notebooks in {notebooks}.", hint="pass --notebooks <folder>.")
+    with tempfile.TemporaryDirectory(prefix="labutils-record-") as tmp:
+        new, work = Path(tmp) / "recorded", Path(tmp) / "work"
+        env = {"LABUTILS_RECORD": str(new), "LABUTILS_WORK": str(work), "LABUTILS_MODE": "live"}
+        saved = {k: os.environ.get(k) for k in env}
+        os.environ.update(env)
+        try:
+            for path in paths:
+                print(f"recording {path.name} ...", flush=True)
+                nb = nbformat.read(path, as_version=4)
+                NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                               resources={"metadata": {"path": str(path.parent)}}).execute()
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+        meta = json.loads((new / "meta.json").read_text())
+        meta["notebooks"] = [p.name for p in paths]
+        meta["made_by"] = "python -m labutils record"
+        (new / "meta.json").write_text(json.dumps(meta, indent=1) + "\n")
+        if out.exists():
+            shutil.rmtree(out)
+        shutil.copytree(new, out)
+    calls = len((out / "calls.jsonl").read_text().splitlines())
+    print(f"Recorded {calls} calls from {len(paths)} notebooks into {out} ({meta['recorded']}, "
+          f"Docker Engine {meta['docker_version']}).")
+    _replay_for.cache_clear()
+    return 0

@@ -1,0 +1,161 @@
+"""The lab's approaches side by side: build each, time it cold and warm, compare with the book.
+
+The summary notebook and ``python -m labutils run-all`` both use this module,
+so the instructor's one command and the learner's notebook measure the same way.
+"""
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass
+
+import pandas as pd
+
+from . import recording
+from .build import build
+from .containers import copy_out
+from .exercises import write_exercise
+from .images import human_size, image_exists, image_size
+from .results import book_figures
+
+
+@dataclass(frozen=True)
+class Approach:
+    """One way the lab ships the welcome program (or the activity's server)."""
+    name: str
+    exercise: str
+    tag: str
+    dockerfile: str = "Dockerfile"
+    builder_dockerfile: str | None = None   # the builder pattern's first image
+
+    @property
+    def builder_tag(self) -> str | None:
+        return self.tag.replace("-runtime", "-builder") if self.builder_dockerfile else None
+
+
+APPROACHES = (
+    Approach("normal build", "normal-build", "welcome:v1"),
+    Approach("builder pattern", "builder-pattern", "welcome-runtime:v1", builder_dockerfile="Dockerfile.build"),
+    Approach("multi-stage to scratch", "multi-stage", "welcome-optimized:v1"),
+    Approach("multi-stage to alpine", "multi-stage-intro", "multi-stage:v1"),
+    Approach("activity (multi-stage to alpine)", "activity", "activity:v1", dockerfile="Dockerfile.solution"),
+)
+
+
+def approach(name: str) -> Approach:
+    for a in APPROACHES:
+        if a.name == name:
+            return a
+    raise KeyError(f"no approach {name!r}; the lab's are {[a.name for a in APPROACHES]}")
+
+
+def _key(a: Approach, nocache: bool) -> dict:
+    folder = write_exercise(a.exercise, show=False)
+    names = sorted(p.name for p in folder.iterdir() if p.is_file())
+    return {"approach": a.name, "nocache": nocache, "files": recording.files_digest(folder, names)}
+
+
+@recording.replayable("build_approach", key=lambda a, nocache: _key(a, nocache), encode=dict,
+                      decode=lambda row, entry, **_: row,
+                      what=lambda a, nocache: f"{'cold' if nocache else 'warm'} build of the {a.name}")
+def build_approach(a: Approach, nocache: bool = False) -> dict:
+    """Build one approach the way its exercise does; one tidy row.
+
+    The builder pattern counts its whole chain: the builder image, copying the
+    binary out to the host, and the runtime image (what build.sh does).
+    """
+    folder = write_exercise(a.exercise, show=False)
+    results = []
+    if a.builder_dockerfile:
+        results.append(build(folder, a.builder_tag, dockerfile=a.builder_dockerfile, nocache=nocache, quiet=True))
+        start = time.perf_counter()
+        binary = copy_out(a.builder_tag, "/myapp/welcome", folder)
+        copy_seconds = time.perf_counter() - start
+    else:
+        copy_seconds = 0.0
+    try:
+        results.append(build(folder, a.tag, dockerfile=a.dockerfile, nocache=nocache, quiet=True))
+    finally:
+        if a.builder_dockerfile:
+            binary.unlink(missing_ok=True)   # build.sh ends with: rm welcome
+    final = results[-1]
+    return {"approach": a.name, "tag": a.tag, "cache": "cold" if nocache else "warm",
+            "seconds": round(sum(r.seconds for r in results) + copy_seconds, 3),
+            "size_bytes": final.size, "builds": len(results),
+            "steps_run": sum(r.steps_run for r in results),
+            "steps_cached": sum(r.steps_cached for r in results)}
+
+
+def measure(repeats: int = 3, approaches=APPROACHES, *, quiet: bool = False) -> pd.DataFrame:
+    """Build every approach ``repeats`` times cold (no build cache) and warm (all cached).
+
+    One row per build: approach, tag, cache, repeat, seconds, size_bytes, steps.
+    """
+    if repeats < 1:
+        raise ValueError("repeats must be at least 1")
+    rows = []
+    for a in approaches:
+        for i in range(repeats):
+            for nocache in (True, False):
+                row = dict(build_approach(a, nocache=nocache), repeat=i + 1)
+                rows.append(row)
+        if not quiet:
+            mine = [r for r in rows if r["approach"] == a.name]
+            cold = statistics.median(r["seconds"] for r in mine if r["cache"] == "cold")
+            warm = statistics.median(r["seconds"] for r in mine if r["cache"] == "warm")
+            print(f"{a.name}: {human_size(mine[-1]['size_bytes'])}, median build {cold:.2f} s cold, "
+                  f"{warm:.2f} s warm ({repeats} each)", flush=True)
+    df = pd.DataFrame(rows)
+    if recording.replaying():
+        df.attrs["recorded"] = recording.replay().label
+    return df
+
+
+def spread(times: pd.DataFrame) -> pd.DataFrame:
+    """Median, min, max and spread (max - min) of the build seconds per approach and cache."""
+    g = times.groupby(["approach", "cache"], sort=False)["seconds"]
+    out = g.agg(n="count", median="median", min="min", max="max").reset_index()
+    out["spread"] = out["max"] - out["min"]
+    return out.round(3)
+
+
+def summary(times: pd.DataFrame) -> pd.DataFrame:
+    """One row per approach: image size as Docker shows it, the book's size, and build times."""
+    book = book_figures().set_index("image")["book_text_mb"]
+    s = spread(times).pivot(index="approach", columns="cache", values="median")
+    rows = []
+    for name, group in times.groupby("approach", sort=False):
+        size = int(group["size_bytes"].iloc[-1])
+        tag = group["tag"].iloc[-1]
+        book_mb = book.get(tag)
+        rows.append({"approach": name, "image": tag, "size": human_size(size), "size_bytes": size,
+                     "book_mb": book_mb,
+                     "ours / book": round(size / 1e6 / book_mb, 2) if pd.notna(book_mb) else None,
+                     "cold build s (median)": s.loc[name, "cold"], "warm build s (median)": s.loc[name, "warm"],
+                     "cold / warm": round(s.loc[name, "cold"] / s.loc[name, "warm"], 1)
+                     if s.loc[name, "warm"] else None})
+    return pd.DataFrame(rows)
+
+
+def versus(times: pd.DataFrame, a: str = "builder pattern", b: str = "multi-stage to scratch") -> pd.DataFrame:
+    """The lab's builder pattern vs multi-stage table, with this machine's measurements added."""
+    table = summary(times).set_index("approach")
+
+    def col(name: str) -> dict:
+        ap = approach(name)
+        files = [p.name for p in write_exercise(ap.exercise, show=False).iterdir()]
+        row = table.loc[name]
+        return {"Dockerfiles to maintain": sum(f.startswith("Dockerfile") for f in files),
+                "shell scripts": sum(f.endswith(".sh") for f in files),
+                "binary copied to the host": bool(ap.builder_dockerfile),
+                "final image": row["size"],
+                "cold build s (median)": row["cold build s (median)"],
+                "warm build s (median)": row["warm build s (median)"]}
+
+    out = pd.DataFrame({a: col(a), b: col(b)})
+    ratio = [None] * len(out)
+    for i, label in enumerate(out.index):
+        if label.endswith("(median)") and out.loc[label, b]:
+            ratio[i] = round(out.loc[label, a] / out.loc[label, b], 2)
+    out[f"{a} / {b}"] = ratio
+    return out

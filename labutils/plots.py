@@ -1,0 +1,92 @@
+"""Plots of the lab's results: each takes a DataFrame and returns the Axes.
+
+Small and composable (after d2l's ``plot``/``set_axes``): pass ``ax`` to draw
+into a figure of your own, and ``save(ax, name)`` to keep a PNG under work/.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import math
+import os
+
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from .images import human_size
+
+
+def set_axes(ax, title: str, xlabel: str, ylabel: str = "", xscale: str = "linear", legend: bool = False):
+    """Title, labelled axes (with units), scale and a light grid, in one call."""
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_xscale(xscale)
+    ax.grid(True, axis="x", which="major", alpha=0.3)
+    if legend:
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=3, frameon=False)
+    return ax
+
+
+def _axes(ax, rows: int):
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8, 0.55 * rows + 1.6), layout="constrained")
+    return ax
+
+
+def sizes(summary: pd.DataFrame, ax=None, book: bool = True):
+    """Image size per approach on a log axis (805 MB and 2 MB on one linear axis hide the small ones).
+
+    ``summary`` needs ``approach`` and ``size_bytes``; with ``book_mb`` the
+    book's figure is marked beside ours.
+    """
+    ax = _axes(ax, len(summary))
+    y = range(len(summary))
+    mb = summary["size_bytes"] / 1e6
+    floor = 10 ** math.floor(math.log10(mb.min())) / 2       # bars start here: log axes have no zero
+    ax.set_xscale("log")
+    ax.barh(y, mb - floor, left=floor, color="tab:blue", label="this machine")
+    marks = summary["book_mb"].fillna(0) if "book_mb" in summary else mb * 0
+    for i, (value, size, mark) in enumerate(zip(mb, summary["size_bytes"], marks)):
+        ax.text(max(value, mark) * 1.15, i, human_size(size), va="center", fontsize=9)
+    if book and "book_mb" in summary:
+        ax.scatter(summary["book_mb"], y, marker="|", s=400, color="tab:red", zorder=3, label="the book")
+    ax.set_yticks(list(y), summary["approach"])
+    ax.invert_yaxis()
+    ax.set_xlim(floor, max(mb.max(), summary.get("book_mb", mb).max()) * 4)
+    return set_axes(ax, "Image size per approach (log scale)", "image size (MB, log scale)",
+                    xscale="log", legend=book and "book_mb" in summary)
+
+
+def build_times(times: pd.DataFrame, ax=None):
+    """Every build's seconds, cold and warm, per approach; the bar is the median, the whiskers the range."""
+    order = list(dict.fromkeys(times["approach"]))
+    ax = _axes(ax, len(order) * 1.4)
+    colors = {"cold": "tab:orange", "warm": "tab:green"}
+    for j, cache in enumerate(("cold", "warm")):
+        for i, name in enumerate(order):
+            s = times[(times["approach"] == name) & (times["cache"] == cache)]["seconds"]
+            if s.empty:
+                continue
+            y = i + (j - 0.5) * 0.35
+            med = s.median()
+            ax.barh(y, med, height=0.33, color=colors[cache], alpha=0.55,
+                    label=f"{cache} cache (median)" if i == 0 else None)
+            ax.errorbar(med, y, xerr=[[med - s.min()], [s.max() - med]], fmt="none", ecolor="black",
+                        capsize=3, lw=1)
+            ax.scatter(s, [y] * len(s), s=12, color="black", zorder=3,
+                       label="one build" if i == 0 and j == 0 else None)
+    ax.set_yticks(range(len(order)), order)
+    ax.invert_yaxis()
+    n = times.groupby(["approach", "cache"]).size().min()
+    return set_axes(ax, f"Build time, cold vs warm build cache ({n} builds each)",
+                    "wall time (seconds, log scale)", xscale="log", legend=True)
+
+
+def save(ax, name: str) -> Path:
+    """Save the Axes' figure as ``work/figures/<name>.png``; returns the path."""
+    from .exercises import WORK
+    out = Path(os.environ.get("LABUTILS_WORK", WORK)) / "figures" / (name if name.endswith(".png") else name + ".png")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    ax.figure.savefig(out, dpi=120)
+    return out
