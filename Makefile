@@ -1,13 +1,18 @@
-# make lab   - set up .venv, make the base images ready, start JupyterLab on notebooks/
-# make test  - set up .venv and run the whole test suite (unit, real engine, nbval)
-# make clean - remove every image and container labutils made (nothing else)
+# make lab    - set up .venv, make the base images ready, start JupyterLab on notebooks/
+# make test   - the whole suite: unit, real engine and nbval live, then nbval in recorded mode (no engine)
+# make run    - every exercise headless: the comparison table and the figures (work/figures/)
+# make record - run the notebooks live and store the recording for recorded mode (data/recorded/)
+# make clean  - remove every image and container labutils made (nothing else)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 NBVAL_TIMEOUT ?= 300
+NBVAL  := --nbval --nbval-sanitize-with notebooks/sanitize.cfg --nbval-cell-timeout=$(NBVAL_TIMEOUT) -p no:cacheprovider
+# the recorded pass points DOCKER_HOST at nothing: it must not need (or reach) an engine
+NO_ENGINE := LABUTILS_MODE=recorded DOCKER_HOST=unix:///nonexistent/labutils-recorded-mode.sock
 
-.PHONY: lab test test-unit test-notebooks bases doctor clean venv
+.PHONY: lab test test-live test-recorded test-unit test-notebooks run record bases doctor clean venv
 
 venv: $(STAMP)
 
@@ -28,20 +33,30 @@ lab: $(STAMP)
 	  $(BIN)/python -m labutils doctor; \
 	else \
 	  echo "*** No Docker Engine answered, or the base images could not be made ready."; \
-	  echo "*** The notebooks need an engine: start Docker (or dockerd), or set DOCKER_HOST, then run 'make lab' again."; \
+	  echo "*** The notebooks will run in recorded mode: every answer replays a real run and says so."; \
+	  echo "*** To work live: start Docker (or dockerd), or set DOCKER_HOST, then run 'make lab' again."; \
 	fi
 	$(BIN)/jupyter lab --notebook-dir=notebooks $$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
-test: $(STAMP)
-	$(BIN)/python -m pytest tests notebooks --nbval --nbval-sanitize-with notebooks/sanitize.cfg \
-	  --nbval-cell-timeout=$(NBVAL_TIMEOUT) -p no:cacheprovider
+test: test-live test-recorded
+
+test-live: $(STAMP)
+	LABUTILS_MODE=live $(BIN)/python -m pytest tests notebooks $(NBVAL)
+
+test-recorded: $(STAMP)
+	$(NO_ENGINE) $(BIN)/python -m pytest notebooks $(NBVAL)
+
+run: $(STAMP)
+	$(BIN)/python -m labutils run-all
+
+record: $(STAMP)
+	$(BIN)/python -m labutils record
 
 test-unit: $(STAMP)
 	$(BIN)/python -m pytest tests -m "not engine"
 
 test-notebooks: $(STAMP)
-	$(BIN)/python -m pytest notebooks --nbval --nbval-sanitize-with notebooks/sanitize.cfg \
-	  --nbval-cell-timeout=$(NBVAL_TIMEOUT)
+	$(BIN)/python -m pytest notebooks $(NBVAL)
 
 clean: $(STAMP)
 	$(BIN)/python -m labutils clean

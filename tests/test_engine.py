@@ -200,12 +200,15 @@ def test_empty_build_context(live, tmp_path):
     assert "empty" in info.value.hint
 
 
-def test_no_engine_says_what_to_do(tmp_path):
+@pytest.mark.parametrize("mode", ["live", "auto"])
+def test_no_engine_says_what_to_do(tmp_path, mode):
+    """Live, or auto with no recording to fall back on: the first call says what to do."""
     code = ("import labutils as lu\n"
             "try:\n    lu.images()\n"
             "except lu.EngineUnavailable as e:\n    print('OK', e)\n")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
-                          env={"DOCKER_HOST": f"unix://{tmp_path}/dead.sock", "PATH": "/usr/bin:/bin"},
+                          env={"DOCKER_HOST": f"unix://{tmp_path}/dead.sock", "PATH": "/usr/bin:/bin",
+                               "LABUTILS_MODE": mode, "LABUTILS_RECORDING": str(tmp_path / "no-recording")},
                           timeout=60)
     assert proc.stdout.startswith("OK"), proc.stderr
     assert "dead.sock" in proc.stdout and "DOCKER_HOST" in proc.stdout and "recorded" in proc.stdout
@@ -300,3 +303,32 @@ def test_compare_puts_the_book_beside_our_rows(monkeypatch, tmp_path):
                    steps_cached=0, builder="classic")
     row = lu.compare().iloc[0]
     assert (row.book_mb, row.approach, row.cache) == (805, "normal build", "cold")
+
+
+def test_record_then_replay_gives_the_live_answers(live, exercise, monkeypatch, tmp_path):
+    """A real live run recorded, then replayed with no engine: the same answers, labelled."""
+    from labutils import recording
+    rec = tmp_path / "recording"
+    monkeypatch.setenv("LABUTILS_RECORD", str(rec))
+    folder = exercise("multi-stage")
+    built = lu.build(folder, T + "rec:v1", quiet=True)
+    ran = lu.run(T + "rec:v1")
+    activity = exercise("activity")
+    lu.build(activity, T + "rec-server:v1", dockerfile="Dockerfile.solution", quiet=True)
+    with lu.serve(T + "rec-server:v1") as server:
+        page = server.get("/login")
+    monkeypatch.delenv("LABUTILS_RECORD")
+    monkeypatch.setenv("LABUTILS_MODE", "recorded")
+    monkeypatch.setenv("LABUTILS_RECORDING", str(rec))
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-engine.sock")
+    recording._replay_for.cache_clear()
+    try:
+        again = lu.build(folder, T + "rec:v1", quiet=True)
+        assert (again.size, again.image_id, again.log) == (built.size, built.image_id, built.log)
+        assert again.recorded and not built.recorded
+        assert lu.run(T + "rec:v1").stdout == ran.stdout == "Welcome to multi-stage Docker builds\n"
+        lu.build(activity, T + "rec-server:v1", dockerfile="Dockerfile.solution", quiet=True)
+        with lu.serve(T + "rec-server:v1") as replayed:
+            assert replayed.get("/login") == page and page.body == "<h1>Login Page</h1>"
+    finally:
+        recording._replay_for.cache_clear()

@@ -78,7 +78,7 @@ def test_engine_url_honours_docker_host_then_context(monkeypatch, tmp_path):
         engine.engine_url()
 
 
-def test_recorded_mode_is_refused_clearly_until_it_exists(monkeypatch):
+def test_recorded_mode_never_makes_a_client(monkeypatch):
     monkeypatch.setenv("LABUTILS_MODE", "recorded")
     with pytest.raises(lu.EngineUnavailable, match="recorded"):
         engine.client()

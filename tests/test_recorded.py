@@ -1,0 +1,177 @@
+"""Recorded mode: the notebooks' calls answered from data/recorded, with no engine at all.
+
+The recording itself is proven against the notebooks by the recorded nbval pass
+of `make test`; these tests pin down what must never happen: a connection to an
+engine, an unlabelled answer, or an answer to something never recorded.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import threading
+from pathlib import Path
+
+import pytest
+
+import labutils as lu
+from labutils import engine, recording
+
+ROOT = Path(__file__).resolve().parent.parent
+EXERCISES = ROOT / "data" / "exercises"
+
+
+class FakeEngine:
+    """A unix socket where an engine would be: it counts every connection made to it."""
+
+    def __init__(self, path: Path):
+        self.accepted = 0
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.bind(str(path))
+        self.sock.listen(8)
+        self.sock.settimeout(0.2)
+        self.stop = False
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        while not self.stop:
+            try:
+                conn, _ = self.sock.accept()
+            except (socket.timeout, OSError):
+                continue
+            self.accepted += 1
+            conn.close()
+
+    def close(self):
+        self.stop = True
+        self.thread.join(2)
+        self.sock.close()
+
+
+@pytest.fixture
+def recorded(monkeypatch, tmp_path):
+    """Recorded mode against the repository's recording, an engine socket that counts, a fresh work/."""
+    fake = FakeEngine(tmp_path / "engine.sock")
+    monkeypatch.setenv("LABUTILS_MODE", "recorded")
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/engine.sock")
+    monkeypatch.setenv("LABUTILS_WORK", str(tmp_path / "work"))
+    monkeypatch.setattr(lu.exercises, "WORK", tmp_path / "work")
+    monkeypatch.delenv("LABUTILS_RECORDING", raising=False)
+    recording._replay_for.cache_clear()
+    real_connect = socket.socket.connect
+    tcp_attempts = []
+
+    def guarded(self, address):
+        if self.family != socket.AF_UNIX:
+            tcp_attempts.append(address)
+        return real_connect(self, address)
+    monkeypatch.setattr(socket.socket, "connect", guarded)
+    yield fake
+    fake.close()
+    recording._replay_for.cache_clear()
+    assert fake.accepted == 0, "recorded mode connected to the engine socket"
+    assert tcp_attempts == [], f"recorded mode opened network connections: {tcp_attempts}"
+
+
+def test_the_lab_replays_without_touching_an_engine(recorded, capsys):
+    folder = lu.write_exercise("builder-pattern", show=False)
+    builder = lu.build(folder, "welcome-builder:v1", dockerfile="Dockerfile.build")
+    binary = lu.copy_out("welcome-builder:v1", "/myapp/welcome", folder)
+    runtime = lu.build(folder, "welcome-runtime:v1")
+    binary.unlink()
+    out = lu.run("welcome-runtime:v1")
+    err = capsys.readouterr()
+    assert out.stdout == "Welcome to multi-stage Docker builds\n" and out.exit_code == 0
+    assert runtime.size < 10e6
+    assert builder.size > 100 * runtime.size
+    meta = recording.replay().meta
+    for answer in (builder, runtime, out):
+        assert answer.recorded and meta["recorded"] in answer.recorded and meta["docker_version"] in answer.recorded
+    assert "Successfully tagged welcome-runtime:v1" in err.out, "the recorded build log is printed again"
+    banners = [line for line in err.err.splitlines() if line.startswith("[labutils]")]
+    assert len(banners) == 4 and all("recorded" in b and "no engine was used" in b for b in banners)
+    assert lu.compare().query("tag == 'welcome-runtime:v1'")["mode"].eq("recorded").all()
+
+
+def test_the_copied_binary_is_the_recorded_one(recorded):
+    folder = lu.write_exercise("builder-pattern", show=False)
+    lu.build(folder, "welcome-builder:v1", dockerfile="Dockerfile.build", quiet=True)
+    binary = lu.copy_out("welcome-builder:v1", "/myapp/welcome", folder)
+    data = binary.read_bytes()
+    assert data[:4] == b"\x7fELF" and os.access(binary, os.X_OK)
+    recorded_copy = recording.replay().by_call["copy_out"][0]["answer"]
+    assert recording.digest(data) == recorded_copy["sha256"] and len(data) == recorded_copy["size"]
+
+
+def test_serve_answers_the_recorded_pages_only(recorded):
+    folder = lu.write_exercise("activity", show=False)
+    lu.build(folder, "activity:v1", dockerfile="Dockerfile.solution", quiet=True)
+    with lu.serve("activity:v1") as server:
+        assert server.recorded
+        assert [server.get(p).body for p in ("/", "/contact", "/login")] == [
+            "<h1>Home Page</h1>", "<h1>Contact Us</h1>", "<h1>Login Page</h1>"]
+        with pytest.raises(lu.RecordingMissing, match="GET /admin"):
+            server.get("/admin")
+    assert lu.ps().empty and lu.ps().attrs["recorded"]
+
+
+def test_a_changed_file_is_refused_and_named(recorded):
+    folder = lu.write_exercise("normal-build", show=False)
+    (folder / "welcome.go").write_text((folder / "welcome.go").read_text().replace("Welcome", "Hello"))
+    with pytest.raises(lu.RecordingMissing) as info:
+        lu.build(folder, "welcome:v1")
+    assert "welcome.go differs" in info.value.message and "overwrite=True" in info.value.hint
+    with pytest.raises(lu.RecordingMissing, match="last built in this session from files"):
+        lu.run("welcome:v1")
+    lu.write_exercise("normal-build", overwrite=True, show=False)
+    assert lu.build(folder, "welcome:v1", quiet=True).recorded
+
+
+def test_an_unrecorded_call_says_so(recorded):
+    with pytest.raises(lu.RecordingMissing, match="image was 'welcome:v1', now 'nobody-built-this:v1'|nobody-built-this"):
+        lu.run("nobody-built-this:v1")
+    with pytest.raises(lu.EngineUnavailable, match="recorded mode"):
+        engine.client()
+    assert lu.clean().empty
+
+
+def test_measure_replays_every_repeat(recorded):
+    times = lu.measure(repeats=3, quiet=True)
+    assert len(times) == 3 * 2 * len(lu.lab.APPROACHES)
+    assert times.attrs["recorded"]
+    cold = times[times["cache"] == "cold"]
+    assert (cold["steps_cached"] == 0).all() and (times[times["cache"] == "warm"]["steps_cached"] > 0).all()
+    assert cold.groupby("approach")["seconds"].nunique().max() > 1, "the three recorded repeats, not one thrice"
+
+
+def test_recorded_mode_without_a_recording(monkeypatch, tmp_path):
+    monkeypatch.setenv("LABUTILS_MODE", "recorded")
+    monkeypatch.setenv("LABUTILS_RECORDING", str(tmp_path / "none"))
+    recording._replay_for.cache_clear()
+    with pytest.raises(lu.RecordingMissing, match="no recording") as info:
+        lu.run("welcome:v1")
+    assert "labutils record" in info.value.hint
+    recording._replay_for.cache_clear()
+
+
+def test_auto_mode_falls_back_to_the_recording_only_without_an_engine(monkeypatch, tmp_path, capsys):
+    monkeypatch.delenv("LABUTILS_MODE", raising=False)
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/dead.sock")
+    engine._auto_mode.cache_clear()
+    try:
+        assert engine.mode() == "recorded"
+        assert "answers from the recording" in capsys.readouterr().err
+        monkeypatch.setenv("LABUTILS_RECORDING", str(tmp_path / "none"))
+        engine._auto_mode.cache_clear()
+        assert engine.mode() == "live"
+        with pytest.raises(lu.EngineUnavailable, match="dead.sock"):
+            engine.client()
+    finally:
+        engine._auto_mode.cache_clear()
+
+
+def test_the_recording_names_its_date_engine_and_notebooks():
+    meta = recording.Replay(recording.RECORDED).meta
+    assert meta["docker_version"] and meta["api_version"] and meta["recorded"]
+    notebooks = sorted(p.name for p in (ROOT / "notebooks").glob("[0-9]*.ipynb"))
+    assert meta["notebooks"] == notebooks, "record again: `python -m labutils record`"
