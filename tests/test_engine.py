@@ -1,6 +1,7 @@
 """Real-engine tests: build and run the lab's images; every bad input says what to do."""
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -332,3 +333,15 @@ def test_record_then_replay_gives_the_live_answers(live, exercise, monkeypatch, 
             assert replayed.get("/login") == page and page.body == "<h1>Login Page</h1>"
     finally:
         recording._replay_for.cache_clear()
+
+
+def test_run_all_builds_runs_and_draws_on_the_engine(live, tmp_path):
+    env = dict(os.environ, LABUTILS_MODE="live", LABUTILS_WORK=str(tmp_path / "work"), MPLBACKEND="Agg")
+    proc = subprocess.run([sys.executable, "-m", "labutils", "run-all", "--repeats", "1"], env=env,
+                          capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    for tag in ("welcome:v1", "welcome-runtime:v1", "welcome-optimized:v1", "multi-stage:v1", "activity:v1"):
+        assert f"[ok] {tag}" in proc.stdout
+    times = __import__("pandas").read_csv(tmp_path / "work" / "figures" / "build-times.csv")
+    assert set(times["cache"]) == {"cold", "warm"} and len(times) == 10
+    assert (tmp_path / "work" / "figures" / "sizes.png").stat().st_size > 10_000

@@ -175,3 +175,20 @@ def test_the_recording_names_its_date_engine_and_notebooks():
     assert meta["docker_version"] and meta["api_version"] and meta["recorded"]
     notebooks = sorted(p.name for p in (ROOT / "notebooks").glob("[0-9]*.ipynb"))
     assert meta["notebooks"] == notebooks, "record again: `python -m labutils record`"
+
+
+def test_run_all_in_recorded_mode_prints_the_table_and_writes_the_figures(tmp_path):
+    """`make run` where no engine exists: the recorded comparison, said to be recorded."""
+    import subprocess
+    import sys
+    env = dict(os.environ, LABUTILS_MODE="recorded", LABUTILS_WORK=str(tmp_path / "work"),
+               DOCKER_HOST=f"unix://{tmp_path}/no-engine.sock", MPLBACKEND="Agg")
+    env.pop("LABUTILS_RECORDING", None)
+    proc = subprocess.run([sys.executable, "-m", "labutils", "run-all", "--repeats", "3"], env=env,
+                          capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Every approach, with the book's figures" in proc.stdout and "1.09GB" in proc.stdout
+    assert "[ok] activity:v1: GET / -> '<h1>Home Page</h1>'" in proc.stdout
+    assert "recorded" in proc.stderr and "no engine was used" in proc.stderr
+    for name in ("sizes.png", "build-times.png", "build-times.csv"):
+        assert (tmp_path / "work" / "figures" / name).stat().st_size > 1000

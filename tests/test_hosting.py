@@ -1,0 +1,39 @@
+"""Hosted runs: the devcontainer (live, Docker-in-Docker) and Binder (recorded mode) set-ups."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_devcontainer_runs_the_lab_live_on_python_311_with_docker_in_docker():
+    spec = json.loads((ROOT / ".devcontainer" / "devcontainer.json").read_text())
+    assert "3.11" in spec["image"] and "python" in spec["image"]
+    dind = [f for f in spec["features"] if "docker-in-docker" in f]
+    assert dind, "a hosted service must get its own engine: the docker-in-docker feature"
+    assert spec["containerEnv"]["LABUTILS_MODE"] == "live", "with an engine there, never fall back to the recording"
+    assert "make venv" in spec["postCreateCommand"] and "labutils bases" in spec["postCreateCommand"]
+    assert 8888 in spec["forwardPorts"]
+    assert "build" not in spec, "the devcontainer is an image plus features, with no Dockerfile of its own"
+
+
+def test_binder_finds_environment_yml_and_no_dockerfile():
+    for folder in (ROOT, ROOT / "binder", ROOT / ".binder"):
+        assert not (folder / "Dockerfile").exists(), f"repo2docker would build {folder / 'Dockerfile'} instead"
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    assert env["channels"] == ["conda-forge"]
+    assert "python=3.11" in env["dependencies"] and "pip" in env["dependencies"]
+    pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    assert any(line.replace(" ", "").startswith("-e.[lab]") for line in pip), "the package itself, with its lab extras"
+
+
+def test_the_recording_travels_with_the_package():
+    """Binder has no engine: the recording must be in the repository, not only on the recording machine."""
+    rec = ROOT / "data" / "recorded"
+    assert (rec / "meta.json").is_file() and (rec / "calls.jsonl").is_file()
+    calls = [json.loads(line)["call"] for line in (rec / "calls.jsonl").read_text().splitlines()]
+    for needed in ("build", "run", "serve", "copy_out", "images", "build_approach", "run_script"):
+        assert needed in calls
