@@ -12,7 +12,10 @@ from .errors import (BaseImageUnavailable, BuildFailed, ContainerFailed, EngineU
                      ImageNotFound, LabError, PortInUse, RunTimeout, ServerNotReady)
 from .exercises import WORK, CheckpointFailed, checkpoint, run_script, show, write_exercise
 from .images import clean, human_size, image_exists, image_size, images, layers
-from .recording import RecordingMissing
+from .recording import RecordingMissing, from_recording
+from .analyze import Analysis, analyze
+from .build import buildkit_cli
+from .lint import lint
 from . import lab, plots
 from .lab import measure, spread, summary, versus
 from .results import book_figures, compare, versus_book
@@ -21,7 +24,7 @@ __all__ = [
     "build", "run", "serve", "copy_out", "ps", "image_size", "image_exists", "WORK", "layers", "images", "clean",
     "doctor", "lab_ready", "ensure_bases", "human_size", "write_exercise", "show", "run_script", "checkpoint",
     "book_figures", "versus_book", "compare", "CheckpointFailed", "lab", "plots",
-    "measure", "spread", "summary", "versus",
+    "measure", "spread", "summary", "versus", "analyze", "Analysis", "lint", "buildkit_cli", "from_recording",
     "BuildResult", "Step", "RunResult", "Server", "HttpAnswer",
     "LabError", "EngineUnavailable", "BuildFailed", "BaseImageUnavailable", "ContainerFailed",
     "RunTimeout", "ServerNotReady", "PortInUse", "ImageNotFound", "RecordingMissing",

@@ -7,10 +7,14 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
+import shutil
+import subprocess
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import lru_cache
 from pathlib import Path
 from typing import Mapping
 
@@ -32,6 +36,8 @@ class Step:
     seconds: float
     cached: bool
     output: str = field(default="", repr=False)
+    stage: str = ""
+    """The stage BuildKit names (``builder``, ``runtime``); the classic builder does not say."""
 
 
 @dataclass(frozen=True)
@@ -109,7 +115,7 @@ class _StepClock:
 
 def _hint(error: str, target: str | None) -> str:
     e = error.lower()
-    if "returned a non-zero code" in e:
+    if "returned a non-zero code" in e or "executor failed running" in e or "did not complete successfully" in e:
         return ("the command of this RUN step failed: read its output above (a Go compile "
                 "error names the file, line and column), fix it, and build again.")
     if "copy failed" in e or "file not found in build context" in e or "no source files" in e:
@@ -126,13 +132,19 @@ def _hint(error: str, target: str | None) -> str:
 
 def build(path, tag: str, dockerfile: str | None = None, target: str | None = None,
           nocache: bool = False, buildargs: Mapping[str, str] | None = None, *,
-          quiet: bool = False, labels: Mapping[str, str] | None = None) -> BuildResult:
+          quiet: bool = False, labels: Mapping[str, str] | None = None,
+          builder: str = "classic") -> BuildResult:
     """Build ``path`` as ``tag`` (``docker build -t tag [-f dockerfile] [--target] path``).
 
     Prints each line of the build as it arrives unless ``quiet``. Base images
     that cannot be had are replaced by their offline stand-ins in a copy of the
-    Dockerfile, and that is said before the build starts.
+    Dockerfile, and that is said before the build starts. ``builder="buildkit"``
+    builds through a docker CLI with BuildKit (``--progress=plain``) instead of
+    the engine's classic builder, and returns the same ``BuildResult``.
     """
+    if builder not in ("classic", "buildkit"):
+        raise LabError(f"builder={builder!r} is not a builder labutils knows.",
+                       hint="use builder='classic' (the engine's API) or builder='buildkit' (through the docker CLI).")
     context = Path(path).resolve()
     if not context.is_dir():
         raise LabError(f"The build context {context} is not a folder.",
@@ -156,8 +168,15 @@ def build(path, tag: str, dockerfile: str | None = None, target: str | None = No
                                 "this Dockerfile names no stages; add `AS <name>` to a FROM line."))
     key = {"tag": tag, "dockerfile": df_path.name, "target": target, "nocache": bool(nocache),
            "buildargs": dict(buildargs or {}), "files": _inputs(context, df_path)}
+    if builder != "classic":
+        key["builder"] = builder
     if engine.mode() == "recorded":
         return _replay(key, context)
+    cli = buildkit_cli() if builder == "buildkit" else None
+    if builder == "buildkit" and cli is None:
+        raise LabError("No docker command-line client here can build with BuildKit.",
+                       hint="install Debian's docker.io (its 20.10 client builds with BuildKit when "
+                            "DOCKER_BUILDKIT=1) or the buildx plugin; or build with builder='classic'.")
     all_labels = dict(engine.LABELS if labels is None else labels)
     with recording.capture() as printed:
         prepared = bases.prepare(df_path, buildargs, quiet=quiet)
@@ -167,7 +186,11 @@ def build(path, tag: str, dockerfile: str | None = None, target: str | None = No
                     print(f"[labutils] {original} is not on this engine and no registry answered: "
                           f"building with the offline stand-in {sub} instead "
                           f"(a rewritten copy; {df_path.name} is unchanged).", flush=True)
-            result = _stream(context, tag, prepared, df_path, target, nocache, buildargs, quiet, all_labels)
+            if cli:
+                result = _buildkit(cli, context, tag, prepared, df_path, target, nocache, buildargs, quiet,
+                                   all_labels)
+            else:
+                result = _stream(context, tag, prepared, df_path, target, nocache, buildargs, quiet, all_labels)
         finally:
             prepared.cleanup()
     if engine.LABEL in all_labels:
@@ -195,7 +218,7 @@ def _inputs(context: Path, df_path: Path) -> dict[str, str]:
 def _encode(r: BuildResult) -> dict:
     return {"tag": r.tag, "image_id": r.image_id, "size": r.size, "seconds": r.seconds,
             "steps": [{"number": s.number, "instruction": s.instruction, "seconds": s.seconds,
-                       "cached": s.cached, "output": s.output} for s in r.steps],
+                       "cached": s.cached, "output": s.output, "stage": s.stage} for s in r.steps],
             "log": r.log, "dockerfile": r.dockerfile, "target": r.target,
             "substitutions": dict(r.substitutions), "builder": r.builder, "finished": r.finished,
             "attrs": dict(r.attrs)}
@@ -288,4 +311,131 @@ def _stream(context, tag, prepared, df_path, target, nocache, buildargs, quiet, 
                        builder=result.builder)
     if not quiet:
         print(f"[labutils] {tag}: {human_size(result.size)} in {wall:.1f} s", flush=True)
+    return result
+
+
+# --- BuildKit, through the docker CLI ----------------------------------------
+
+_VERTEX = re.compile(r"^#(\d+) \[(?P<label>[^\]]+)\] (?P<text>.*)$")
+_DONE = re.compile(r"^#(\d+) DONE (\d+(?:\.\d+)?)s$")
+_CACHED = re.compile(r"^#(\d+) CACHED$")
+_ERROR = re.compile(r"^#(\d+) ERROR:? ?(.*)$")
+_OUTPUT = re.compile(r"^#(\d+) (?:\d+\.\d+ )?(.*)$")
+_WROTE = re.compile(r"writing image (sha256:[0-9a-f]{64})")
+_STEP_LABEL = re.compile(r"^(?:(?P<stage>\S+) )?(?P<n>\d+)/(?P<of>\d+)$")
+
+
+@lru_cache(maxsize=None)
+def buildkit_cli() -> str | None:
+    """A docker CLI that builds with BuildKit: a client before 23.0 (built in, with
+    DOCKER_BUILDKIT=1) or a newer one with the buildx plugin; None if there is none."""
+    seen = []
+    for candidate in (shutil.which("docker"), "/usr/bin/docker", "/usr/local/bin/docker"):
+        if not candidate or candidate in seen or not Path(candidate).is_file():
+            continue
+        seen.append(candidate)
+        try:
+            out = subprocess.run([candidate, "--version"], capture_output=True, text=True, timeout=20).stdout
+            major = int(re.search(r"version (\d+)\.", out).group(1))
+            if major < 23:
+                return candidate
+            if subprocess.run([candidate, "buildx", "version"], capture_output=True, timeout=20).returncode == 0:
+                return candidate
+        except (OSError, AttributeError, ValueError, subprocess.SubprocessError):
+            continue
+    return None
+
+
+class _Vertices:
+    """BuildKit's plain progress, vertex by vertex: steps with stage, seconds and cache hits."""
+
+    def __init__(self):
+        self.order: list[str] = []
+        self.v: dict[str, dict] = {}
+        self.image_id = None
+
+    def line(self, text: str) -> None:
+        m = _VERTEX.match(text)
+        if m and m.group(1) not in self.v:
+            step = _STEP_LABEL.match(m.group("label"))
+            self.v[m.group(1)] = {"step": bool(step), "stage": (step.group("stage") or "") if step else "",
+                                  "instruction": m.group("text").strip(), "seconds": 0.0, "cached": False,
+                                  "error": None, "lines": []}
+            self.order.append(m.group(1))
+            return
+        wrote = _WROTE.search(text)
+        if wrote:
+            self.image_id = wrote.group(1)
+        for pattern, apply in ((_DONE, lambda v, g: v.update(seconds=float(g))),
+                               (_CACHED, lambda v, g: v.update(cached=True)),
+                               (_ERROR, lambda v, g: v.update(error=g or "failed"))):
+            m = pattern.match(text)
+            if m and m.group(1) in self.v:
+                apply(self.v[m.group(1)], m.group(2) if m.lastindex and m.lastindex > 1 else None)
+                return
+        m = _OUTPUT.match(text)
+        if m and m.group(1) in self.v and not text.split(" ", 2)[1].startswith("sha256:"):
+            self.v[m.group(1)]["lines"].append(m.group(2))
+
+    def steps(self) -> tuple[Step, ...]:
+        out = []
+        for key in self.order:
+            v = self.v[key]
+            if v["step"]:
+                out.append(Step(len(out) + 1, v["instruction"], v["seconds"], v["cached"],
+                                "\n".join(v["lines"]), v["stage"]))
+        return tuple(out)
+
+    def failing(self) -> dict | None:
+        return next((self.v[k] for k in self.order if self.v[k]["error"]), None)
+
+
+def _buildkit(cli, context, tag, prepared, df_path, target, nocache, buildargs, quiet, labels) -> BuildResult:
+    cmd = [cli, "build", "--progress=plain", "-t", tag, "-f", str(prepared.path)]
+    cmd += ["--target", target] if target else []
+    cmd += ["--no-cache"] if nocache else []
+    for k, v in (buildargs or {}).items():
+        cmd += ["--build-arg", f"{k}={v}"]
+    for k, v in labels.items():
+        cmd += ["--label", f"{k}={v}"]
+    cmd.append(str(context))
+    env = dict(os.environ, DOCKER_BUILDKIT="1", DOCKER_CLI_HINTS="false",
+               DOCKER_HOST=engine.engine_url().replace("http+unix://", "unix://"))
+    vertices, lines = _Vertices(), []
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    try:
+        for text in proc.stdout:
+            text = text.rstrip("\n")
+            lines.append(text)
+            vertices.line(text)
+            if not quiet:
+                print(text, flush=True)
+        proc.wait()
+    except KeyboardInterrupt:
+        proc.kill()
+        proc.wait()
+        raise
+    wall = time.perf_counter() - start
+    log = "\n".join(lines)
+    command = _command(tag, df_path, context, target).replace("docker build", "DOCKER_BUILDKIT=1 docker build", 1)
+    if proc.returncode != 0:
+        failing = vertices.failing()
+        said = (failing or {}).get("error") or next((t for t in reversed(lines) if t.strip()), "")
+        where = f" at {failing['stage'] + ': ' if failing and failing['stage'] else ''}{failing['instruction']}" \
+            if failing else ""
+        tail = "\n".join((failing["lines"] if failing else lines)[-12:])
+        raise BuildFailed(f"Building {tag} with BuildKit failed{where}.", command=command,
+                          instruction=failing["instruction"] if failing else None, exit_code=proc.returncode,
+                          log=log, log_tail=tail, engine_said=said.strip(), hint=_hint(said, target))
+    image = engine.client().images.get(tag)
+    result = BuildResult(tag=tag, image_id=vertices.image_id or image.id, size=image.attrs["Size"], seconds=wall,
+                         steps=vertices.steps(), log=log, dockerfile=df_path.name, target=target,
+                         substitutions=dict(prepared.substitutions), builder="buildkit",
+                         finished=datetime.now(timezone.utc).isoformat(timespec="seconds"), attrs=image.attrs)
+    if engine.LABEL in labels:
+        results.record("build", tag, exercise=context.name, seconds=wall, size_bytes=result.size,
+                       steps_run=result.steps_run, steps_cached=result.steps_cached, builder="buildkit")
+    if not quiet:
+        print(f"[labutils] {tag}: {human_size(result.size)} in {wall:.1f} s (BuildKit)", flush=True)
     return result

@@ -48,6 +48,24 @@ def replaying() -> bool:
     return engine.mode() == "recorded"
 
 
+@contextlib.contextmanager
+def from_recording():
+    """Answer from the recording inside the block, even where an engine runs.
+
+    For what this machine cannot do live (say, BuildKit without a CLI for it):
+    the notebook shows the recorded answer, labelled as recorded.
+    """
+    before = os.environ.get("LABUTILS_MODE")
+    os.environ["LABUTILS_MODE"] = "recorded"
+    try:
+        yield replay()
+    finally:
+        if before is None:
+            os.environ.pop("LABUTILS_MODE", None)
+        else:
+            os.environ["LABUTILS_MODE"] = before
+
+
 def recording_to() -> Path | None:
     """Where live calls are being recorded to, if they are (LABUTILS_RECORD)."""
     target = os.environ.get("LABUTILS_RECORD")
