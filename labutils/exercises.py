@@ -64,7 +64,11 @@ def write_exercise(name: str, *files: str, overwrite: bool = False, show: bool =
 def show(path) -> None:
     """Print a file of the learner's, with its name."""
     path = Path(path)
-    print(f"--- {path}")
+    try:
+        shown = path.resolve().relative_to(WORK.resolve().parent)
+    except ValueError:
+        shown = path
+    print(f"--- {shown}")
     print(path.read_text().rstrip("\n"))
 
 

@@ -49,16 +49,16 @@ def approach(name: str) -> Approach:
     raise KeyError(f"no approach {name!r}; the lab's are {[a.name for a in APPROACHES]}")
 
 
-def _key(a: Approach, nocache: bool) -> dict:
+def _key(a: Approach, nocache: bool, builder: str) -> dict:
     folder = write_exercise(a.exercise, show=False)
     names = sorted(p.name for p in folder.iterdir() if p.is_file())
-    return {"approach": a.name, "nocache": nocache, "files": recording.files_digest(folder, names)}
+    key = {"approach": a.name, "nocache": nocache, "files": recording.files_digest(folder, names)}
+    return key if builder == "classic" else {**key, "builder": builder}
 
 
-@recording.replayable("build_approach", key=lambda a, nocache: _key(a, nocache), encode=dict,
-                      decode=lambda row, entry, **_: row,
-                      what=lambda a, nocache: f"{'cold' if nocache else 'warm'} build of the {a.name}")
-def build_approach(a: Approach, nocache: bool = False) -> dict:
+@recording.replayable("build_approach", key=_key, encode=dict, decode=lambda row, entry, **_: row,
+                      what=lambda a, nocache, builder: f"{'cold' if nocache else 'warm'} {builder} build of the {a.name}")
+def build_approach(a: Approach, nocache: bool = False, builder: str = "classic") -> dict:
     """Build one approach the way its exercise does; one tidy row.
 
     The builder pattern counts its whole chain: the builder image, copying the
@@ -67,29 +67,30 @@ def build_approach(a: Approach, nocache: bool = False) -> dict:
     folder = write_exercise(a.exercise, show=False)
     results = []
     if a.builder_dockerfile:
-        results.append(build(folder, a.builder_tag, dockerfile=a.builder_dockerfile, nocache=nocache, quiet=True))
+        results.append(build(folder, a.builder_tag, dockerfile=a.builder_dockerfile, nocache=nocache, quiet=True,
+                             builder=builder))
         start = time.perf_counter()
         binary = copy_out(a.builder_tag, "/myapp/welcome", folder)
         copy_seconds = time.perf_counter() - start
     else:
         copy_seconds = 0.0
     try:
-        results.append(build(folder, a.tag, dockerfile=a.dockerfile, nocache=nocache, quiet=True))
+        results.append(build(folder, a.tag, dockerfile=a.dockerfile, nocache=nocache, quiet=True, builder=builder))
     finally:
         if a.builder_dockerfile:
             binary.unlink(missing_ok=True)   # build.sh ends with: rm welcome
     final = results[-1]
-    return {"approach": a.name, "tag": a.tag, "cache": "cold" if nocache else "warm",
+    return {"approach": a.name, "tag": a.tag, "builder": builder, "cache": "cold" if nocache else "warm",
             "seconds": round(sum(r.seconds for r in results) + copy_seconds, 3),
             "size_bytes": final.size, "builds": len(results),
             "steps_run": sum(r.steps_run for r in results),
             "steps_cached": sum(r.steps_cached for r in results)}
 
 
-def measure(repeats: int = 3, approaches=APPROACHES, *, quiet: bool = False) -> pd.DataFrame:
+def measure(repeats: int = 3, approaches=APPROACHES, *, builder: str = "classic", quiet: bool = False) -> pd.DataFrame:
     """Build every approach ``repeats`` times cold (no build cache) and warm (all cached).
 
-    One row per build: approach, tag, cache, repeat, seconds, size_bytes, steps.
+    One row per build: approach, tag, builder, cache, repeat, seconds, size_bytes, steps.
     """
     if repeats < 1:
         raise ValueError("repeats must be at least 1")
@@ -97,13 +98,13 @@ def measure(repeats: int = 3, approaches=APPROACHES, *, quiet: bool = False) -> 
     for a in approaches:
         for i in range(repeats):
             for nocache in (True, False):
-                row = dict(build_approach(a, nocache=nocache), repeat=i + 1)
+                row = dict(build_approach(a, nocache=nocache, builder=builder), repeat=i + 1)
                 rows.append(row)
         if not quiet:
             mine = [r for r in rows if r["approach"] == a.name]
             cold = statistics.median(r["seconds"] for r in mine if r["cache"] == "cold")
             warm = statistics.median(r["seconds"] for r in mine if r["cache"] == "warm")
-            print(f"{a.name}: {human_size(mine[-1]['size_bytes'])}, median build {cold:.2f} s cold, "
+            print(f"{a.name}: {human_size(mine[-1]['size_bytes'])}, median {builder} build {cold:.2f} s cold, "
                   f"{warm:.2f} s warm ({repeats} each)", flush=True)
     df = pd.DataFrame(rows)
     if recording.replaying():
@@ -159,3 +160,12 @@ def versus(times: pd.DataFrame, a: str = "builder pattern", b: str = "multi-stag
             ratio[i] = round(out.loc[label, a] / out.loc[label, b], 2)
     out[f"{a} / {b}"] = ratio
     return out
+
+
+def builders(classic: pd.DataFrame, buildkit: pd.DataFrame) -> pd.DataFrame:
+    """Median build seconds per approach with each builder, cold and warm, and BuildKit / classic."""
+    both = pd.concat([classic.assign(builder="classic"), buildkit.assign(builder="buildkit")])
+    med = both.groupby(["approach", "cache", "builder"], sort=False)["seconds"].median().unstack("builder")
+    med["buildkit / classic"] = (med["buildkit"] / med["classic"]).round(2)
+    order = list(dict.fromkeys(classic["approach"]))
+    return med.reindex(order, level="approach").round(3).reset_index()

@@ -90,3 +90,32 @@ def save(ax, name: str) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     ax.figure.savefig(out, dpi=120)
     return out
+
+
+def floor(steps: pd.DataFrame, ax=None, title: str = "From the lab's image to the floor"):
+    """Image size per step (bars) beside the size of the binary inside (dots): the floor is the binary."""
+    ax = _axes(ax, len(steps))
+    y = range(len(steps))
+    ax.barh(y, steps["image_bytes"] / 1e6, color="tab:blue", alpha=0.7, label="image")
+    ax.scatter(steps["binary_bytes"] / 1e6, y, color="black", zorder=3, label="the binary inside")
+    for i, (size, ratio) in enumerate(zip(steps["image_bytes"], steps["ratio"])):
+        ax.text(size / 1e6 * 1.02, i, f"{human_size(size)}  (image/binary {ratio:.2f})", va="center", fontsize=9)
+    ax.set_yticks(list(y), steps["step"])
+    ax.invert_yaxis()
+    ax.set_xlim(0, steps["image_bytes"].max() / 1e6 * 1.6)
+    return set_axes(ax, title, "size (MB)", legend=True)
+
+
+def wasted(analyses, ax=None):
+    """Bytes each image wastes (kept in a lower layer, deleted or replaced above), per image."""
+    ax = _axes(ax, len(analyses))
+    names = [a.tag for a in analyses]
+    mb = [a.wasted_bytes / 1e6 for a in analyses]
+    ax.barh(range(len(names)), mb, color="tab:red", alpha=0.7)
+    for i, a in enumerate(analyses):
+        ax.text(mb[i] + max(mb) * 0.02 + 0.01, i, f"{human_size(a.wasted_bytes)} wasted, efficiency {a.efficiency:.0%}",
+                va="center", fontsize=9)
+    ax.set_yticks(range(len(names)), names)
+    ax.invert_yaxis()
+    ax.set_xlim(0, max(max(mb) * 1.8, 1))
+    return set_axes(ax, "Wasted bytes per image (dive's definition)", "wasted (MB)")

@@ -1,0 +1,100 @@
+"""Best practices, each measured: images down to the size of their binary, and the book's list.
+
+The Dockerfiles live in ``data/exercises/best-practices/``; the Go programs are
+the lab's own (``work/normal-build/welcome.go``, ``work/activity/main.go``), so
+each step builds exactly what the lab built, changed one flag at a time.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+from docker.utils.build import exclude_paths
+
+from .build import build
+from .containers import copy_out, run, serve
+from .exercises import write_exercise
+from .images import human_size
+
+STATIC = {"CGO_ENABLED": "0"}
+STRIPPED = {**STATIC, "LDFLAGS": "-s -w"}
+TRIMMED = {**STRIPPED, "TRIMPATH": "-trimpath"}
+
+# (step, exercise folder with the program, build args); each adds one change to the one before
+FLOOR = {
+    "welcome": [
+        ("as the lab builds it (scratch)", {}),
+        ("static: CGO_ENABLED=0", STATIC),
+        ("stripped: -ldflags='-s -w'", STRIPPED),
+        ("trimmed paths: -trimpath", TRIMMED),
+        ("the same binary on the alpine stand-in", {**TRIMMED, "BASE": "alpine:latest"}),
+    ],
+    "server": [
+        ("the activity's solution (static, alpine)", {**STATIC, "BASE": "alpine:latest"}),
+        ("on scratch", STATIC),
+        ("stripped: -ldflags='-s -w'", STRIPPED),
+        ("trimmed paths: -trimpath", TRIMMED),
+    ],
+}
+PROGRAMS = {"welcome": "normal-build", "server": "activity"}
+
+
+def dockerfile(name: str) -> Path:
+    """A best-practices Dockerfile, written into work/best-practices/ (yours is kept if you changed it)."""
+    return write_exercise("best-practices", name, show=False) / name
+
+
+def _works(program: str, tag: str) -> bool:
+    if program == "server":
+        with serve(tag) as server:
+            return server.get("/").body == "<h1>Home Page</h1>"
+    return run(tag).stdout == "Welcome to multi-stage Docker builds\n"
+
+
+def to_the_floor(program: str = "welcome") -> pd.DataFrame:
+    """Build ``program`` one step at a time towards the floor; one row per step.
+
+    ``ratio`` is image size / binary size: 1.00 means the image is the binary and nothing else.
+    """
+    folder = write_exercise(PROGRAMS[program], show=False)
+    df = dockerfile("Dockerfile.floor")
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="labutils-floor-") as tmp:
+        for i, (step, args) in enumerate(FLOOR[program]):
+            tag = f"floor-{program}:{i}"
+            result = build(folder, tag, dockerfile=str(df), buildargs=args, quiet=True)
+            binary = copy_out(tag, "/app", Path(tmp) / f"app-{i}").stat().st_size
+            rows.append({"step": step, "tag": tag, "image_bytes": result.size, "binary_bytes": binary,
+                         "image": human_size(result.size), "ratio": round(result.size / binary, 2),
+                         "runs": _works(program, tag)})
+    out = pd.DataFrame(rows)
+    out["vs first step"] = (out["image_bytes"] / out["image_bytes"].iloc[0]).round(2)
+    return out
+
+
+def context_bytes(folder, dockerfile_name: str = "Dockerfile") -> int:
+    """Bytes of the build context the client sends (after .dockerignore), as docker-py computes it."""
+    folder = Path(folder)
+    ignore = folder / ".dockerignore"
+    patterns = []
+    if ignore.is_file():
+        patterns = [line.strip() for line in ignore.read_text().splitlines()
+                    if line.strip() and not line.strip().startswith("#")]
+    return sum((folder / p).stat().st_size for p in exclude_paths(str(folder), patterns, dockerfile_name)
+               if (folder / p).is_file())
+
+
+def layer_count(result) -> int:
+    """Filesystem layers of a built image (``RootFS.Layers``)."""
+    return len(result.attrs.get("RootFS", {}).get("Layers", []))
+
+
+def junk_file(folder, size: int = 50_000_000, name: str = "junk.bin") -> Path:
+    """A large file nobody needs in the image, as a forgotten download or data dump would be."""
+    path = Path(folder) / name
+    if not path.exists() or path.stat().st_size != size:
+        with open(path, "wb") as fh:
+            fh.write(os.urandom(size))
+    return path
