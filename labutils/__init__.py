@@ -6,7 +6,7 @@
 """
 from .bases import ensure as ensure_bases
 from .build import BuildResult, Step, build
-from .containers import HttpAnswer, RunResult, Server, copy_out, ps, run, serve
+from .containers import HttpAnswer, RunResult, Server, copy_out, file_size, ps, run, serve
 from .doctor import doctor, ready as lab_ready
 from .errors import (BaseImageUnavailable, BuildFailed, ContainerFailed, EngineUnavailable,
                      ImageNotFound, LabError, PortInUse, RunTimeout, ServerNotReady)
@@ -21,7 +21,7 @@ from .lab import measure, spread, summary, versus
 from .results import book_figures, compare, versus_book
 
 __all__ = [
-    "build", "run", "serve", "copy_out", "ps", "image_size", "image_exists", "WORK", "layers", "images", "clean",
+    "build", "run", "serve", "copy_out", "file_size", "ps", "image_size", "image_exists", "WORK", "layers", "images", "clean",
     "doctor", "lab_ready", "ensure_bases", "human_size", "write_exercise", "show", "run_script", "checkpoint",
     "book_figures", "versus_book", "compare", "CheckpointFailed", "lab", "plots",
     "measure", "spread", "summary", "versus", "analyze", "Analysis", "lint", "buildkit_cli", "from_recording",

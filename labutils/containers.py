@@ -289,6 +289,26 @@ def ps():
     return pd.DataFrame(rows, columns=["name", "image", "status"])
 
 
+@recording.replayable("file_size", key=lambda image, path: {"image": image, "path": path}, encode=int,
+                      decode=lambda a, entry, **_: a, image_arg="image",
+                      what=lambda image, path: f"the size of {path} in {image}")
+def file_size(image: str, path: str) -> int:
+    """Bytes of one file inside an image, read from the archive header without copying it out."""
+    container = _create(image, "stat")
+    try:
+        try:
+            stream, stat = container.get_archive(path)
+        except NotFound:
+            raise LabError(f"There is no {path} in the image {image}.",
+                           hint="check the path (WORKDIR, go build -o, COPY destination).") from None
+        close = getattr(stream, "close", None)
+        if close:
+            close()
+        return int(stat["size"])
+    finally:
+        _remove(container)
+
+
 def _copy_out_replay(key: dict, dest: Path) -> Path:
     replay = recording.replay()
     what = f"docker container cp {key['image']}:{key['path']}"

@@ -1,6 +1,7 @@
 """Sizes, layers, the ``docker image ls``-style table, and ``clean()``."""
 from __future__ import annotations
 
+import fnmatch
 from datetime import datetime, timezone
 
 import pandas as pd
@@ -59,6 +60,12 @@ def layers(tag: str) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["created_by", "size", "bytes", "created"])
 
 
+def _matches(name: str, reference: str) -> bool:
+    """As Docker's reference filter: an image with several tags shows only the tags that match."""
+    repo = name.rpartition(":")[0]
+    return fnmatch.fnmatchcase(name, reference) or fnmatch.fnmatchcase(repo, reference)
+
+
 @recording.replayable("images", key=lambda tags, reference: {"tags": list(tags), "reference": reference},
                       encode=recording.frame_answer, decode=lambda a, entry, **_: recording.frame_from(a),
                       what=lambda tags, reference: "docker image ls " + " ".join(tags or [reference or ""]))
@@ -72,7 +79,8 @@ def images(*tags: str, reference: str | None = None) -> pd.DataFrame:
     filters = {"label": engine.LABEL, **({"reference": reference} if reference else {})}
     found = [_image(t) for t in tags] if tags else cli.images.list(filters=filters)
     pairs = (zip(tags, found) if tags else
-             ((name, img) for img in found for name in (img.tags or ["<none>:<none>"])))
+             ((name, img) for img in found for name in (img.tags or ["<none>:<none>"])
+              if not reference or _matches(name, reference)))
     rows = []
     for name, img in pairs:
         repo, _, tag = name.rpartition(":")

@@ -7,14 +7,13 @@ each step builds exactly what the lab built, changed one flag at a time.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import pandas as pd
 from docker.utils.build import exclude_paths
 
 from .build import build
-from .containers import copy_out, run, serve
+from .containers import file_size, run, serve
 from .exercises import write_exercise
 from .images import human_size
 
@@ -61,12 +60,11 @@ def to_the_floor(program: str = "welcome") -> pd.DataFrame:
     folder = write_exercise(PROGRAMS[program], show=False)
     df = dockerfile("Dockerfile.floor")
     rows = []
-    with tempfile.TemporaryDirectory(prefix="labutils-floor-") as tmp:
-        for i, (step, args) in enumerate(FLOOR[program]):
-            tag = f"floor-{program}:{i}"
-            result = build(folder, tag, dockerfile=str(df), buildargs=args, quiet=True)
-            binary = copy_out(tag, "/app", Path(tmp) / f"app-{i}").stat().st_size
-            rows.append({"step": step, "tag": tag, "image_bytes": result.size, "binary_bytes": binary,
+    for i, (step, args) in enumerate(FLOOR[program]):
+        tag = f"floor-{program}:{i}"
+        result = build(folder, tag, dockerfile=str(df), buildargs=args, quiet=True)
+        binary = file_size(tag, "/app")
+        rows.append({"step": step, "tag": tag, "image_bytes": result.size, "binary_bytes": binary,
                          "image": human_size(result.size), "ratio": round(result.size / binary, 2),
                          "runs": _works(program, tag)})
     out = pd.DataFrame(rows)

@@ -345,3 +345,102 @@ def test_run_all_builds_runs_and_draws_on_the_engine(live, tmp_path):
     times = __import__("pandas").read_csv(tmp_path / "work" / "figures" / "build-times.csv")
     assert set(times["cache"]) == {"cold", "warm"} and len(times) == 10
     assert (tmp_path / "work" / "figures" / "sizes.png").stat().st_size > 10_000
+
+
+def _need_buildkit():
+    if lu.buildkit_cli() is None:
+        if os.environ.get("LABUTILS_REQUIRE_ENGINE") == "1":
+            pytest.fail("CI installs Debian's docker.io, whose 20.10 client builds with BuildKit; none was found")
+        pytest.skip("no docker CLI that builds with BuildKit")
+
+
+def test_buildkit_skips_the_stage_the_target_does_not_need(live, exercise):
+    _need_buildkit()
+    folder = exercise("multi-stage-intro")
+    classic = lu.build(folder, T + "ts:classic", dockerfile="Dockerfile.test-stage", target="runtime",
+                       nocache=True, quiet=True)
+    kit = lu.build(folder, T + "ts:buildkit", dockerfile="Dockerfile.test-stage", target="runtime",
+                   nocache=True, quiet=True, builder="buildkit")
+    assert kit.builder == "buildkit" and kit.image_id.startswith("sha256:")
+    assert "test stage: helloworld says Hello World" in classic.log
+    assert {s.stage for s in kit.steps} == {"builder", "runtime"}, "the test stage must not run"
+    assert kit.size == classic.size and lu.run(kit.tag).stdout == "Hello World\n"
+    assert any(s.instruction.startswith("RUN go build") and s.stage == "builder" for s in kit.steps)
+    assert lu.images(kit.tag)["size_bytes"].iloc[0] == kit.size
+    warm = lu.build(folder, T + "ts:buildkit", dockerfile="Dockerfile.test-stage", target="runtime",
+                    quiet=True, builder="buildkit")
+    assert warm.steps_cached >= 3
+
+
+def test_buildkit_failure_names_the_step(live, tmp_path):
+    _need_buildkit()
+    (tmp_path / "Dockerfile").write_text("FROM golang:1.15.6\nRUN echo building && exit 3\n")
+    with pytest.raises(lu.BuildFailed) as info:
+        lu.build(tmp_path, T + "kitfail:v1", builder="buildkit", quiet=True)
+    e = info.value
+    assert "RUN echo building && exit 3" in e.message and "exit code: 3" in e.engine_said
+    assert "RUN step failed" in e.hint
+    with pytest.raises(lu.LabError, match="not a builder"):
+        lu.build(tmp_path, T + "x:v1", builder="kaniko")
+
+
+def _to_oci(legacy, out, gz_every_other=True):
+    """Rewrite a legacy `docker save` archive in the OCI layout of Docker 25+, gzipping some layers."""
+    import gzip
+    import hashlib
+    import io
+    import json
+    import tarfile
+    with tarfile.open(legacy) as src:
+        manifest = json.load(src.extractfile("manifest.json"))[0]
+        blobs, layers = {}, []
+        for i, name in enumerate(manifest["Layers"]):
+            data = src.extractfile(name).read()
+            if gz_every_other and i % 2:
+                data = gzip.compress(data, mtime=0)
+            digest = "blobs/sha256/" + hashlib.sha256(data).hexdigest()
+            blobs[digest] = data
+            layers.append(digest)
+        config = src.extractfile(manifest["Config"]).read()
+        cname = "blobs/sha256/" + hashlib.sha256(config).hexdigest()
+        blobs[cname] = config
+    blobs["manifest.json"] = json.dumps([{"Config": cname, "RepoTags": manifest["RepoTags"], "Layers": layers}]).encode()
+    blobs["oci-layout"] = b'{"imageLayoutVersion":"1.0.0"}'
+    blobs["index.json"] = b'{"schemaVersion":2,"manifests":[]}'
+    with tarfile.open(out, "w") as tar:
+        for name, data in blobs.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+
+
+def test_analyze_finds_the_deleted_file_in_both_layouts(live, tmp_path):
+    from labutils.analyze import analyze_archive
+    (tmp_path / "Dockerfile").write_text(
+        "FROM alpine:latest\nRUN head -c 3000000 /dev/urandom > /big.bin\nRUN rm /big.bin\n")
+    lu.build(tmp_path, T + "waste:v1", quiet=True)
+    live_analysis = lu.analyze(T + "waste:v1")
+    engine_major = int(lu.engine.version()["Version"].split(".")[0])
+    assert live_analysis.layout == ("oci" if engine_major >= 25 else "legacy")
+    assert abs(live_analysis.wasted_bytes - 3_000_000) <= 30_000
+    assert list(live_analysis.inefficiencies["path"]) == ["/big.bin"]
+    legacy = tmp_path / "saved.tar"
+    with open(legacy, "wb") as fh:
+        for chunk in live.images.get(T + "waste:v1").save(named=True):
+            fh.write(chunk)
+    oci = tmp_path / "oci.tar"
+    _to_oci(legacy, oci)
+    other = analyze_archive(oci, T + "waste:v1")
+    assert other.layout == "oci"
+    assert (other.wasted_bytes, other.efficiency) == (live_analysis.wasted_bytes, live_analysis.efficiency)
+    assert other.layers["bytes"].tolist() == live_analysis.layers["bytes"].tolist()
+    with pytest.raises(lu.ImageNotFound):
+        lu.analyze(T + "never-built:v1")
+
+
+def test_file_size_reads_the_header_without_copying(live, exercise):
+    folder = exercise("multi-stage")
+    built = lu.build(folder, T + "fs:v1", quiet=True)
+    assert lu.file_size(built.tag, "/myapp/welcome") == built.size     # scratch + one binary
+    with pytest.raises(lu.LabError, match="no /nope"):
+        lu.file_size(built.tag, "/nope")
