@@ -20,6 +20,12 @@ def _doctor(args) -> int:
 
 
 def _bases(args) -> int:
+    if args.save:
+        bases.save_kit(args.save, quiet=args.quiet)
+        return 0
+    if args.load:
+        bases.load_kit(args.load, quiet=args.quiet)
+        return 0
     for res in bases.ensure(offline=args.offline, quiet=args.quiet):
         note = f" (stand-in for {res.requested})" if res.how == "stand-in" else ""
         print(f"{res.requested}: {res.how} -> {res.used}{note}")
@@ -27,12 +33,20 @@ def _bases(args) -> int:
 
 
 def _clean(args) -> int:
-    removed = clean(dry_run=args.dry_run)
+    removed = clean(dry_run=args.dry_run, everyone=args.all_namespaces)
     verb = "would remove" if args.dry_run else "removed"
     for row in removed.itertuples():
         print(f"{verb} {row.kind} {row.name} ({row.id})")
     print(f"{len(removed)} object(s) {verb}; anything without labutils' label was left alone.")
     return 0
+
+
+def _reset(args) -> int:
+    from .exercises import reset_work
+    code = _clean(args)
+    for path in reset_work(dry_run=args.dry_run):
+        print(f"{'would remove' if args.dry_run else 'removed'} {path}")
+    return code
 
 
 def _run_all(args) -> int:
@@ -82,10 +96,19 @@ def main(argv=None) -> int:
     p.add_argument("--offline", action="store_true",
                    help="build missing stand-ins from Debian packages (debootstrap; Linux, root)")
     p.add_argument("--quiet", action="store_true", help="print only the outcome")
+    kit = p.add_mutually_exclusive_group()
+    kit.add_argument("--save", metavar="KIT.tar", help="save every base image the lab needs into one archive")
+    kit.add_argument("--load", metavar="KIT.tar", help="load a kit into this engine, with no network")
     p.set_defaults(func=_bases)
     p = sub.add_parser("clean", help="remove every container and image labutils made, nothing else")
     p.add_argument("--dry-run", action="store_true", help="list what would be removed")
+    p.add_argument("--all-namespaces", action="store_true", help="every learner's, on a shared engine")
     p.set_defaults(func=_clean)
+    p = sub.add_parser("reset", help="back to a clean start: labutils' containers, images and work/ files "
+                                     "gone, base images kept")
+    p.add_argument("--dry-run", action="store_true", help="list what would be removed")
+    p.add_argument("--all-namespaces", action="store_true", help="every learner's, on a shared engine")
+    p.set_defaults(func=_reset)
     p = sub.add_parser("run-all", help="build and run every exercise headless, print the comparison, "
                                        "write the figures under work/figures/")
     p.add_argument("--repeats", type=int, default=3, help="cold and warm builds per approach (default 3)")

@@ -155,7 +155,7 @@ def analyze(tag: str) -> Analysis:
     """Save ``tag`` through the Engine API and analyze its layers (dive's efficiency and waste)."""
     from docker.errors import ImageNotFound as _NotFound
     try:
-        image = engine.client().images.get(tag)
+        image = engine.client().images.get(engine.ref(tag))
     except _NotFound:
         raise ImageNotFound(f"There is no image {tag!r} on this engine.",
                             hint="build it first, or check the tag's spelling.") from None

@@ -34,8 +34,8 @@ DEBIAN = "labutils-debian:bookworm"
 GOLANG = "labutils-golang:bookworm"
 BUSYBOX = "labutils-busybox:bookworm"
 
-LAB_BASES = ("golang:1.15.6", "alpine:latest")
-"""The images the lab's Dockerfiles name."""
+LAB_BASES = ("golang:1.15.6", "alpine:latest", "debian:bookworm")
+"""The images the lab's Dockerfiles name (debian: the best-practices notebook's apt examples)."""
 
 # official repository -> stand-in
 STANDINS = {"golang": GOLANG, "alpine": BUSYBOX, "busybox": BUSYBOX, "debian": DEBIAN}
@@ -104,6 +104,9 @@ class Resolution:
 
 def resolve(ref: str, *, quiet: bool = False) -> Resolution:
     """Local, else pulled, else its stand-in; raises BaseImageUnavailable."""
+    own = engine.ref(ref)
+    if ref != "scratch" and own != ref and exists(own):   # an image this learner built, under their namespace
+        return Resolution(ref, own, "namespace")
     if ref == "scratch" or exists(ref):
         return Resolution(ref, ref, "local")
     if pull(ref, quiet=quiet):
@@ -114,7 +117,8 @@ def resolve(ref: str, *, quiet: bool = False) -> Resolution:
         return Resolution(ref, sub, "stand-in", why)
     if sub:
         hint = (f"make the offline stand-ins with `python -m labutils bases --offline` "
-                f"(it builds {sub}), or pull {ref} where a registry is reachable.")
+                f"(it builds {sub}), load an instructor's kit with `python -m labutils bases --load kit.tar`, "
+                f"or pull {ref} where a registry is reachable.")
     else:
         hint = (f"labutils has no offline stand-in for {repository_name(ref)!r}: use one of "
                 f"{', '.join(sorted(STANDINS))}, or load the image with `docker load`.")
@@ -159,7 +163,7 @@ def prepare(dockerfile: Path, buildargs: dict | None = None, *, quiet: bool = Fa
         else:
             res = resolve(parent, quiet=quiet)
             new_parents.append(res.used)
-            if res.how == "stand-in":
+            if res.how in ("stand-in", "namespace"):
                 subs[parent] = res.used
         if stages[index]:
             known_stages.add(stages[index].lower())
@@ -172,7 +176,7 @@ def prepare(dockerfile: Path, buildargs: dict | None = None, *, quiet: bool = Fa
                     if src.lower() in known_stages or src.isdigit():
                         continue
                     res = resolve(src, quiet=quiet)
-                    if res.how == "stand-in":
+                    if res.how in ("stand-in", "namespace"):
                         subs[src] = res.used
                         copy_froms.append((insn, word, f"--from={res.used}"))
     if not subs:
@@ -190,7 +194,8 @@ def prepare(dockerfile: Path, buildargs: dict | None = None, *, quiet: bool = Fa
     tmp = tempfile.TemporaryDirectory(prefix="labutils-dockerfile-")
     path = Path(tmp.name) / (dockerfile.name + ".standin")
     path.write_text(out.content)
-    return PreparedDockerfile(path, subs, stages, tmp)
+    standins = {k: v for k, v in subs.items() if v != engine.ref(k)}
+    return PreparedDockerfile(path, standins, stages, tmp)
 
 
 # --- making the stand-ins -------------------------------------------------
@@ -209,8 +214,8 @@ def _need_root_tools() -> None:
                        hint="run `sudo python -m labutils bases --offline`.")
 
 
-def make_debian(*, quiet: bool = False) -> str:
-    """debootstrap a minimal bookworm and import it into the engine as DEBIAN."""
+def make_debian(*, quiet: bool = False, tag: str = DEBIAN) -> str:
+    """debootstrap a minimal bookworm and import it into the engine as DEBIAN (or ``tag``)."""
     _need_root_tools()
     engine.client()
     with tempfile.TemporaryDirectory(prefix="labutils-rootfs-") as tmp:
@@ -228,20 +233,21 @@ def make_debian(*, quiet: bool = False) -> str:
         with tarfile.open(archive, "w") as tar:
             tar.add(rootfs, arcname=".")
         shutil.rmtree(rootfs, ignore_errors=True)
-        repo, tag = split_ref(DEBIAN)
+        repo, version = split_ref(tag)
         engine.api().import_image_from_file(
-            str(archive), repository=repo, tag=tag,
+            str(archive), repository=repo, tag=version,
             changes=[f'LABEL {STANDIN_LABEL}=debian', 'CMD ["bash"]',
                      "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"])
     if not quiet:
-        print(f"Imported {DEBIAN}", flush=True)
-    return DEBIAN
+        print(f"Imported {tag}", flush=True)
+    return tag
 
 
-def make_from_dockerfile(tag: str, dockerfile: Path, role: str, *, quiet: bool = False):
+def make_from_dockerfile(tag: str, dockerfile: Path, role: str, *, quiet: bool = False,
+                         base: str | None = None, nocache: bool = False):
     from .build import build
-    return build(dockerfile.parent, tag, dockerfile=dockerfile.name, quiet=quiet,
-                 labels={STANDIN_LABEL: role})
+    return build(dockerfile.parent, tag, dockerfile=dockerfile.name, quiet=quiet, nocache=nocache,
+                 buildargs={"BASE": base} if base else None, labels={STANDIN_LABEL: role})
 
 
 def status() -> list[dict]:
@@ -286,7 +292,71 @@ def ensure(*, offline: bool = False, quiet: bool = False) -> list[Resolution]:
                     engine_said=_unpullable.get(ref), hint="run `python -m labutils bases --offline`.")
             if not exists(DEBIAN):
                 make_debian(quiet=quiet)
-            recipe = {GOLANG: "golang.Dockerfile", BUSYBOX: "busybox.Dockerfile"}[sub]
-            make_from_dockerfile(sub, DATA / "bases" / recipe, repository_name(ref), quiet=quiet)
+            recipe = {GOLANG: "golang.Dockerfile", BUSYBOX: "busybox.Dockerfile"}.get(sub)
+            if recipe:
+                make_from_dockerfile(sub, DATA / "bases" / recipe, repository_name(ref), quiet=quiet)
         results.append(Resolution(ref, sub, "stand-in", _unpullable.get(ref, "not pulled (offline)")))
     return results
+
+
+# --- an instructor's kit: every base image in one archive ---------------------
+
+def kit_images() -> list[str]:
+    """The images a kit holds: each lab base as it is here (the real one, else its stand-in)."""
+    chosen, missing = [], []
+    for ref in LAB_BASES:
+        sub = standin_for(ref)
+        if exists(ref):
+            chosen.append(ref)
+        elif sub and exists(sub):
+            chosen.append(sub)
+        else:
+            missing.append(ref)
+    if missing:
+        raise BaseImageUnavailable(f"These base images are not ready, so they cannot go into a kit: {missing}.",
+                                   hint="run `python -m labutils bases --offline` (or pull them) first.")
+    return list(dict.fromkeys(chosen))
+
+
+def save_kit(path, *, quiet: bool = False) -> list[str]:
+    """``docker save`` every base image the lab needs into one archive (shared layers once)."""
+    path = Path(path)
+    names = kit_images()
+    api = engine.api()
+    res = api._get(api._url("/images/get"), params={"names": names}, stream=True)
+    api._raise_for_status(res)
+    tmp = path.with_name(path.name + ".part")
+    written = 0
+    with open(tmp, "wb") as fh:
+        for chunk in res.iter_content(chunk_size=1 << 20):
+            fh.write(chunk)
+            written += len(chunk)
+    tmp.replace(path)
+    if not quiet:
+        print(f"Saved {', '.join(names)} to {path} ({written / 1e6:,.0f} MB).", flush=True)
+    return names
+
+
+def load_kit(path, *, quiet: bool = False) -> list[str]:
+    """``docker load`` a kit into this engine, with no network; returns the tags it brought."""
+    path = Path(path)
+    if not path.is_file():
+        raise LabError(f"There is no kit at {path}.", hint="pass the file an instructor made with `bases --save`.")
+    try:
+        with tarfile.open(path) as tar:
+            tar.getmember("manifest.json")
+    except (tarfile.TarError, KeyError):
+        raise LabError(f"{path} is not an image archive made by `docker save`.",
+                       hint="use the kit made with `python -m labutils bases --save kit.tar`.") from None
+    loaded = []
+    with open(path, "rb") as fh:
+        for chunk in engine.api().load_image(fh):
+            if "error" in chunk:
+                raise LabError(f"The engine could not load {path}.", engine_said=chunk["error"],
+                               hint="check free disk space, and that the kit was copied completely.")
+            text = chunk.get("stream", "").strip()
+            if text.startswith("Loaded image:"):
+                loaded.append(text.split(":", 1)[1].strip())
+    if not quiet:
+        print(f"Loaded {', '.join(loaded)} from {path}.", flush=True)
+    return loaded

@@ -177,7 +177,7 @@ def build(path, tag: str, dockerfile: str | None = None, target: str | None = No
         raise LabError("No docker command-line client here can build with BuildKit.",
                        hint="install Debian's docker.io (its 20.10 client builds with BuildKit when "
                             "DOCKER_BUILDKIT=1) or the buildx plugin; or build with builder='classic'.")
-    all_labels = dict(engine.LABELS if labels is None else labels)
+    all_labels = dict(engine.labels() if labels is None else labels)
     with recording.capture() as printed:
         prepared = bases.prepare(df_path, buildargs, quiet=quiet)
         try:
@@ -260,7 +260,7 @@ def _stream(context, tag, prepared, df_path, target, nocache, buildargs, quiet, 
     pending = ""
     start = time.perf_counter()
     try:
-        stream = api.build(path=str(context), tag=tag, dockerfile=str(prepared.path),
+        stream = api.build(path=str(context), tag=engine.ref(tag), dockerfile=str(prepared.path),
                            target=target, nocache=nocache, buildargs=dict(buildargs or {}),
                            labels=labels, rm=True, forcerm=True, decode=True)
         for chunk in stream:
@@ -298,7 +298,7 @@ def _stream(context, tag, prepared, df_path, target, nocache, buildargs, quiet, 
                           log=log, log_tail=tail, engine_said=error.strip(),
                           hint=_hint(error, target))
     clock.close(time.perf_counter())
-    image = engine.client().images.get(tag)
+    image = engine.client().images.get(engine.ref(tag))
     result = BuildResult(tag=tag, image_id=image_id or image.id, size=image.attrs["Size"],
                          seconds=wall, steps=tuple(clock.steps), log=log,
                          dockerfile=df_path.name, target=target,
@@ -391,7 +391,7 @@ class _Vertices:
 
 
 def _buildkit(cli, context, tag, prepared, df_path, target, nocache, buildargs, quiet, labels) -> BuildResult:
-    cmd = [cli, "build", "--progress=plain", "-t", tag, "-f", str(prepared.path)]
+    cmd = [cli, "build", "--progress=plain", "-t", engine.ref(tag), "-f", str(prepared.path)]
     cmd += ["--target", target] if target else []
     cmd += ["--no-cache"] if nocache else []
     for k, v in (buildargs or {}).items():
@@ -428,7 +428,7 @@ def _buildkit(cli, context, tag, prepared, df_path, target, nocache, buildargs, 
         raise BuildFailed(f"Building {tag} with BuildKit failed{where}.", command=command,
                           instruction=failing["instruction"] if failing else None, exit_code=proc.returncode,
                           log=log, log_tail=tail, engine_said=said.strip(), hint=_hint(said, target))
-    image = engine.client().images.get(tag)
+    image = engine.client().images.get(engine.ref(tag))
     result = BuildResult(tag=tag, image_id=vertices.image_id or image.id, size=image.attrs["Size"], seconds=wall,
                          steps=vertices.steps(), log=log, dockerfile=df_path.name, target=target,
                          substitutions=dict(prepared.substitutions), builder="buildkit",

@@ -6,6 +6,8 @@ exceptions and KeyboardInterrupt included.
 from __future__ import annotations
 
 import io
+import os
+import socket
 import sys
 import tarfile
 import time
@@ -44,7 +46,8 @@ class RunResult:
 
 
 def _name(prefix: str) -> str:
-    return f"labutils-{prefix}-{uuid.uuid4().hex[:8]}"
+    ns = engine.namespace()
+    return f"labutils-{ns + '-' if ns else ''}{prefix}-{uuid.uuid4().hex[:8]}"
 
 
 def _remove(container) -> None:
@@ -56,8 +59,9 @@ def _remove(container) -> None:
 
 def _create(image: str, purpose: str, **kwargs):
     try:
-        return engine.client().containers.create(image, name=_name(purpose), labels=dict(engine.LABELS),
-                                                 **kwargs)
+        owner = {engine.PID_LABEL: str(os.getpid()), engine.HOST_LABEL: socket.gethostname()}
+        return engine.client().containers.create(engine.ref(image), name=_name(purpose),
+                                                 labels={**engine.labels(), **owner}, **kwargs)
     except _DockerImageNotFound:
         raise ImageNotFound(f"There is no image {image!r} on this engine.",
                             hint="build it first (run the build cell above), or check the tag.") from None
@@ -284,8 +288,9 @@ def _wait_ready(server: Server, container, ready_path: str, timeout: float, what
 def ps():
     """``docker ps -a`` of labutils' containers, as a DataFrame (empty when all were removed)."""
     import pandas as pd
-    rows = [{"name": c.name, "image": (c.image.tags or [c.image.short_id])[0], "status": c.status}
-            for c in engine.client().containers.list(all=True, filters={"label": engine.LABEL})]
+    rows = [{"name": c.name, "image": engine.plain((c.image.tags or [c.image.short_id])[0]), "status": c.status}
+            for c in engine.client().containers.list(all=True, ignore_removed=True, filters={"label": engine.LABEL})
+            if engine.mine(c.labels)]
     return pd.DataFrame(rows, columns=["name", "image", "status"])
 
 

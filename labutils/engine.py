@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import socket
 import shutil
 import sys
 from functools import lru_cache
@@ -24,6 +26,44 @@ LABEL = "io.labutils.managed"
 """The one label every image and container labutils creates carries."""
 
 LABELS = {LABEL: "true"}
+
+NAMESPACE_LABEL = "io.labutils.namespace"
+PID_LABEL = "io.labutils.pid"
+HOST_LABEL = "io.labutils.host"
+_NAMESPACE = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$")
+
+
+def namespace() -> str:
+    """LABUTILS_NAMESPACE: a learner's own prefix on a shared engine ('' when unset)."""
+    ns = os.environ.get("LABUTILS_NAMESPACE", "").strip()
+    if ns and not _NAMESPACE.match(ns):
+        raise EngineUnavailable(f"LABUTILS_NAMESPACE={ns!r} cannot prefix an image name.",
+                                hint="use lowercase letters and digits, separated by single '.', '_' or '-' (e.g. 'alice').")
+    return ns
+
+
+def labels() -> dict:
+    """The labels of everything labutils makes: managed, and the namespace when one is set."""
+    ns = namespace()
+    return {LABEL: "true", **({NAMESPACE_LABEL: ns} if ns else {})}
+
+
+def ref(name: str) -> str:
+    """The engine's name for a lab image: ``welcome:v1``, or ``alice/welcome:v1`` in namespace alice."""
+    ns = namespace()
+    return f"{ns}/{name}" if ns and not name.startswith(ns + "/") else name
+
+
+def plain(name: str) -> str:
+    """The lab's name for an engine image name: the namespace prefix taken off."""
+    ns = namespace()
+    return name[len(ns) + 1:] if ns and name.startswith(ns + "/") else name
+
+
+def mine(attrs_labels: dict | None) -> bool:
+    """True for a labelled object of this namespace (no namespace: only objects without one)."""
+    found = attrs_labels or {}
+    return found.get(LABEL) == "true" and found.get(NAMESPACE_LABEL, "") == namespace()
 
 # Builds stream nothing while a long RUN step works; the read timeout must
 # outlast the slowest step (an apt-get install on a slow mirror).
@@ -123,7 +163,47 @@ def client() -> docker.DockerClient:
         _client_for.cache_clear()
         raise EngineUnavailable(f"No Docker Engine answered at {url}.",
                                 engine_said=_short(exc), hint=_NO_ENGINE_HINT) from None
+    if (url, namespace()) not in _reaped:
+        _reaped.add((url, namespace()))
+        reap_orphans(cli)
     return cli
+
+
+_reaped: set = set()
+
+
+def reap_orphans(cli) -> list[str]:
+    """Remove this namespace's containers whose labutils process died (a killed kernel, say).
+
+    Only containers made on this host, by a process that no longer exists, are touched.
+    """
+    removed = []
+    for c in cli.containers.list(all=True, ignore_removed=True, filters={"label": [LABEL, f"{HOST_LABEL}={socket.gethostname()}"]}):
+        found = c.labels
+        if not mine(found) or not found.get(PID_LABEL, "").isdigit():
+            continue
+        pid = int(found[PID_LABEL])
+        if pid == os.getpid() or _alive(pid):
+            continue
+        try:
+            c.remove(force=True)
+            removed.append(c.name)
+        except DockerException:
+            pass
+    if removed:
+        print(f"[labutils] removed {len(removed)} container(s) left by a labutils process that died: "
+              f"{', '.join(removed)}", file=sys.stderr, flush=True)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def api():

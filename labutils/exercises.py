@@ -123,3 +123,18 @@ def run_script(folder, script: str = "build.sh", timeout: float = 600) -> RunRes
                        log_tail="\n".join((proc.stdout + proc.stderr).splitlines()[-12:]),
                        hint="read its output; the steps also run through labutils in the next cells.")
     return result
+
+
+def reset_work(dry_run: bool = False) -> list[Path]:
+    """Remove what the lab wrote under work/: exercise folders, results, figures. Returns what went."""
+    work = Path(os.environ.get("LABUTILS_WORK", WORK))
+    if not work.is_dir():
+        return []
+    gone = sorted(work.iterdir())
+    if not dry_run:
+        for path in gone:
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+    return gone

@@ -22,7 +22,7 @@ def human_size(size: float) -> str:
 
 def _image(tag: str):
     try:
-        return engine.client().images.get(tag)
+        return engine.client().images.get(engine.ref(tag))
     except _DockerImageNotFound:
         raise ImageNotFound(f"There is no image {tag!r} on this engine.",
                             hint="build it first (run the build cell above), or check the tag's spelling.") from None
@@ -39,7 +39,7 @@ def image_size(tag: str) -> int:
                       decode=lambda a, entry, **_: a, what=lambda tag: f"whether {tag} exists")
 def image_exists(tag: str) -> bool:
     """True when the engine has an image of that name."""
-    return bases.exists(tag)
+    return bases.exists(engine.ref(tag))
 
 
 def _layers_from(a, entry, **_) -> pd.DataFrame:
@@ -76,11 +76,12 @@ def images(*tags: str, reference: str | None = None) -> pd.DataFrame:
     ``docker image ls --filter reference='welcome*'`` does.
     """
     cli = engine.client()
-    filters = {"label": engine.LABEL, **({"reference": reference} if reference else {})}
-    found = [_image(t) for t in tags] if tags else cli.images.list(filters=filters)
+    filters = {"label": engine.LABEL, **({"reference": engine.ref(reference)} if reference else {})}
+    found = [_image(t) for t in tags] if tags else [i for i in cli.images.list(filters=filters)
+                                                    if engine.mine(i.labels)]
     pairs = (zip(tags, found) if tags else
-             ((name, img) for img in found for name in (img.tags or ["<none>:<none>"])
-              if not reference or _matches(name, reference)))
+             ((engine.plain(name), img) for img in found for name in (img.tags or ["<none>:<none>"])
+              if not reference or _matches(engine.plain(name), reference)))
     rows = []
     for name, img in pairs:
         repo, _, tag = name.rpartition(":")
@@ -90,11 +91,13 @@ def images(*tags: str, reference: str | None = None) -> pd.DataFrame:
     return df if tags else df.sort_values(["repository", "tag"], ignore_index=True)
 
 
-def clean(dry_run: bool = False) -> pd.DataFrame:
+def clean(dry_run: bool = False, everyone: bool = False) -> pd.DataFrame:
     """Remove every container and image that carries labutils' label, and nothing else.
 
-    Returns what was (or, with ``dry_run``, would be) removed. In recorded mode
-    there is no engine and so nothing to remove.
+    Only this namespace's (LABUTILS_NAMESPACE; unset: only what has none);
+    ``everyone=True`` is for the instructor of a shared engine. Returns what
+    was (or, with ``dry_run``, would be) removed. In recorded mode there is no
+    engine and so nothing to remove.
     """
     columns = ["kind", "name", "id", "removed"]
     if engine.mode() == "recorded":
@@ -102,7 +105,9 @@ def clean(dry_run: bool = False) -> pd.DataFrame:
         return pd.DataFrame(columns=columns)
     cli = engine.client()
     rows = []
-    for c in cli.containers.list(all=True, filters={"label": engine.LABEL}):
+    for c in cli.containers.list(all=True, ignore_removed=True, filters={"label": engine.LABEL}):
+        if not (everyone or engine.mine(c.labels)):
+            continue
         rows.append({"kind": "container", "name": c.name, "id": c.short_id, "removed": False})
         if not dry_run:
             try:
@@ -111,6 +116,8 @@ def clean(dry_run: bool = False) -> pd.DataFrame:
             except NotFound:
                 rows[-1]["removed"] = True
     for img in cli.images.list(filters={"label": engine.LABEL}):
+        if not (everyone or engine.mine(img.labels)):
+            continue
         name = ", ".join(img.tags) or "<none>"
         rows.append({"kind": "image", "name": name, "id": img.short_id.split(":")[1], "removed": False})
         if dry_run:

@@ -25,7 +25,7 @@ def private_results_log(tmp_path_factory):
 
 
 def _labelled_containers(cli) -> set[str]:
-    return {c.id for c in cli.containers.list(all=True, filters={"label": engine.LABEL})}
+    return {c.id for c in cli.containers.list(all=True, ignore_removed=True, filters={"label": engine.LABEL})}
 
 
 @pytest.fixture(scope="session")

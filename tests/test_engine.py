@@ -75,7 +75,7 @@ def test_activity_serves_the_three_pages(activity_images):
     assert {p: (a.status, a.body) for p, a in pages.items()} == {
         "/": (200, "<h1>Home Page</h1>"), "/contact": (200, "<h1>Contact Us</h1>"),
         "/login": (200, "<h1>Login Page</h1>")}
-    assert not engine.client().containers.list(all=True, filters={"name": name})
+    assert not engine.client().containers.list(all=True, ignore_removed=True, filters={"name": name})
 
 
 def test_serve_port_is_published_on_loopback_only(activity_images, live):
@@ -129,7 +129,7 @@ def test_serve_removes_its_container_on_keyboard_interrupt(activity_images, live
         with lu.serve(fixed.tag) as server:
             name = server.container_name
             raise KeyboardInterrupt
-    assert not live.containers.list(all=True, filters={"name": name})
+    assert not live.containers.list(all=True, ignore_removed=True, filters={"name": name})
 
 
 def test_run_timeout_kills_and_removes(live):

@@ -1,0 +1,156 @@
+"""Benchmarks for the lab, side by side in one run; writes bench/results.md.
+
+    .venv/bin/python bench/run.py            # about 15 minutes on 2 cores
+    .venv/bin/python bench/run.py --quick    # fewer repeats, no live nbval suite
+
+Each figure is the median of several runs, with the spread (min to max). This
+is a script, not a test: nothing here fails a build when a goal is missed; the
+table says whether each goal was met.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import labutils as lu  # noqa: E402
+from labutils import bases, engine, lab  # noqa: E402
+
+PY = str(ROOT / ".venv" / "bin" / "python") if (ROOT / ".venv" / "bin" / "python").exists() else sys.executable
+NBVAL = ["-m", "pytest", "notebooks", "--nbval", "--nbval-sanitize-with", "notebooks/sanitize.cfg",
+         "-p", "no:cacheprovider", "-q"]
+
+
+def timed(fn, repeats: int) -> list[float]:
+    out = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - start)
+    return out
+
+
+def fmt(values: list[float]) -> str:
+    return f"{statistics.median(values):.2f} s ({min(values):.2f} to {max(values):.2f}, n={len(values)})"
+
+
+def cli() -> str:
+    for candidate in ("/usr/bin/docker", shutil.which("docker")):
+        if candidate and Path(candidate).is_file():
+            return candidate
+    raise SystemExit("no docker CLI: the CLI comparisons need one")
+
+
+def docker_build(folder: Path, tag: str, nocache: bool) -> None:
+    """The same build through the docker CLI (classic builder), on a copy that names the stand-in."""
+    prepared = bases.prepare(folder / "Dockerfile", quiet=True)
+    try:
+        cmd = [cli(), "build", "-q", "-t", tag, "-f", str(prepared.path), str(folder)] + (["--no-cache"] if nocache else [])
+        env = dict(os.environ, DOCKER_BUILDKIT="0", DOCKER_HOST=engine.engine_url())
+        subprocess.run(cmd, check=True, capture_output=True, env=env)
+    finally:
+        prepared.cleanup()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--out", default=str(ROOT / "bench" / "results.md"))
+    args = parser.parse_args()
+    n = 3 if args.quick else 7
+    rows: list[tuple[str, str, str, str]] = []     # what, result, goal, met
+    os.environ["LABUTILS_WORK"] = tempfile.mkdtemp(prefix="labutils-bench-")
+    os.environ.setdefault("LABUTILS_MODE", "live")
+    version = lu.engine.version()
+
+    # 1. labutils build() vs docker build, warm and cold
+    folder = lu.write_exercise("normal-build", show=False)
+    lu.build(folder, "bench-welcome:v1", quiet=True)
+    for cache, nocache in (("warm", False), ("cold", True)):
+        ours = timed(lambda: lu.build(folder, "bench-welcome:v1", nocache=nocache, quiet=True), n)
+        theirs = timed(lambda: docker_build(folder, "bench-welcome:v1", nocache), n)
+        ratio = statistics.median(ours) / statistics.median(theirs)
+        goal = "at most 1.05" if cache == "warm" else "-"
+        met = ("yes" if ratio <= 1.05 else "no") if cache == "warm" else "-"
+        rows.append((f"labutils `build()` / `docker build` CLI, {cache}", f"{ratio:.2f} (labutils {fmt(ours)}; "
+                     f"CLI {fmt(theirs)})", goal, met))
+        print(rows[-1], flush=True)
+
+    # 2. builder pattern vs multi-stage, cold and warm (same approach code as the summary notebook)
+    bp_, ms = lab.approach("builder pattern"), lab.approach("multi-stage to scratch")
+    for cache, nocache in (("cold", True), ("warm", False)):
+        a = [lab.build_approach(bp_, nocache=nocache)["seconds"] for _ in range(n)]
+        b = [lab.build_approach(ms, nocache=nocache)["seconds"] for _ in range(n)]
+        rows.append((f"builder pattern / multi-stage, {cache}",
+                     f"{statistics.median(a) / statistics.median(b):.2f} (builder pattern {fmt(a)}; multi-stage {fmt(b)})",
+                     "-", "-"))
+        print(rows[-1], flush=True)
+    bp_folder = lu.write_exercise("builder-pattern", show=False)
+    script = timed(lambda: lu.run_script(bp_folder, "build.sh"), n) if engine.docker_cli() else []
+    if script:
+        rows.append(("the lab's build.sh itself (docker CLI, warm)", fmt(script), "-", "-"))
+
+    # 3. classic builder vs BuildKit
+    if lu.buildkit_cli():
+        for cache, nocache in (("cold", True), ("warm", False)):
+            c = [lab.build_approach(ms, nocache=nocache)["seconds"] for _ in range(n)]
+            k = [lab.build_approach(ms, nocache=nocache, builder="buildkit")["seconds"] for _ in range(n)]
+            rows.append((f"BuildKit / classic builder, multi-stage, {cache}",
+                         f"{statistics.median(k) / statistics.median(c):.2f} (BuildKit {fmt(k)}; classic {fmt(c)})",
+                         "-", "-"))
+            print(rows[-1], flush=True)
+    else:
+        rows.append(("BuildKit / classic builder", "no docker CLI with BuildKit here", "-", "-"))
+
+    # 4. the notebook suite under nbval, recorded (no engine) and live (bases present)
+    rec_env = dict(os.environ, LABUTILS_MODE="recorded", DOCKER_HOST="unix:///nonexistent/bench.sock")
+    rec = timed(lambda: subprocess.run([PY, *NBVAL], cwd=ROOT, env=rec_env, check=True, capture_output=True), n)
+    rows.append(("nbval over every notebook, recorded mode", fmt(rec), "under 60 s",
+                 "yes" if statistics.median(rec) < 60 else "no"))
+    print(rows[-1], flush=True)
+    if not args.quick:
+        live_env = {k: v for k, v in os.environ.items() if k != "LABUTILS_WORK"} | {"LABUTILS_MODE": "live"}
+        live = timed(lambda: subprocess.run([PY, *NBVAL], cwd=ROOT, env=live_env, check=True, capture_output=True), 3)
+        rows.append(("nbval over every notebook, live, base images present", fmt(live), "under 5 minutes",
+                     "yes" if statistics.median(live) < 300 else "no"))
+        print(rows[-1], flush=True)
+
+    # 5. the offline stand-ins from nothing: debootstrap, then both recipes without any build cache
+    def from_nothing():
+        debian = bases.make_debian(quiet=True, tag="bench-debian:scratch")
+        for sub, recipe in ((bases.GOLANG, "golang.Dockerfile"), (bases.BUSYBOX, "busybox.Dockerfile")):
+            bases.make_from_dockerfile(f"bench-{sub.split(':')[0]}:scratch", bases.DATA / "bases" / recipe, "bench",
+                                       quiet=True, base=debian, nocache=True)
+    fresh = timed(from_nothing, 1 if args.quick else 2)
+    rows.append(("`bases --offline` from nothing (debootstrap, no build cache)", fmt(fresh), "under 3 minutes",
+                 "yes" if statistics.median(fresh) < 180 else "no"))
+    print(rows[-1], flush=True)
+    for tag in ("bench-labutils-golang:scratch", "bench-labutils-busybox:scratch", "bench-debian:scratch",
+                "bench-welcome:v1"):
+        try:
+            lu.engine.client().images.remove(tag, force=True)
+        except Exception:
+            pass
+
+    date = datetime.now(timezone.utc).strftime("%Y-%m-%d")
+    lines = [f"Measured {date} on {os.cpu_count()} cores, Docker Engine {version.get('Version')} "
+             f"(API {version.get('ApiVersion')}), offline stand-ins; `python bench/run.py{' --quick' if args.quick else ''}`.",
+             "", "| what | median (range, runs) | goal | met |", "|---|---|---|---|"]
+    lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
+    Path(args.out).write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

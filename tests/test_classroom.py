@@ -1,0 +1,253 @@
+"""Classroom tools on the real engine: the offline kit, reset, namespaces on a shared engine, faults."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from docker.errors import NotFound
+
+import labutils as lu
+from labutils import bases, engine
+
+pytestmark = pytest.mark.engine
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _py(code: str, env: dict, timeout: float = 600, **kw):
+    return subprocess.run([sys.executable, "-c", code], env={**os.environ, **env}, capture_output=True,
+                          text=True, timeout=timeout, cwd=ROOT, **kw)
+
+
+def test_kit_round_trip_into_a_cleaned_engine(live, tmp_path):
+    kit = tmp_path / "kit.tar"
+    saved = bases.save_kit(kit, quiet=True)
+    before = {name: live.images.get(name).id for name in saved}
+    assert set(saved) >= {bases.GOLANG, bases.BUSYBOX, bases.DEBIAN} or any(":" in s for s in saved)
+    # clean the engine of everything labutils made, stand-ins included (and nothing else)
+    for img in live.images.list(filters={"label": engine.LABEL}) + live.images.list(filters={"label": bases.STANDIN_LABEL}):
+        for tag in img.tags:
+            try:
+                live.images.remove(tag, force=True)
+            except NotFound:
+                pass                                      # went with an earlier tag of the same image
+    assert not lu.lab_ready(lu.doctor()), "with the bases gone the checklist must say so"
+    loaded = bases.load_kit(kit, quiet=True)
+    assert set(loaded) == set(saved)
+    assert {name: live.images.get(name).id for name in saved} == before
+    assert lu.lab_ready(lu.doctor())
+
+
+def test_load_kit_bad_input(live, tmp_path):
+    with pytest.raises(lu.LabError, match="no kit"):
+        bases.load_kit(tmp_path / "missing.tar")
+    junk = tmp_path / "junk.tar"
+    junk.write_bytes(b"not a tar at all")
+    with pytest.raises(lu.LabError, match="not an image archive"):
+        bases.load_kit(junk)
+
+
+def test_reset_touches_only_its_namespace_and_keeps_the_bases(live, tmp_path):
+    work = tmp_path / "work"
+    build = ("import labutils as lu\n"
+             "f = lu.write_exercise('multi-stage', show=False)\n"
+             "lu.build(f, 'welcome-optimized:v1', quiet=True)\n")
+    for ns in ("resetbob", "resetalice"):
+        proc = _py(build, {"LABUTILS_NAMESPACE": ns, "LABUTILS_WORK": str(work / ns)})
+        assert proc.returncode == 0, proc.stderr
+    unlabelled = "lutest-unlabelled:keep"
+    live.images.get(bases.BUSYBOX).tag(unlabelled)
+    try:
+        proc = subprocess.run([sys.executable, "-m", "labutils", "reset"], capture_output=True, text=True,
+                              env={**os.environ, "LABUTILS_NAMESPACE": "resetbob", "LABUTILS_WORK": str(work / "resetbob")},
+                              timeout=300)
+        assert proc.returncode == 0, proc.stderr
+        assert "resetbob/welcome-optimized:v1" in proc.stdout
+        assert not (work / "resetbob" / "multi-stage").exists()
+        tags = {t for i in live.images.list() for t in i.tags}
+        assert "resetbob/welcome-optimized:v1" not in tags
+        assert {"resetalice/welcome-optimized:v1", unlabelled, bases.GOLANG, bases.BUSYBOX} <= tags
+        assert (work / "resetalice" / "multi-stage").is_dir()
+    finally:
+        live.images.remove(unlabelled)
+        _py("import labutils as lu; lu.clean()", {"LABUTILS_NAMESPACE": "resetalice"})
+
+
+LEARNER = r"""
+import json, labutils as lu
+f = lu.write_exercise("multi-stage", show=False)
+built = lu.build(f, "welcome-optimized:v1", quiet=True)
+out = lu.run("welcome-optimized:v1").stdout
+fa = lu.write_exercise("activity", show=False)
+lu.build(fa, "activity:v1", dockerfile="Dockerfile.solution", quiet=True)
+with lu.serve("activity:v1") as server:
+    port, body = server.host_port, server.get("/login").body
+print(json.dumps({"tag": built.tag, "out": out, "port": port, "body": body,
+                  "images": sorted(lu.images()["repository"]), "rows": len(lu.compare()),
+                  "ps": len(lu.ps())}))
+"""
+
+
+def test_eight_learners_at_once_on_one_engine(live, tmp_path):
+    names = [f"learner{i}" for i in range(8)]
+    procs = {ns: subprocess.Popen([sys.executable, "-c", LEARNER], cwd=ROOT, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True,
+                                  env={**os.environ, "LABUTILS_NAMESPACE": ns, "LABUTILS_WORK": str(tmp_path / ns)})
+             for ns in names}
+    results = {}
+    try:
+        for ns, proc in procs.items():
+            out, err = proc.communicate(timeout=900)
+            assert proc.returncode == 0, f"{ns}: {err[-2000:]}"
+            results[ns] = json.loads(out.strip().splitlines()[-1])
+        for ns, r in results.items():
+            assert r["tag"] == "welcome-optimized:v1", "learners see the lab's plain names"
+            assert r["out"] == "Welcome to multi-stage Docker builds\n" and r["body"] == "<h1>Login Page</h1>"
+            assert r["images"] == ["activity", "welcome-optimized"], f"{ns} sees only its own images"
+            assert r["rows"] == 4 and r["ps"] == 0, "its own results log; no container left while it ran"
+        tags = {t for i in live.images.list() for t in i.tags}
+        assert all(f"{ns}/activity:v1" in tags for ns in names)
+        left = [c.name for c in live.containers.list(all=True, ignore_removed=True, filters={"label": engine.LABEL})
+                if c.labels.get(engine.NAMESPACE_LABEL) in names]
+        assert left == []
+    finally:
+        for ns in names:
+            _py("import labutils as lu; lu.clean()", {"LABUTILS_NAMESPACE": ns})
+
+
+def test_a_namespaced_from_finds_the_learners_own_image(live, tmp_path):
+    code = ("import labutils as lu\n"
+            "f = lu.write_exercise('best-practices', show=False)\n"
+            "lu.build(f, 'demo-base:latest', dockerfile='Dockerfile.base-v1', quiet=True)\n"
+            "lu.build(f, 'demo-unpinned:v1', dockerfile='Dockerfile.unpinned')\n"
+            "print(lu.run('demo-unpinned:v1').stdout)\n")
+    env = {"LABUTILS_NAMESPACE": "fromcarol", "LABUTILS_WORK": str(tmp_path)}
+    try:
+        proc = _py(code, env)
+        assert proc.returncode == 0, proc.stderr
+        assert "base 1.0" in proc.stdout and "stand-in demo-base" not in proc.stdout
+    finally:
+        _py("import labutils as lu; lu.clean()", env)
+
+
+def test_a_killed_kernel_leaves_no_container_behind(live, tmp_path):
+    code = ("import labutils as lu, time, sys\n"
+            "f = lu.write_exercise('activity', show=False)\n"
+            "lu.build(f, 'activity:v1', dockerfile='Dockerfile.solution', quiet=True)\n"
+            "with lu.serve('activity:v1') as s:\n"
+            "    print(s.container_name, flush=True)\n"
+            "    time.sleep(600)\n")
+    env = {**os.environ, "LABUTILS_NAMESPACE": "killed", "LABUTILS_WORK": str(tmp_path)}
+    proc = subprocess.Popen([sys.executable, "-c", code], env=env, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    name = proc.stdout.readline().strip()
+    assert name.startswith("labutils-killed-serve-")
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(30)
+    assert live.containers.get(name).status == "running", "the orphan is there before the next start"
+    after = _py("import labutils as lu; print(len(lu.ps()))", {"LABUTILS_NAMESPACE": "killed", "LABUTILS_WORK": str(tmp_path)})
+    assert after.returncode == 0 and after.stdout.strip() == "0"
+    assert "left by a labutils process that died" in after.stderr
+    assert name not in {c.name for c in live.containers.list(all=True, ignore_removed=True)}
+    _py("import labutils as lu; lu.clean()", {"LABUTILS_NAMESPACE": "killed"})
+
+
+def test_an_interrupted_build_leaves_nothing_running_and_the_next_build_works(live, tmp_path):
+    (tmp_path / "Dockerfile").write_text("FROM alpine:latest\nRUN echo started && sleep 60\n")
+    code = ("import labutils as lu\n"
+            f"lu.build({str(tmp_path)!r}, 'lutest-interrupted:v1', nocache=True)\n")
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    for line in proc.stdout:
+        if "started" in line:
+            break
+    proc.send_signal(signal.SIGINT)                      # what the Jupyter stop button sends
+    _, err = proc.communicate(timeout=60)
+    assert "KeyboardInterrupt" in err
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        running = [c for c in live.containers.list(ignore_removed=True) if "sleep 60" in " ".join(c.attrs["Config"].get("Cmd") or [])]
+        if not running:
+            break
+        time.sleep(1)
+    assert not running, "the build's container must not keep running after the interrupt"
+    (tmp_path / "Dockerfile").write_text("FROM alpine:latest\nRUN echo again\n")
+    assert lu.build(tmp_path, "lutest-interrupted:v1", quiet=True).size > 0
+
+
+def test_bases_removed_by_the_learner_say_how_to_get_them_back(live, tmp_path, monkeypatch):
+    """`docker system prune -a` took the stand-ins: the next build says what to run (checked by renaming)."""
+    monkeypatch.setitem(bases.STANDINS, "golang", "labutils-golang:gone-by-prune")
+    (tmp_path / "Dockerfile").write_text("FROM golang:1.15.6\nRUN true\n")
+    with pytest.raises(lu.BaseImageUnavailable) as info:
+        lu.build(tmp_path, "lutest-pruned:v1")
+    assert "bases --offline" in info.value.hint and "--load" in info.value.hint
+
+
+class EngineProxy:
+    """The real engine behind a socket of our own, so a test can take it away and bring it back."""
+
+    def __init__(self, path: Path, target: str = "/var/run/docker.sock"):
+        import socketserver
+        import threading
+        outer = self
+
+        class Pipe(socketserver.BaseRequestHandler):
+            def handle(self):
+                import select
+                import socket as s
+                upstream = s.socket(s.AF_UNIX, s.SOCK_STREAM)
+                upstream.connect(target)
+                outer.open.append(self.request)
+                pair = {self.request: upstream, upstream: self.request}
+                try:
+                    while True:
+                        ready, _, _ = select.select(list(pair), [], [], 0.5)
+                        for sock in ready:
+                            data = sock.recv(65536)
+                            if not data:
+                                return
+                            pair[sock].sendall(data)
+                except OSError:
+                    return
+                finally:
+                    upstream.close()
+
+        self.path, self.open = path, []
+        self.server = socketserver.ThreadingUnixStreamServer(str(path), Pipe)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        import socket as s
+        self.server.shutdown()
+        self.server.server_close()
+        for conn in self.open:
+            try:
+                conn.shutdown(s.SHUT_RDWR)
+            except OSError:
+                pass
+        self.path.unlink(missing_ok=True)
+
+
+def test_an_engine_restarted_mid_lab_fails_fast_then_reconnects(live, tmp_path, monkeypatch):
+    sock = tmp_path / "engine.sock"
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{sock}")
+    monkeypatch.setenv("LABUTILS_MODE", "live")
+    proxy = EngineProxy(sock)
+    try:
+        assert "repository" in lu.images().columns
+        proxy.stop()                                      # the engine goes away mid-lab
+        start = time.monotonic()
+        with pytest.raises(lu.EngineUnavailable) as info:
+            lu.images()
+        assert time.monotonic() - start < 10, "a vanished engine must fail fast, not hang"
+        assert str(sock) in info.value.message and "DOCKER_HOST" in info.value.hint
+        proxy = EngineProxy(sock)                         # and comes back
+        assert "repository" in lu.images().columns, "the next call reconnects by itself"
+    finally:
+        proxy.stop()
