@@ -218,19 +218,21 @@ class EngineProxy:
                     upstream.close()
 
         self.path, self.open = path, []
-        self.server = socketserver.ThreadingUnixStreamServer(str(path), Pipe)
+        server_class = type("Server", (socketserver.ThreadingUnixStreamServer,),
+                            {"daemon_threads": True, "block_on_close": False})
+        self.server = server_class(str(path), Pipe)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
     def stop(self):
         import socket as s
-        self.server.shutdown()
-        self.server.server_close()
         for conn in self.open:
             try:
                 conn.shutdown(s.SHUT_RDWR)
             except OSError:
                 pass
+        self.server.shutdown()
+        self.server.server_close()
         self.path.unlink(missing_ok=True)
 
 
