@@ -1,0 +1,88 @@
+"""`make lab` in a real browser: JupyterLab started as `make lab` starts it, the first exercise run from the UI.
+
+Debian's Chromium, driven by Playwright with the system browser (never a downloaded one).
+Skipped only where no Chromium is installed, and never in CI (LABUTILS_REQUIRE_ENGINE=1).
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = next((p for p in ("/usr/bin/chromium", "/usr/bin/chromium-browser", shutil.which("chromium") or "")
+                 if p and Path(p).is_file()), None)
+pytestmark = pytest.mark.engine
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def chromium():
+    if CHROMIUM is None:
+        if os.environ.get("LABUTILS_REQUIRE_ENGINE") == "1":
+            pytest.fail("CI installs Debian's chromium for this test; none was found")
+        pytest.skip("no Chromium here (apt-get install chromium)")
+    return CHROMIUM
+
+
+def test_make_lab_runs_the_first_exercise_in_chromium(live, chromium, tmp_path):
+    from playwright.sync_api import sync_playwright
+    notebooks = tmp_path / "notebooks"                  # a copy: JupyterLab's autosave must not touch the repository
+    shutil.copytree(ROOT / "notebooks", notebooks)
+    port, token = _free_port(), "labutils-browser-test"
+    env = dict(os.environ, LABUTILS_WORK=str(tmp_path / "work"), LABUTILS_MODE="live")
+    lab = subprocess.Popen(
+        ["make", "lab", f"NOTEBOOK_DIR={notebooks}",
+         f"LAB_ARGS=--no-browser --ip=127.0.0.1 --port={port} --IdentityProvider.token={token} --ServerApp.open_browser=False"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    shot = tmp_path / "work" / "make-lab-01-normal-build.png"
+    shot.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(f"{base}/api/status?token={token}", timeout=2).ok:
+                    break
+            except requests.RequestException:
+                pass
+            assert lab.poll() is None, lab.stdout.read()
+            time.sleep(1)
+        else:
+            pytest.fail("JupyterLab did not start within 180 s")
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=chromium, headless=True, args=["--no-sandbox"])
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(f"{base}/lab/tree/01-normal-build.ipynb?token={token}")
+            page.wait_for_selector(".jp-Notebook", timeout=120_000)
+            page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)
+            page.click("text=Run", timeout=30_000)                  # the Run menu
+            page.click("text=Run All Cells", timeout=30_000)
+            page.wait_for_selector("text=✔ the normal build ships the whole Go toolchain", timeout=300_000)
+            page.screenshot(path=str(shot), full_page=False)
+            text = page.inner_text(".jp-Notebook")
+            browser.close()
+        assert "Welcome to multi-stage Docker builds" in text
+        assert "✔ welcome:v1 prints the welcome line" in text
+        assert shot.stat().st_size > 20_000
+        kept = ROOT / "work" / shot.name
+        kept.parent.mkdir(exist_ok=True)
+        shutil.copy(shot, kept)                             # the screenshot is kept under work/
+    finally:
+        os.killpg(lab.pid, signal.SIGTERM)
+        try:
+            lab.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(lab.pid, signal.SIGKILL)
