@@ -178,7 +178,7 @@ def build(path, tag: str, dockerfile: str | None = None, target: str | None = No
                        hint="install Debian's docker.io (its 20.10 client builds with BuildKit when "
                             "DOCKER_BUILDKIT=1) or the buildx plugin; or build with builder='classic'.")
     all_labels = dict(engine.labels() if labels is None else labels)
-    with recording.capture() as printed:
+    with recording.capture() as printed, engine.operation():
         prepared = bases.prepare(df_path, buildargs, quiet=quiet)
         try:
             for original, sub in prepared.substitutions.items():

@@ -14,6 +14,8 @@ import re
 import socket
 import shutil
 import sys
+import time
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
@@ -156,13 +158,18 @@ def client() -> docker.DockerClient:
             hint="run it where a Docker Engine answers (LABUTILS_MODE=live), or use the calls "
                  "the notebooks make, which the recording holds.")
     url = engine_url()
+    tls = os.environ.get("DOCKER_TLS_VERIFY", "")
+    if _in_operation and url in _answered:
+        return _client_for(url, tls)          # pinged when this operation began: spare the round trips
     try:
-        cli = _client_for(url, os.environ.get("DOCKER_TLS_VERIFY", ""))
+        cli = _client_for(url, tls)
         cli.ping()
     except (DockerException, OSError) as exc:
         _client_for.cache_clear()
+        _answered.pop(url, None)
         raise EngineUnavailable(f"No Docker Engine answered at {url}.",
                                 engine_said=_short(exc), hint=_NO_ENGINE_HINT) from None
+    _answered[url] = time.monotonic()
     if (url, namespace()) not in _reaped:
         _reaped.add((url, namespace()))
         reap_orphans(cli)
@@ -170,6 +177,20 @@ def client() -> docker.DockerClient:
 
 
 _reaped: set = set()
+_answered: dict = {}     # engine address -> when it last answered a ping
+_in_operation = 0
+
+
+@contextmanager
+def operation():
+    """One labutils call (a build): ping the engine once at its start, not before every request."""
+    global _in_operation
+    client()
+    _in_operation += 1
+    try:
+        yield
+    finally:
+        _in_operation -= 1
 
 
 def reap_orphans(cli) -> list[str]:
@@ -214,6 +235,17 @@ def api():
 def version() -> dict:
     """The engine's version answer: Version, ApiVersion, Os, Arch."""
     return client().version()
+
+
+_versions: dict = {}
+
+
+def version_cached() -> dict:
+    """``version()``, asked once per engine address (the results log writes it on every row)."""
+    url = engine_url()
+    if url not in _versions:
+        _versions[url] = version()
+    return _versions[url]
 
 
 def docker_cli() -> str | None:

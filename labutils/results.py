@@ -58,7 +58,7 @@ def record(kind: str, tag: str, *, exercise: str = "", seconds: float, size_byte
             from . import recording
             version = recording.replay().meta["docker_version"]
         else:
-            version = engine.version().get("Version", "")
+            version = engine.version_cached().get("Version", "")
     except Exception:
         version = ""
     cache = "" if steps_cached is None else ("warm" if steps_cached else "cold")
@@ -70,11 +70,16 @@ def record(kind: str, tag: str, *, exercise: str = "", seconds: float, size_byte
     path = log_path()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        if path.exists() and path.read_text().split("\n", 1)[0] != ",".join(COLUMNS):
+        if path.exists() and _header(path) != ",".join(COLUMNS):
             pd.read_csv(path).reindex(columns=COLUMNS).to_csv(path, index=False)   # an older log's columns
         pd.DataFrame([row], columns=COLUMNS).to_csv(path, mode="a", header=not path.exists(), index=False)
     except OSError:
         pass
+
+
+def _header(path: Path) -> str:
+    with open(path) as fh:
+        return fh.readline().rstrip("\n")
 
 
 def compare() -> pd.DataFrame:
