@@ -113,3 +113,51 @@ def test_prepare_rewrites_a_copy_with_a_parser(monkeypatch, tmp_path):
         prepared.cleanup()
     assert df.read_text() == text
     assert not prepared.path.exists()
+
+
+def test_namespace_names_and_ownership(monkeypatch):
+    monkeypatch.delenv("LABUTILS_NAMESPACE", raising=False)
+    assert engine.ref("welcome:v1") == "welcome:v1" and engine.labels() == {engine.LABEL: "true"}
+    assert engine.mine({engine.LABEL: "true"}) and not engine.mine({engine.LABEL: "true", engine.NAMESPACE_LABEL: "bob"})
+    monkeypatch.setenv("LABUTILS_NAMESPACE", "alice")
+    assert engine.ref("welcome:v1") == "alice/welcome:v1" == engine.ref("alice/welcome:v1")
+    assert engine.plain("alice/welcome:v1") == "welcome:v1" and engine.plain("golang:1.15.6") == "golang:1.15.6"
+    assert engine.labels()[engine.NAMESPACE_LABEL] == "alice"
+    assert engine.mine({engine.LABEL: "true", engine.NAMESPACE_LABEL: "alice"})
+    assert not engine.mine({engine.LABEL: "true"}) and not engine.mine({engine.NAMESPACE_LABEL: "alice"})
+    monkeypatch.setenv("LABUTILS_NAMESPACE", "Alice Smith")
+    with pytest.raises(lu.EngineUnavailable, match="cannot prefix"):
+        engine.namespace()
+
+
+PLAIN_PROGRESS = """#5 [runtime 1/3] FROM docker.io/library/labutils-busybox:bookworm
+#5 DONE 0.0s
+#7 [builder 1/4] FROM docker.io/library/labutils-golang:bookworm
+#7 DONE 0.0s
+#9 [internal] load build context
+#9 transferring context: 113B done
+#9 DONE 0.0s
+#10 [builder 3/4] COPY helloworld.go .
+#10 CACHED
+#11 [builder 4/4] RUN go build -o helloworld .
+#11 sha256:d9666d7e2197c06c6fb7ec73580e17450273f142ce3a6e2eca1b1ee7db93dd4d
+#11 0.321 compiling
+#11 DONE 0.4s
+#12 [2/2] RUN exit 3
+#12 ERROR: executor failed running [/bin/sh -c exit 3]: exit code: 3
+#13 writing image sha256:470d5446775fda9485b625e1f218de595f3a9a178c8dd670f1f03df9e7a8ed7c done"""
+
+
+def test_buildkit_plain_progress_becomes_steps():
+    """Beside the real BuildKit tests: the parser alone, on output captured from Docker 20.10."""
+    from labutils.build import _Vertices
+    v = _Vertices()
+    for line in PLAIN_PROGRESS.splitlines():
+        v.line(line)
+    steps = v.steps()
+    assert [(s.stage, s.instruction.split()[0], s.cached) for s in steps] == [
+        ("runtime", "FROM", False), ("builder", "FROM", False), ("builder", "COPY", True),
+        ("builder", "RUN", False), ("", "RUN", False)]
+    assert steps[3].seconds == 0.4 and steps[3].output == "compiling"
+    assert v.failing()["instruction"] == "RUN exit 3" and "exit code: 3" in v.failing()["error"]
+    assert v.image_id.startswith("sha256:470d5446")
