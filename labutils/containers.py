@@ -299,17 +299,25 @@ def ps():
                       what=lambda image, path: f"the size of {path} in {image}")
 def file_size(image: str, path: str) -> int:
     """Bytes of one file inside an image, read from the archive header without copying it out."""
-    container = _create(image, "stat")
-    try:
-        try:
-            stream, stat = container.get_archive(path)
-        except NotFound:
-            raise LabError(f"There is no {path} in the image {image}.",
-                           hint="check the path (WORKDIR, go build -o, COPY destination).") from None
+    with _archive(image, path, "stat", f"docker container cp <container>:{path}") as (stream, stat):
         close = getattr(stream, "close", None)
         if close:
             close()
         return int(stat["size"])
+
+
+@contextmanager
+def _archive(image: str, path: str, purpose: str, command: str):
+    """``(stream, stat)`` of ``path`` in a created (never started) container of ``image``, always removed."""
+    container = _create(image, purpose)
+    try:
+        try:
+            stream, stat = container.get_archive(path)
+        except NotFound:
+            raise LabError(f"There is no {path} in the image {image}.", command=command,
+                           hint="check the path the build wrote its output to (WORKDIR, go build -o, "
+                                "COPY destination).") from None
+        yield stream, {**stat, "image_id": container.attrs.get("Image", "")}
     finally:
         _remove(container)
 
@@ -334,16 +342,8 @@ def copy_out(image: str, path: str, dest) -> Path:
     key = {"image": image, "path": path}
     if engine.mode() == "recorded":
         return _copy_out_replay(key, dest)
-    container = _create(image, "copy")
-    try:
-        try:
-            stream, _ = container.get_archive(path)
-        except NotFound:
-            raise LabError(f"There is no {path} in the image {image}.",
-                           command=f"docker container cp <container>:{path} {dest}",
-                           hint="check the path the builder wrote its output to (WORKDIR and go build -o).") from None
-        data = io.BytesIO(b"".join(stream))
-        with tarfile.open(fileobj=data) as tar:
+    with _archive(image, path, "copy", f"docker container cp <container>:{path} {dest}") as (stream, stat):
+        with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
             member = next(m for m in tar.getmembers() if m.isfile())
             target = dest / Path(member.name).name if dest.is_dir() else dest
             data = tar.extractfile(member).read()
@@ -351,8 +351,6 @@ def copy_out(image: str, path: str, dest) -> Path:
             target.chmod(member.mode & 0o777)
         sha = recording.digest(data)
         recording.store("copy_out", key, {"name": target.name, "mode": member.mode & 0o777, "sha256": sha,
-                                          "size": len(data), "image_id": container.attrs.get("Image", "")},
+                                          "size": len(data), "image_id": stat["image_id"]},
                         files={sha: data})
         return target
-    finally:
-        _remove(container)
