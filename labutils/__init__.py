@@ -16,7 +16,7 @@ from .recording import RecordingMissing, from_recording
 from .analyze import Analysis, analyze
 from .build import buildkit_cli
 from .lint import lint
-from . import lab, plots
+from . import lab
 from .lab import measure, spread, summary, versus
 from .results import book_figures, compare, versus_book
 
@@ -29,3 +29,11 @@ __all__ = [
     "LabError", "EngineUnavailable", "BuildFailed", "BaseImageUnavailable", "ContainerFailed",
     "RunTimeout", "ServerNotReady", "PortInUse", "ImageNotFound", "RecordingMissing",
 ]
+
+
+def __getattr__(name):
+    # matplotlib is slow to import: `lu.plots` loads it on first use, not on `import labutils`
+    if name == "plots":
+        import importlib
+        return importlib.import_module(".plots", __name__)
+    raise AttributeError(f"module 'labutils' has no attribute {name!r}")
