@@ -8,7 +8,7 @@ import pandas as pd
 from docker.errors import APIError, ImageNotFound as _DockerImageNotFound, NotFound
 
 from . import bases, engine, recording
-from .errors import ImageNotFound, LabError
+from .errors import ImageNotFound
 
 
 def human_size(size: float) -> str:

@@ -15,7 +15,7 @@ from . import recording
 from .build import build
 from .containers import copy_out
 from .exercises import write_exercise
-from .images import human_size, image_exists, image_size
+from .images import human_size
 from .results import book_figures
 
 
