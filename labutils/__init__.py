@@ -3,30 +3,38 @@
     import labutils as lu
     result = lu.build("work/normal-build", "welcome:v1")
     lu.run("welcome:v1").stdout
+
+Settings are read when a call needs them (``labutils.settings``); every call
+that needs an engine goes through one seam (``labutils.backend``), live or recorded.
 """
-from .bases import ensure as ensure_bases
+from .analyze import Analysis, analyze
+from .backend import from_recording
 from .build import BuildResult, Step, build
+from .buildkit import cli as buildkit_cli
 from .containers import HttpAnswer, RunResult, Server, copy_out, file_size, ps, run, serve
 from .doctor import doctor, ready as lab_ready
-from .errors import (BaseImageUnavailable, BuildFailed, ContainerFailed, EngineUnavailable,
-                     ImageNotFound, LabError, PortInUse, RunTimeout, ServerNotReady)
-from .exercises import WORK, CheckpointFailed, checkpoint, run_script, show, write_exercise
-from .images import clean, human_size, image_exists, image_size, images, layers
-from .recording import RecordingMissing, from_recording
-from .analyze import Analysis, analyze
-from .build import buildkit_cli
+from .engine import docker_cli, reset_caches
+from .errors import (BaseImageUnavailable, BuildFailed, CheckpointFailed, ContainerFailed, EngineUnavailable,
+                     ImageNotFound, LabError, PortInUse, RecordingMissing, RunTimeout, ServerNotReady)
+from .exercises import checkpoint, exercise_files, run_script, show, work, write_exercise
+from .images import clean, image_exists, image_size, images, inspect, layers
+from .lab import approaches, builders, measure, spread, summary, versus, with_buildkit
 from .lint import lint
-from . import lab
-from .lab import measure, spread, summary, versus
 from .results import book_figures, compare, versus_book
+from .settings import settings
+from .standins import ensure as ensure_bases
+from .util import human_size
+from . import lab
 
 __all__ = [
-    "build", "run", "serve", "copy_out", "file_size", "ps", "image_size", "image_exists", "WORK", "layers", "images", "clean",
-    "doctor", "lab_ready", "ensure_bases", "human_size", "write_exercise", "show", "run_script", "checkpoint",
-    "book_figures", "versus_book", "compare", "CheckpointFailed", "lab", "plots",
-    "measure", "spread", "summary", "versus", "analyze", "Analysis", "lint", "buildkit_cli", "from_recording",
+    "build", "run", "serve", "copy_out", "file_size", "ps", "image_size", "image_exists", "inspect", "layers",
+    "images", "clean", "doctor", "lab_ready", "ensure_bases", "human_size", "write_exercise", "show", "run_script",
+    "checkpoint", "work", "exercise_files", "settings", "reset_caches", "docker_cli",
+    "book_figures", "versus_book", "compare", "lab", "plots",
+    "measure", "spread", "summary", "versus", "approaches", "builders", "with_buildkit",
+    "analyze", "Analysis", "lint", "buildkit_cli", "from_recording",
     "BuildResult", "Step", "RunResult", "Server", "HttpAnswer",
-    "LabError", "EngineUnavailable", "BuildFailed", "BaseImageUnavailable", "ContainerFailed",
+    "LabError", "EngineUnavailable", "BuildFailed", "BaseImageUnavailable", "ContainerFailed", "CheckpointFailed",
     "RunTimeout", "ServerNotReady", "PortInUse", "ImageNotFound", "RecordingMissing",
 ]
 
@@ -36,4 +44,6 @@ def __getattr__(name):
     if name == "plots":
         import importlib
         return importlib.import_module(".plots", __name__)
+    if name == "WORK":              # read when asked, so LABUTILS_WORK set after import is honoured
+        return work()
     raise AttributeError(f"module 'labutils' has no attribute {name!r}")

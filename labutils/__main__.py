@@ -4,8 +4,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import bases
+from . import standins
 from .images import clean
+from .settings import settings
 from .doctor import doctor, ready
 from .errors import LabError
 
@@ -21,12 +22,12 @@ def _doctor(args) -> int:
 
 def _bases(args) -> int:
     if args.save:
-        bases.save_kit(args.save, quiet=args.quiet)
+        standins.save_kit(args.save, quiet=args.quiet)
         return 0
     if args.load:
-        bases.load_kit(args.load, quiet=args.quiet)
+        standins.load_kit(args.load, quiet=args.quiet)
         return 0
-    for res in bases.ensure(offline=args.offline, quiet=args.quiet):
+    for res in standins.ensure(offline=args.offline, quiet=args.quiet):
         note = f" (stand-in for {res.requested})" if res.how == "stand-in" else ""
         print(f"{res.requested}: {res.how} -> {res.used}{note}")
     return 0
@@ -82,8 +83,8 @@ def _run_all(args) -> int:
 
 
 def _record(args) -> int:
-    from . import recording
-    return recording.record_notebooks(args.notebooks, out=args.out)
+    from . import record
+    return record.record_notebooks(args.notebooks, out=args.out, write_outputs=not args.no_outputs)
 
 
 def main(argv=None) -> int:
@@ -113,10 +114,12 @@ def main(argv=None) -> int:
                                        "write the figures under work/figures/")
     p.add_argument("--repeats", type=int, default=3, help="cold and warm builds per approach (default 3)")
     p.set_defaults(func=_run_all)
-    p = sub.add_parser("record", help="run every notebook live and store what the engine answered in "
-                                      "data/recorded/, for recorded mode")
-    p.add_argument("--notebooks", default=str(bases.DATA.parent / "notebooks"), help="the notebooks folder")
+    p = sub.add_parser("record", help="run every notebook live, store what the engine answered in data/recorded/ "
+                                      "and the outputs in the notebooks, then replay them all with no engine and "
+                                      "list recorded calls nothing replayed")
+    p.add_argument("--notebooks", default=str(settings().data.parent / "notebooks"), help="the notebooks folder")
     p.add_argument("--out", default=None, help="where to write the recording (default data/recorded)")
+    p.add_argument("--no-outputs", action="store_true", help="leave the notebooks' stored outputs as they are")
     p.set_defaults(func=_record)
     args = parser.parse_args(argv)
     try:

@@ -15,22 +15,15 @@ whiteout of a folder counts what it deletes.
 """
 from __future__ import annotations
 
-import json
 import posixpath
-import tarfile
-import tempfile
 from collections import defaultdict
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pandas as pd
 
-from . import engine, recording
-from .errors import ImageNotFound, LabError
-from .images import human_size
-
-WHITEOUT = ".wh."
-OPAQUE = ".wh..wh..opq"
+from .archive import OPAQUE, WHITEOUT, read_archive
+from .backend import backend
+from .util import human_size
 
 
 @dataclass(frozen=True)
@@ -50,39 +43,15 @@ class Analysis:
                 f"wasted={human_size(self.wasted_bytes)!r}, layout={self.layout!r})")
 
 
-def _layer_members(archive: tarfile.TarFile, name: str) -> list[tuple[str, int, bool, bool]]:
-    """(path, size, is_dir, is_whiteout) for each entry of one layer (plain or gzip)."""
-    raw = archive.extractfile(name)
-    if raw is None:
-        raise LabError(f"The saved image has no layer {name}.", hint="save the image again.")
-    out = []
-    with tarfile.open(fileobj=raw, mode="r:*") as layer:
-        for m in layer:
-            name = m.name[2:] if m.name.startswith("./") else m.name
-            path = "/" + posixpath.normpath(name).lstrip("/")
-            if path == "/.":
-                continue
-            base = posixpath.basename(path)
-            out.append((path, m.size if m.isreg() else 0, m.isdir(), base.startswith(WHITEOUT)))
-    return out
-
-
-def read_archive(path) -> tuple[str, list[str], dict, list[list[tuple]]]:
-    """The layout, layer names, image config and per-layer members of a ``docker save`` archive."""
-    with tarfile.open(path, mode="r:*") as archive:
-        names = set(archive.getnames())
-        manifest = json.load(archive.extractfile("manifest.json"))[0]
-        layout = "oci" if "oci-layout" in names or "index.json" in names else "legacy"
-        config = json.load(archive.extractfile(manifest["Config"]))
-        layers = [_layer_members(archive, name) for name in manifest["Layers"]]
-    return layout, manifest["Layers"], config, layers
-
-
 def analyze_archive(path, tag: str = "") -> Analysis:
     """Analyze a saved image archive (what ``analyze`` does after ``docker save``)."""
-    layout, names, config, layers = read_archive(path)
-    history = [h.get("created_by", "").replace("/bin/sh -c #(nop) ", "").strip()
-               for h in config.get("history", []) if not h.get("empty_layer")]
+    return analyze_listing(read_archive(path), tag)
+
+
+def analyze_listing(listing: dict, tag: str = "") -> Analysis:
+    """Analyze a listing (``archive.read_archive``, or its ``reduce``d form: the same totals)."""
+    layout, history, layers, rest = listing["layout"], listing["history"], listing["layers"], listing["rest"]
+    names = range(len(layers))
     present: dict[str, int] = {}          # the stacked tree so far: path -> size (files), -1 (folders)
     seen: dict[str, dict] = defaultdict(lambda: {"copies": 0, "total": 0, "smallest": None, "layers": []})
     file_rows, layer_rows = [], []
@@ -120,12 +89,13 @@ def analyze_archive(path, tag: str = "") -> Analysis:
         mine = files[files["layer"] == index]
         later = mine[mine["changed_later"] & (mine["kind"] != "deleted")]
         layer_rows.append({"layer": index, "created_by": history[index] if index < len(history) else "",
-                           "files": int((mine["kind"] != "deleted").sum()),
-                           "bytes": int(mine.loc[mine["kind"] != "deleted", "bytes"].sum()),
+                           "files": int((mine["kind"] != "deleted").sum()) + rest[index]["files"],
+                           "bytes": int(mine.loc[mine["kind"] != "deleted", "bytes"].sum()) + rest[index]["bytes"],
                            "deletes": int((mine["kind"] == "deleted").sum()),
                            "changed_later": len(later), "bytes_changed_later": int(later["bytes"].sum())})
-    total = sum(e["total"] for e in seen.values())
-    smallest = sum(e["smallest"] for e in seen.values())
+    folded = sum(r["bytes"] for r in rest)       # single copies: each its own smallest
+    total = sum(e["total"] for e in seen.values()) + folded
+    smallest = sum(e["smallest"] for e in seen.values()) + folded
     wasteful = [{"path": p, "copies": e["copies"], "total_bytes": e["total"], "smallest_bytes": e["smallest"],
                  "layers": e["layers"]} for p, e in seen.items() if e["copies"] > 1]
     inefficiencies = pd.DataFrame(wasteful, columns=["path", "copies", "total_bytes", "smallest_bytes", "layers"])
@@ -136,32 +106,13 @@ def analyze_archive(path, tag: str = "") -> Analysis:
                     layers=pd.DataFrame(layer_rows), files=files, inefficiencies=inefficiencies)
 
 
-def _encode(a: Analysis) -> dict:
-    return {"tag": a.tag, "layout": a.layout, "efficiency": a.efficiency, "wasted_bytes": a.wasted_bytes,
-            "image_bytes": a.image_bytes, "layers": recording.frame_answer(a.layers),
-            "inefficiencies": recording.frame_answer(a.inefficiencies),
-            "files": recording.frame_answer(a.files[a.files["changed_later"]])}
-
-
-def _decode(d: dict, entry, **_) -> Analysis:
-    return Analysis(d["tag"], d["layout"], d["efficiency"], d["wasted_bytes"], d["image_bytes"],
-                    recording.frame_from(d["layers"]), recording.frame_from(d["files"]),
-                    recording.frame_from(d["inefficiencies"]))
-
-
-@recording.replayable("analyze", key=lambda tag: {"tag": tag}, encode=_encode, decode=_decode, image_arg="tag",
-                      what=lambda tag: f"the layer analysis of {tag}")
 def analyze(tag: str) -> Analysis:
-    """Save ``tag`` through the Engine API and analyze its layers (dive's efficiency and waste)."""
-    from docker.errors import ImageNotFound as _NotFound
-    try:
-        image = engine.client().images.get(engine.ref(tag))
-    except _NotFound:
-        raise ImageNotFound(f"There is no image {tag!r} on this engine.",
-                            hint="build it first, or check the tag's spelling.") from None
-    with tempfile.TemporaryDirectory(prefix="labutils-save-") as tmp:
-        path = Path(tmp) / "image.tar"
-        with open(path, "wb") as fh:
-            for chunk in image.save(named=True):
-                fh.write(chunk)
-        return analyze_archive(path, tag)
+    """Save ``tag`` through the Engine API and analyze its layers (dive's efficiency and waste).
+
+    Taught in notebook 07. Recorded answers keep, file by file, only what a later
+    layer changes; the layer totals, efficiency and waste are the live ones.
+
+    Raises:
+        ImageNotFound: there is no such image.
+    """
+    return analyze_listing(backend().save(tag), tag)

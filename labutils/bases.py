@@ -10,23 +10,16 @@ is never changed.
 from __future__ import annotations
 
 import io
-import os
-import shutil
-import subprocess
-import sys
-import tarfile
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from docker.errors import APIError, ImageNotFound as _DockerImageNotFound
 from dockerfile_parse import DockerfileParser
 from dockerfile_parse.parser import image_from
 
 from . import engine
-from .errors import BaseImageUnavailable, LabError
-
-DATA = Path(os.environ.get("LABUTILS_DATA", Path(__file__).resolve().parent.parent / "data"))
+from .backend import backend
+from .errors import BaseImageUnavailable
 
 STANDIN_LABEL = "io.labutils.standin"
 DEBIAN = "labutils-debian:bookworm"
@@ -39,9 +32,8 @@ LAB_BASES = ("golang:1.15.6", "alpine:latest", "debian:bookworm")
 # official repository -> stand-in
 STANDINS = {"golang": GOLANG, "alpine": BUSYBOX, "busybox": BUSYBOX, "debian": DEBIAN}
 
-MIRROR = os.environ.get("LABUTILS_DEBIAN_MIRROR", "http://deb.debian.org/debian")
-
 _unpullable: dict[str, str] = {}   # image -> why the pull failed, for this process
+engine.on_reset(_unpullable.clear)
 
 
 def split_ref(ref: str) -> tuple[str, str]:
@@ -66,30 +58,18 @@ def standin_for(ref: str) -> str | None:
 
 
 def exists(ref: str) -> bool:
-    try:
-        engine.client().images.get(ref)
-        return True
-    except _DockerImageNotFound:
-        return False
+    """Whether the engine holds ``ref``, exactly as named."""
+    return backend().exists(ref)
 
 
 def pull(ref: str, *, quiet: bool = False) -> bool:
-    """Pull with progress; False (and remembered) when no registry answers."""
+    """Pull with progress; False (and remembered for this process) when no registry answers."""
     if ref in _unpullable:
         return False
-    try:
-        last = None
-        for chunk in engine.api().pull(ref, stream=True, decode=True):
-            if "error" in chunk:
-                raise APIError(chunk["error"])
-            line = " ".join(str(chunk.get(k, "")) for k in ("id", "status", "progress")).strip()
-            if not quiet and line and line != last:
-                print(line, flush=True)
-                last = line
-        return True
-    except APIError as exc:
-        _unpullable[ref] = engine._short(exc)
-        return False
+    answer = backend().pull(ref, quiet)
+    if not answer["ok"]:
+        _unpullable[ref] = answer["why"]
+    return answer["ok"]
 
 
 @dataclass(frozen=True)
@@ -195,167 +175,3 @@ def prepare(dockerfile: Path, buildargs: dict | None = None, *, quiet: bool = Fa
     path.write_text(out.content)
     standins = {k: v for k, v in subs.items() if v != engine.ref(k)}
     return PreparedDockerfile(path, standins, stages, tmp)
-
-
-# --- making the stand-ins -------------------------------------------------
-
-def _need_root_tools() -> None:
-    if sys.platform != "linux":
-        raise LabError("Offline stand-ins are made with debootstrap, which needs a Linux host.",
-                       hint="pull golang:1.15.6 and alpine:latest where a registry is reachable, "
-                            "or load an instructor's kit.")
-    if shutil.which("debootstrap") is None:
-        raise LabError("debootstrap is not installed, and the offline stand-ins need it.",
-                       hint="install it (`apt-get install debootstrap` on Debian/Ubuntu) and run "
-                            "`python -m labutils bases --offline` again.")
-    if os.geteuid() != 0:
-        raise LabError("debootstrap needs root to make the Debian root file system.",
-                       hint="run `sudo python -m labutils bases --offline`.")
-
-
-def make_debian(*, quiet: bool = False, tag: str = DEBIAN) -> str:
-    """debootstrap a minimal bookworm and import it into the engine as DEBIAN (or ``tag``)."""
-    _need_root_tools()
-    engine.client()
-    with tempfile.TemporaryDirectory(prefix="labutils-rootfs-") as tmp:
-        rootfs = Path(tmp) / "rootfs"
-        cmd = ["debootstrap", "--variant=minbase", "bookworm", str(rootfs), MIRROR]
-        if not quiet:
-            print("$ " + " ".join(cmd), flush=True)
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-        if proc.returncode != 0:
-            raise LabError("debootstrap could not make the Debian root file system.",
-                           command=" ".join(cmd), exit_code=proc.returncode,
-                           log_tail="\n".join((proc.stdout + proc.stderr).splitlines()[-15:]),
-                           hint=f"check that {MIRROR} is reachable (or set LABUTILS_DEBIAN_MIRROR).")
-        archive = Path(tmp) / "rootfs.tar"
-        with tarfile.open(archive, "w") as tar:
-            tar.add(rootfs, arcname=".")
-        shutil.rmtree(rootfs, ignore_errors=True)
-        repo, version = split_ref(tag)
-        engine.api().import_image_from_file(
-            str(archive), repository=repo, tag=version,
-            changes=[f'LABEL {STANDIN_LABEL}=debian', 'CMD ["bash"]',
-                     "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"])
-    if not quiet:
-        print(f"Imported {tag}", flush=True)
-    return tag
-
-
-def make_from_dockerfile(tag: str, dockerfile: Path, role: str, *, quiet: bool = False,
-                         base: str | None = None, nocache: bool = False):
-    from .build import build
-    return build(dockerfile.parent, tag, dockerfile=dockerfile.name, quiet=quiet, nocache=nocache,
-                 buildargs={"BASE": base} if base else None, labels={STANDIN_LABEL: role})
-
-
-def status() -> list[dict]:
-    """For each lab base image: present, or which stand-in is ready."""
-    rows = []
-    for ref in LAB_BASES:
-        sub = standin_for(ref)
-        rows.append({"image": ref, "present": exists(ref), "stand_in": sub,
-                     "stand_in_present": bool(sub) and exists(sub)})
-    return rows
-
-
-def _ensure_replayable(fn):
-    from . import recording   # recording imports this module for DATA
-    return recording.replayable(
-        "ensure_bases", key=lambda offline, quiet: {"offline": offline},
-        encode=lambda res: [vars(r) for r in res],
-        decode=lambda a, entry, **_: [Resolution(**r) for r in a],
-        what=lambda **_: "the base images' readiness")(fn)
-
-
-@_ensure_replayable
-def ensure(*, offline: bool = False, quiet: bool = False) -> list[Resolution]:
-    """Make every lab base image ready: present, else pulled, else a stand-in.
-
-    Stand-ins are only built with ``offline`` (it needs debootstrap and root);
-    without it a missing stand-in is an error that says how to make it.
-    """
-    results = []
-    for ref in LAB_BASES:
-        if exists(ref):
-            results.append(Resolution(ref, ref, "local"))
-            continue
-        if pull(ref, quiet=quiet):
-            results.append(Resolution(ref, ref, "pulled"))
-            continue
-        sub = standin_for(ref)
-        if not exists(sub):
-            if not offline:
-                raise BaseImageUnavailable(
-                    f"{ref} is not here, no registry answered, and its stand-in {sub} is not built.",
-                    engine_said=_unpullable.get(ref), hint="run `python -m labutils bases --offline`.")
-            if not exists(DEBIAN):
-                make_debian(quiet=quiet)
-            recipe = {GOLANG: "golang.Dockerfile", BUSYBOX: "busybox.Dockerfile"}.get(sub)
-            if recipe:
-                make_from_dockerfile(sub, DATA / "bases" / recipe, repository_name(ref), quiet=quiet)
-        results.append(Resolution(ref, sub, "stand-in", _unpullable.get(ref, "not pulled (offline)")))
-    return results
-
-
-# --- an instructor's kit: every base image in one archive ---------------------
-
-def kit_images() -> list[str]:
-    """The images a kit holds: each lab base as it is here (the real one, else its stand-in)."""
-    chosen, missing = [], []
-    for ref in LAB_BASES:
-        sub = standin_for(ref)
-        if exists(ref):
-            chosen.append(ref)
-        elif sub and exists(sub):
-            chosen.append(sub)
-        else:
-            missing.append(ref)
-    if missing:
-        raise BaseImageUnavailable(f"These base images are not ready, so they cannot go into a kit: {missing}.",
-                                   hint="run `python -m labutils bases --offline` (or pull them) first.")
-    return list(dict.fromkeys(chosen))
-
-
-def save_kit(path, *, quiet: bool = False) -> list[str]:
-    """``docker save`` every base image the lab needs into one archive (shared layers once)."""
-    path = Path(path)
-    names = kit_images()
-    api = engine.api()
-    res = api._get(api._url("/images/get"), params={"names": names}, stream=True)
-    api._raise_for_status(res)
-    tmp = path.with_name(path.name + ".part")
-    written = 0
-    with open(tmp, "wb") as fh:
-        for chunk in res.iter_content(chunk_size=1 << 20):
-            fh.write(chunk)
-            written += len(chunk)
-    tmp.replace(path)
-    if not quiet:
-        print(f"Saved {', '.join(names)} to {path} ({written / 1e6:,.0f} MB).", flush=True)
-    return names
-
-
-def load_kit(path, *, quiet: bool = False) -> list[str]:
-    """``docker load`` a kit into this engine, with no network; returns the tags it brought."""
-    path = Path(path)
-    if not path.is_file():
-        raise LabError(f"There is no kit at {path}.", hint="pass the file an instructor made with `bases --save`.")
-    try:
-        with tarfile.open(path) as tar:
-            tar.getmember("manifest.json")
-    except (tarfile.TarError, KeyError):
-        raise LabError(f"{path} is not an image archive made by `docker save`.",
-                       hint="use the kit made with `python -m labutils bases --save kit.tar`.") from None
-    loaded = []
-    with open(path, "rb") as fh:
-        for chunk in engine.api().load_image(fh):
-            if "error" in chunk:
-                raise LabError(f"The engine could not load {path}.", engine_said=chunk["error"],
-                               hint="check free disk space, and that the kit was copied completely.")
-            text = chunk.get("stream", "").strip()
-            if text.startswith("Loaded image:"):
-                loaded.append(text.split(":", 1)[1].strip())
-    if not quiet:
-        print(f"Loaded {', '.join(loaded)} from {path}.", flush=True)
-    return loaded

@@ -5,8 +5,10 @@ import subprocess
 
 import pandas as pd
 
-from . import bases, engine
+from . import engine, standins
+from .backend import backend
 from .errors import LabError
+from .settings import settings
 
 
 def doctor() -> pd.DataFrame:
@@ -16,24 +18,19 @@ def doctor() -> pd.DataFrame:
     def check(name, ok, found):
         rows.append({"check": name, "ok": bool(ok), "found": found})
 
-    check("mode", True, engine.mode())
-    if engine.mode() == "recorded":
-        from . import recording
-        try:
-            label = recording.replay().label
-        except LabError as exc:
-            check("recording", False, exc.message + " " + (exc.hint or ""))
-            return pd.DataFrame(rows)
-        check("recording", True, f"{recording.directory()}: {label}")
+    try:
+        about = backend().describe()
+    except LabError as exc:
+        check("mode", True, engine.mode() if "LABUTILS_MODE" not in exc.message else "?")
+        check("engine" if engine.mode() == "live" else "recording", False, exc.message + " " + (exc.hint or ""))
+        return pd.DataFrame(rows)
+    check("mode", True, about["mode"])
+    if about["label"]:
+        check("recording", True, f"{settings().recording}: {about['label']}")
         check("engine", True, "not used: every answer comes from the recording, and says so")
         return pd.DataFrame(rows)
-    try:
-        v = engine.version()
-        check("engine", True, f"Docker Engine {v.get('Version')} (API {v.get('ApiVersion')}) at {engine.engine_url()}")
-    except LabError as exc:
-        check("engine", False, exc.message + " " + (exc.hint or ""))
-        return pd.DataFrame(rows)
-    for row in bases.status():
+    check("engine", True, f"Docker Engine {about['engine_version']} (API {about['api_version']}) at {engine.engine_url()}")
+    for row in standins.status():
         if row["present"]:
             check(f"base {row['image']}", True, "present")
         elif row["stand_in_present"]:

@@ -1,21 +1,19 @@
-"""Finding the Docker Engine and talking to it.
+"""Finding the Docker Engine and naming what labutils puts on it.
 
 Discovery follows Docker's own order: ``DOCKER_HOST`` first, then the current
 Docker context (``DOCKER_CONTEXT`` or ``currentContext`` in ``~/.docker/config.json``),
 then the default socket. The API version is negotiated with the engine, never
 pinned: old engines (API 1.41) and new ones (which refuse clients below 1.44)
-both work.
+both work. Only the live backend (``live.py``) talks to the client made here.
 """
 from __future__ import annotations
 
 import json
 import os
-import re
-import socket
 import shutil
+import socket
 import sys
 import time
-from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
@@ -23,25 +21,39 @@ import docker
 from docker.errors import DockerException
 
 from .errors import EngineUnavailable
+from .settings import settings
 
 LABEL = "io.labutils.managed"
 """The one label every image and container labutils creates carries."""
-
-LABELS = {LABEL: "true"}
-
 NAMESPACE_LABEL = "io.labutils.namespace"
 PID_LABEL = "io.labutils.pid"
 HOST_LABEL = "io.labutils.host"
-_NAMESPACE = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$")
 
+# Builds stream nothing while a long RUN step works; the read timeout must
+# outlast the slowest step (an apt-get install on a slow mirror).
+READ_TIMEOUT = 900
+PROBE_TIMEOUT = 5
+
+NO_ENGINE_HINT = ("start Docker (e.g. `sudo dockerd &` or Docker Desktop), or set DOCKER_HOST to an engine "
+                  "that runs, or use recorded mode (LABUTILS_MODE=recorded) where no engine can run.")
+
+
+def _settings():
+    try:
+        return settings()
+    except ValueError as exc:
+        raise EngineUnavailable(str(exc).split(": ", 1)[0] + ".", hint=str(exc).split(": ", 1)[-1]) from None
+
+
+# --- names on a shared engine ---------------------------------------------------
 
 def namespace() -> str:
-    """LABUTILS_NAMESPACE: a learner's own prefix on a shared engine ('' when unset)."""
-    ns = os.environ.get("LABUTILS_NAMESPACE", "").strip()
-    if ns and not _NAMESPACE.match(ns):
-        raise EngineUnavailable(f"LABUTILS_NAMESPACE={ns!r} cannot prefix an image name.",
-                                hint="use lowercase letters and digits, separated by single '.', '_' or '-' (e.g. 'alice').")
-    return ns
+    """LABUTILS_NAMESPACE: a learner's own prefix on a shared engine ('' when unset).
+
+    Raises:
+        EngineUnavailable: the value cannot prefix an image name (says what can).
+    """
+    return _settings().namespace
 
 
 def labels() -> dict:
@@ -62,51 +74,18 @@ def plain(name: str) -> str:
     return name[len(ns) + 1:] if ns and name.startswith(ns + "/") else name
 
 
-def mine(attrs_labels: dict | None) -> bool:
+def mine(found_labels: dict | None) -> bool:
     """True for a labelled object of this namespace (no namespace: only objects without one)."""
-    found = attrs_labels or {}
+    found = found_labels or {}
     return found.get(LABEL) == "true" and found.get(NAMESPACE_LABEL, "") == namespace()
 
-# Builds stream nothing while a long RUN step works; the read timeout must
-# outlast the slowest step (an apt-get install on a slow mirror).
-READ_TIMEOUT = 900
-PROBE_TIMEOUT = 5
 
-_NO_ENGINE_HINT = ("start Docker (e.g. `sudo dockerd &` or Docker Desktop), or set "
-                   "DOCKER_HOST to an engine that runs, or use recorded mode "
-                   "(LABUTILS_MODE=recorded) where no engine can run.")
+def owner_labels() -> dict:
+    """Labels that tie a container to this process, so a later start can reap it if the process dies."""
+    return {**labels(), PID_LABEL: str(os.getpid()), HOST_LABEL: socket.gethostname()}
 
 
-def mode() -> str:
-    """``live`` or ``recorded``.
-
-    LABUTILS_MODE forces one. Unset (or ``auto``): live when an engine answers,
-    else recorded when a recording is there (said once, on stderr), else live,
-    so that the first call fails with what to do.
-    """
-    wanted = os.environ.get("LABUTILS_MODE", "auto").strip().lower() or "auto"
-    if wanted not in {"live", "recorded", "auto"}:
-        raise EngineUnavailable(
-            f"LABUTILS_MODE={wanted!r} is not a mode labutils knows.",
-            hint="set LABUTILS_MODE to 'live', 'recorded' or 'auto', or unset it.")
-    return _auto_mode(engine_url()) if wanted == "auto" else wanted
-
-
-@lru_cache(maxsize=None)
-def _auto_mode(url: str) -> str:
-    try:
-        _client_for(url, os.environ.get("DOCKER_TLS_VERIFY", ""), PROBE_TIMEOUT).ping()
-        return "live"
-    except (DockerException, OSError):
-        _client_for.cache_clear()
-    from . import recording
-    if not recording.available():
-        return "live"
-    print(f"[labutils] No Docker Engine answered at {url}: labutils answers from the recording in "
-          f"{recording.directory()} ({recording.replay().label}). Start an engine and restart the "
-          "kernel to work live.", file=sys.stderr, flush=True)
-    return "recorded"
-
+# --- where the engine is ----------------------------------------------------------
 
 def _current_context() -> str | None:
     name = os.environ.get("DOCKER_CONTEXT")
@@ -121,7 +100,11 @@ def _current_context() -> str | None:
 
 
 def engine_url() -> str:
-    """Where labutils will look for the engine, as Docker would."""
+    """Where labutils will look for the engine, as Docker would.
+
+    Raises:
+        EngineUnavailable: the current Docker context does not exist.
+    """
     if os.environ.get("DOCKER_HOST"):
         return os.environ["DOCKER_HOST"]
     name = _current_context()
@@ -129,12 +112,16 @@ def engine_url() -> str:
         from docker.context import ContextAPI
         ctx = ContextAPI.get_context(name)
         if ctx is None:
-            raise EngineUnavailable(
-                f"The Docker context {name!r} does not exist.",
-                hint="run `docker context ls` and `docker context use default`, "
-                     "or unset DOCKER_CONTEXT.")
+            raise EngineUnavailable(f"The Docker context {name!r} does not exist.",
+                                    hint="run `docker context ls` and `docker context use default`, "
+                                         "or unset DOCKER_CONTEXT.")
         return ctx.Host
     return "unix:///var/run/docker.sock"
+
+
+def cli_host() -> str:
+    """The engine address in the form the docker CLI takes (for build.sh and BuildKit builds)."""
+    return engine_url().replace("http+unix://", "unix://")
 
 
 @lru_cache(maxsize=None)
@@ -149,26 +136,32 @@ def _client_for(url: str, tls_key: str, timeout: int = READ_TIMEOUT) -> docker.D
     return docker.DockerClient(base_url=url, timeout=timeout)
 
 
-def client() -> docker.DockerClient:
-    """A connected client; raises EngineUnavailable with what to do."""
-    if mode() == "recorded":
-        raise EngineUnavailable(
-            "labutils is in recorded mode, so it does not talk to an engine, and this call "
-            "needs one: the recording cannot answer it.",
-            hint="run it where a Docker Engine answers (LABUTILS_MODE=live), or use the calls "
-                 "the notebooks make, which the recording holds.")
+_answered: dict = {}     # engine address -> when it last answered a ping
+_reaped: set = set()
+_versions: dict = {}
+
+
+def client(*, fresh: bool = True) -> docker.DockerClient:
+    """A connected client of the live engine.
+
+    ``fresh=False`` skips the ping when this engine answered one in the last
+    few seconds (one ping per build, not one per request).
+
+    Raises:
+        EngineUnavailable: no engine answered; says how to start one or use recorded mode.
+    """
     url = engine_url()
     tls = os.environ.get("DOCKER_TLS_VERIFY", "")
-    if _in_operation and url in _answered:
-        return _client_for(url, tls)          # pinged when this operation began: spare the round trips
+    if not fresh and time.monotonic() - _answered.get(url, -1e9) < 30:
+        return _client_for(url, tls)
     try:
         cli = _client_for(url, tls)
         cli.ping()
     except (DockerException, OSError) as exc:
         _client_for.cache_clear()
         _answered.pop(url, None)
-        raise EngineUnavailable(f"No Docker Engine answered at {url}.",
-                                engine_said=_short(exc), hint=_NO_ENGINE_HINT) from None
+        raise EngineUnavailable(f"No Docker Engine answered at {url}.", engine_said=short(exc),
+                                hint=NO_ENGINE_HINT) from None
     _answered[url] = time.monotonic()
     if (url, namespace()) not in _reaped:
         _reaped.add((url, namespace()))
@@ -176,22 +169,82 @@ def client() -> docker.DockerClient:
     return cli
 
 
-_reaped: set = set()
-_answered: dict = {}     # engine address -> when it last answered a ping
-_in_operation = 0
+def version() -> dict:
+    """The engine's version answer (Version, ApiVersion, Os, Arch), asked once per address.
+
+    Raises:
+        EngineUnavailable: no engine answered.
+    """
+    url = engine_url()
+    if url not in _versions:
+        _versions[url] = client(fresh=False).version()
+    return _versions[url]
 
 
-@contextmanager
-def operation():
-    """One labutils call (a build): ping the engine once at its start, not before every request."""
-    global _in_operation
-    client()
-    _in_operation += 1
+def answers() -> bool:
+    """True when an engine answers a ping within a few seconds."""
     try:
-        yield
-    finally:
-        _in_operation -= 1
+        _client_for(engine_url(), os.environ.get("DOCKER_TLS_VERIFY", ""), PROBE_TIMEOUT).ping()
+        return True
+    except (DockerException, OSError, EngineUnavailable):
+        _client_for.cache_clear()
+        return False
 
+
+# --- live or recorded -----------------------------------------------------------------
+
+def mode() -> str:
+    """``live`` or ``recorded``.
+
+    LABUTILS_MODE forces one. Unset (or ``auto``): live when an engine answers,
+    else recorded when a recording is there (said once, on stderr), else live,
+    so that the first call fails with what to do.
+
+    Raises:
+        EngineUnavailable: LABUTILS_MODE has a value labutils does not know.
+    """
+    s = _settings()
+    if s.mode != "auto":
+        return s.mode
+    return _auto_mode(engine_url(), str(s.recording))
+
+
+@lru_cache(maxsize=None)
+def _auto_mode(url: str, recording: str) -> str:
+    if answers():
+        return "live"
+    meta = Path(recording) / "meta.json"
+    if not meta.is_file():
+        return "live"
+    print(f"[labutils] No Docker Engine answered at {url}: labutils answers from the recording in "
+          f"{recording}. Start an engine and restart the kernel to work live.", file=sys.stderr, flush=True)
+    return "recorded"
+
+
+def reset_caches() -> None:
+    """Forget every cached answer (engine clients, versions, the auto mode, loaded recordings).
+
+    For tests and for a notebook whose engine was started after ``import labutils``.
+    """
+    _client_for.cache_clear()
+    _auto_mode.cache_clear()
+    _answered.clear()
+    _reaped.clear()
+    _versions.clear()
+    for hook in _reset_hooks:
+        hook()
+
+
+_reset_hooks: list = []
+
+
+def on_reset(hook):
+    """Register a cache of another module for ``reset_caches()``; returns ``hook``."""
+    _reset_hooks.append(hook)
+    return hook
+
+
+# --- leftovers of a killed kernel ---------------------------------------------------
 
 def reap_orphans(cli) -> list[str]:
     """Remove this namespace's containers whose labutils process died (a killed kernel, say).
@@ -199,7 +252,8 @@ def reap_orphans(cli) -> list[str]:
     Only containers made on this host, by a process that no longer exists, are touched.
     """
     removed = []
-    for c in cli.containers.list(all=True, ignore_removed=True, filters={"label": [LABEL, f"{HOST_LABEL}={socket.gethostname()}"]}):
+    wanted = {"label": [LABEL, f"{HOST_LABEL}={socket.gethostname()}"]}
+    for c in cli.containers.list(all=True, ignore_removed=True, filters=wanted):
         found = c.labels
         if not mine(found) or not found.get(PID_LABEL, "").isdigit():
             continue
@@ -227,32 +281,12 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def api():
-    """The low-level APIClient (streaming builds, archives)."""
-    return client().api
-
-
-def version() -> dict:
-    """The engine's version answer: Version, ApiVersion, Os, Arch."""
-    return client().version()
-
-
-_versions: dict = {}
-
-
-def version_cached() -> dict:
-    """``version()``, asked once per engine address (the results log writes it on every row)."""
-    url = engine_url()
-    if url not in _versions:
-        _versions[url] = version()
-    return _versions[url]
-
-
 def docker_cli() -> str | None:
     """Path of a ``docker`` command-line client, if one is installed."""
     return shutil.which("docker")
 
 
-def _short(exc: BaseException) -> str:
+def short(exc: BaseException) -> str:
+    """The first line of an exception's text (what the engine said), at most 300 characters."""
     text = str(exc).strip().splitlines()
     return text[0][:300] if text else type(exc).__name__

@@ -21,6 +21,9 @@ class LabError(Exception):
         self.engine_said = engine_said
         super().__init__(self._compose())
 
+    def __reduce__(self):
+        return (_rebuild, (type(self), self.__dict__.copy()))
+
     def _compose(self) -> str:
         parts = [self.message]
         if self.command:
@@ -75,3 +78,18 @@ class PortInUse(LabError):
 
 class ImageNotFound(LabError):
     """An image named by the learner does not exist on the engine."""
+
+
+class RecordingMissing(LabError):
+    """Recorded mode was asked something the recording does not hold (or more often than it holds)."""
+
+
+class CheckpointFailed(LabError):
+    """A notebook checkpoint found that the lesson's result is not what it should be."""
+
+
+def _rebuild(cls, state):
+    err = cls.__new__(cls)
+    err.__dict__.update(state)
+    Exception.__init__(err, err._compose())
+    return err

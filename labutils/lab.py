@@ -11,12 +11,13 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from . import recording
+from .backend import backend, from_recording
 from .build import build
 from .containers import copy_out
 from .exercises import write_exercise
-from .images import human_size
+from .images import image_exists, image_size
 from .results import book_figures
+from .util import human_size
 
 
 @dataclass(frozen=True)
@@ -49,15 +50,6 @@ def approach(name: str) -> Approach:
     raise KeyError(f"no approach {name!r}; the lab's are {[a.name for a in APPROACHES]}")
 
 
-def _key(a: Approach, nocache: bool, builder: str) -> dict:
-    folder = write_exercise(a.exercise, show=False)
-    names = sorted(p.name for p in folder.iterdir() if p.is_file())
-    key = {"approach": a.name, "nocache": nocache, "files": recording.files_digest(folder, names)}
-    return key if builder == "classic" else {**key, "builder": builder}
-
-
-@recording.replayable("build_approach", key=_key, encode=dict, decode=lambda row, entry, **_: row,
-                      what=lambda a, nocache, builder: f"{'cold' if nocache else 'warm'} {builder} build of the {a.name}")
 def build_approach(a: Approach, nocache: bool = False, builder: str = "classic") -> dict:
     """Build one approach the way its exercise does; one tidy row.
 
@@ -107,8 +99,9 @@ def measure(repeats: int = 3, approaches=APPROACHES, *, builder: str = "classic"
             print(f"{a.name}: {human_size(mine[-1]['size_bytes'])}, median {builder} build {cold:.2f} s cold, "
                   f"{warm:.2f} s warm ({repeats} each)", flush=True)
     df = pd.DataFrame(rows)
-    if recording.replaying():
-        df.attrs["recorded"] = recording.replay().label
+    label = backend().describe()["label"]
+    if label:
+        df.attrs["recorded"] = label
     return df
 
 
@@ -138,28 +131,56 @@ def summary(times: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def versus(times: pd.DataFrame, a: str = "builder pattern", b: str = "multi-stage to scratch") -> pd.DataFrame:
-    """The lab's builder pattern vs multi-stage table, with this machine's measurements added."""
-    table = summary(times).set_index("approach")
+def _files(name: str) -> list[str]:
+    return [p.name for p in write_exercise(approach(name).exercise, show=False).iterdir()]
+
+
+def approaches(a: str = "builder pattern", b: str = "multi-stage to scratch", times: pd.DataFrame | None = None
+               ) -> pd.DataFrame:
+    """Two approaches side by side: files to maintain, whether a binary crosses the host, the final image.
+
+    Without ``times`` the image sizes are asked of the engine ("not built" when
+    absent; notebook 04); with ``times`` (from ``measure``) the median build
+    seconds are added, with their ratio a / b (notebook 06).
+    """
+    table = summary(times).set_index("approach") if times is not None else None
 
     def col(name: str) -> dict:
-        ap = approach(name)
-        files = [p.name for p in write_exercise(ap.exercise, show=False).iterdir()]
-        row = table.loc[name]
-        return {"Dockerfiles to maintain": sum(f.startswith("Dockerfile") for f in files),
-                "shell scripts": sum(f.endswith(".sh") for f in files),
-                "binary copied to the host": bool(ap.builder_dockerfile),
-                "final image": row["size"],
-                "cold build s (median)": row["cold build s (median)"],
-                "warm build s (median)": row["warm build s (median)"]}
+        ap, files = approach(name), _files(name)
+        out = {"Dockerfiles to maintain": sum(f.startswith("Dockerfile") for f in files),
+               "shell scripts": sum(f.endswith(".sh") for f in files),
+               "binary copied to the host": bool(ap.builder_dockerfile)}
+        if table is None:
+            out["final image"] = human_size(image_size(ap.tag)) if image_exists(ap.tag) else "not built"
+        else:
+            out.update({"final image": table.loc[name, "size"],
+                        "cold build s (median)": table.loc[name, "cold build s (median)"],
+                        "warm build s (median)": table.loc[name, "warm build s (median)"]})
+        return out
 
     out = pd.DataFrame({a: col(a), b: col(b)})
-    ratio = [None] * len(out)
-    for i, label in enumerate(out.index):
-        if label.endswith("(median)") and out.loc[label, b]:
-            ratio[i] = round(out.loc[label, a] / out.loc[label, b], 2)
-    out[f"{a} / {b}"] = ratio
+    if table is not None:
+        out[f"{a} / {b}"] = [round(out.loc[label, a] / out.loc[label, b], 2)
+                             if label.endswith("(median)") and out.loc[label, b] else None for label in out.index]
     return out
+
+
+def versus(times: pd.DataFrame, a: str = "builder pattern", b: str = "multi-stage to scratch") -> pd.DataFrame:
+    """The lab's builder pattern vs multi-stage table, with this machine's measurements added."""
+    return approaches(a, b, times)
+
+
+def with_buildkit(fn):
+    """``fn()`` where BuildKit can build; else the recorded BuildKit answer, said out loud.
+
+    For notebooks 03 and 06: a host whose docker CLI cannot build with BuildKit
+    still shows what BuildKit did, labelled as recorded.
+    """
+    if backend().has_buildkit():
+        return fn()
+    print("No docker CLI with BuildKit here: showing the recorded BuildKit build instead.")
+    with from_recording():
+        return fn()
 
 
 def builders(classic: pd.DataFrame, buildkit: pd.DataFrame) -> pd.DataFrame:

@@ -8,12 +8,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import math
-import os
 
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from .images import human_size
+from .settings import settings
+from .util import human_size
 
 
 def set_axes(ax, title: str, xlabel: str, ylabel: str = "", xscale: str = "linear", legend: bool = False):
@@ -85,8 +85,7 @@ def build_times(times: pd.DataFrame, ax=None):
 
 def save(ax, name: str) -> Path:
     """Save the Axes' figure as ``work/figures/<name>.png``; returns the path."""
-    from .exercises import WORK
-    out = Path(os.environ.get("LABUTILS_WORK", WORK)) / "figures" / (name if name.endswith(".png") else name + ".png")
+    out = settings().figures / (name if name.endswith(".png") else name + ".png")
     out.parent.mkdir(parents=True, exist_ok=True)
     ax.figure.savefig(out, dpi=120)
     return out

@@ -15,7 +15,7 @@ from docker.utils.build import exclude_paths
 from .build import build
 from .containers import file_size, run, serve
 from .exercises import write_exercise
-from .images import human_size
+from .util import human_size
 
 STATIC = {"CGO_ENABLED": "0"}
 STRIPPED = {**STATIC, "LDFLAGS": "-s -w"}
@@ -86,7 +86,7 @@ def context_bytes(folder, dockerfile_name: str = "Dockerfile") -> int:
 
 def layer_count(result) -> int:
     """Filesystem layers of a built image (``RootFS.Layers``)."""
-    return len(result.attrs.get("RootFS", {}).get("Layers", []))
+    return result.layer_count
 
 
 def junk_file(folder, size: int = 50_000_000, name: str = "junk.bin") -> Path:

@@ -1,19 +1,19 @@
 """The book's published figures, and ours beside them."""
 from __future__ import annotations
 
-import os
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
 
-from . import bases, engine
-from .images import human_size
+from .backend import describe
+from .settings import settings
+from .util import human_size
 
 
 def book_figures() -> pd.DataFrame:
     """The sizes the book prints (text and screenshots), in MB."""
-    return pd.read_csv(bases.DATA / "book_figures.csv")
+    return pd.read_csv(settings().data / "book_figures.csv")
 
 
 def versus_book(*results, names: dict | None = None) -> pd.DataFrame:
@@ -38,9 +38,9 @@ COLUMNS = ["kind", "exercise", "approach", "tag", "size_bytes", "seconds", "cach
            "steps_run", "steps_cached", "exit_code", "engine_version", "builder", "mode", "date"]
 
 
-def log_path():
+def log_path() -> Path:
     """``work/results.csv``; LABUTILS_WORK moves the whole work folder."""
-    return Path(os.environ.get("LABUTILS_WORK", bases.DATA.parent / "work")) / "results.csv"
+    return settings().results_log
 
 
 def _approach(tag: str) -> str:
@@ -52,15 +52,8 @@ def record(kind: str, tag: str, *, exercise: str = "", seconds: float, size_byte
            steps_run: int | None = None, steps_cached: int | None = None, exit_code: int | None = None,
            builder: str = "") -> None:
     """Append one row to the results log (best effort: a read-only work/ loses the row, not the build)."""
-    mode = engine.mode()
-    try:
-        if mode == "recorded":
-            from . import recording
-            version = recording.replay().meta["docker_version"]
-        else:
-            version = engine.version_cached().get("Version", "")
-    except Exception:
-        version = ""
+    about = describe()
+    mode, version = about["mode"], about["engine_version"]
     cache = "" if steps_cached is None else ("warm" if steps_cached else "cold")
     row = {"kind": kind, "exercise": exercise, "approach": _approach(tag), "tag": tag,
            "size_bytes": size_bytes, "seconds": round(seconds, 3), "cache": cache,

@@ -1,0 +1,74 @@
+"""Reading a ``docker save`` archive into a listing: layer by layer, each entry's path and size.
+
+Both layouts are read: the legacy one (``<id>/layer.tar``, Docker 24 and older)
+and the OCI one (``blobs/sha256/<digest>``, Docker 25 and later), with plain or
+gzip layers; ``manifest.json`` names the layers in order in both.
+"""
+from __future__ import annotations
+
+import json
+import posixpath
+import tarfile
+from collections import Counter
+
+from .errors import LabError
+
+WHITEOUT = ".wh."
+OPAQUE = ".wh..wh..opq"
+
+
+def _members(archive: tarfile.TarFile, name: str) -> list[list]:
+    raw = archive.extractfile(name)
+    if raw is None:
+        raise LabError(f"The saved image has no layer {name}.", hint="save the image again.")
+    out = []
+    with tarfile.open(fileobj=raw, mode="r:*") as layer:
+        for m in layer:
+            name = m.name[2:] if m.name.startswith("./") else m.name
+            path = "/" + posixpath.normpath(name).lstrip("/")
+            if path == "/.":
+                continue
+            out.append([path, m.size if m.isreg() else 0, m.isdir(),
+                        posixpath.basename(path).startswith(WHITEOUT)])
+    return out
+
+
+def read_archive(path) -> dict:
+    """The listing of a saved image: layout, history, and per layer ``[path, size, is_dir, is_whiteout]``."""
+    with tarfile.open(path, mode="r:*") as archive:
+        names = set(archive.getnames())
+        manifest = json.load(archive.extractfile("manifest.json"))[0]
+        layout = "oci" if "oci-layout" in names or "index.json" in names else "legacy"
+        config = json.load(archive.extractfile(manifest["Config"]))
+        layers = [_members(archive, name) for name in manifest["Layers"]]
+    history = [h.get("created_by", "").replace("/bin/sh -c #(nop) ", "").strip()
+               for h in config.get("history", []) if not h.get("empty_layer")]
+    return {"layout": layout, "history": history, "layers": layers,
+            "rest": [{"files": 0, "bytes": 0} for _ in layers]}
+
+
+def reduce(listing: dict) -> dict:
+    """The listing with only what can be wasted kept entry by entry.
+
+    A path found in one layer only, and never deleted, is folded into that
+    layer's ``rest`` (its count and bytes), so a recording of a 300 MB image
+    stays small while the layer totals, efficiency and waste stay exact.
+    """
+    counts = Counter(p for layer in listing["layers"] for p, _, is_dir, _ in layer if not is_dir)
+    deleted = {posixpath.dirname(p) if posixpath.basename(p) == OPAQUE else
+               posixpath.join(posixpath.dirname(p), posixpath.basename(p)[len(WHITEOUT):])
+               for layer in listing["layers"] for p, _, _, wh in layer if wh}
+    keep, rest = [], []
+    for layer, before in zip(listing["layers"], listing["rest"]):
+        kept, files, size = [], before["files"], before["bytes"]
+        for entry in layer:
+            path, nbytes, is_dir, wh = entry
+            under_deleted = any(path == d or path.startswith(d + "/") for d in deleted)
+            if is_dir or wh or counts[path] > 1 or under_deleted:
+                if not is_dir or under_deleted:
+                    kept.append(entry)
+            else:
+                files, size = files + 1, size + nbytes
+        keep.append(kept)
+        rest.append({"files": files, "bytes": size})
+    return {**listing, "layers": keep, "rest": rest}

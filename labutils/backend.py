@@ -1,0 +1,66 @@
+"""The one seam between labutils and an engine.
+
+``backend()`` answers with the live backend (the engine), the recorder that
+wraps it (``LABUTILS_RECORD``), or the recorded backend (no engine at all).
+All three have the same calls: build, run, serve, copy_out, stat, inspect,
+exists, pull, history, images, containers, save, remove, run_script. Public
+functions ask ``backend()`` and never which mode they are in.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from . import engine
+from .live import Live
+from .recorded import Recorded
+from .recorder import Recorder
+
+
+@lru_cache(maxsize=None)
+def _recorded(path: str) -> Recorded:
+    return Recorded(Path(path))
+
+
+engine.on_reset(_recorded.cache_clear)
+
+
+def backend():
+    """The backend for this call: recorded, recording, or live (settings read now).
+
+    Raises:
+        EngineUnavailable: LABUTILS_MODE or LABUTILS_NAMESPACE has a value labutils cannot use.
+        RecordingMissing: recorded mode, and there is no recording.
+    """
+    s = engine._settings()
+    if engine.mode() == "recorded":
+        return _recorded(str(s.recording))
+    if s.record_to is not None:
+        return Recorder(Live(), s.record_to)
+    return Live()
+
+
+def describe() -> dict:
+    """Mode, engine version and (recorded) the recording's label, for the results log and the doctor."""
+    return backend().describe()
+
+
+@contextlib.contextmanager
+def from_recording():
+    """Answer from the recording inside the block, even where an engine runs.
+
+    For what this machine cannot do live (say, BuildKit without a CLI for it):
+    the notebook shows the recorded answer, labelled as recorded. Yields the
+    recorded backend.
+    """
+    before = os.environ.get("LABUTILS_MODE")
+    os.environ["LABUTILS_MODE"] = "recorded"
+    try:
+        yield backend()
+    finally:
+        if before is None:
+            os.environ.pop("LABUTILS_MODE", None)
+        else:
+            os.environ["LABUTILS_MODE"] = before

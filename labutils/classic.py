@@ -1,0 +1,115 @@
+"""The engine's classic builder: stream a build through the Engine API, and read its log.
+
+``stream()`` is the live half (it talks to the engine); ``steps()`` and ``View``
+read a log, so they work the same on a recorded one.
+"""
+from __future__ import annotations
+
+import re
+import time
+
+from docker.errors import APIError
+
+from .util import strip_ansi
+
+_STEP = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
+
+
+def stream(api, *, context: str, tag: str, dockerfile: str, target, nocache: bool, buildargs: dict,
+           labels: dict, on_line) -> dict:
+    """Run one classic build; ``on_line(text, t)`` gets each log line as it arrives.
+
+    Returns the raw answer (log lines, their times, the image id, the engine's error).
+    """
+    lines, times, image_id, error = [], [], None, None
+    pending = ""
+    start = time.perf_counter()
+
+    def emit(text: str) -> None:
+        text = strip_ansi(text)
+        t = round(time.perf_counter() - start, 3)
+        lines.append(text)
+        times.append(t)
+        on_line(text, t)
+
+    try:
+        for chunk in api.build(path=context, tag=tag, dockerfile=dockerfile, target=target, nocache=nocache,
+                               buildargs=buildargs, labels=labels, rm=True, forcerm=True, decode=True):
+            if "stream" in chunk:
+                pending += chunk["stream"]
+                *complete, pending = pending.split("\n")
+                for text in complete:
+                    emit(text)
+            elif "aux" in chunk and "ID" in chunk["aux"]:
+                image_id = chunk["aux"]["ID"]
+            elif "error" in chunk:
+                error = chunk.get("errorDetail", {}).get("message") or chunk["error"]
+            elif "status" in chunk:
+                emit(chunk["status"])
+    except APIError as exc:
+        error = exc.explanation or str(exc)
+    if pending:
+        emit(pending)
+    return {"log": lines, "times": times, "image_id": image_id, "error": error,
+            "seconds": round(time.perf_counter() - start, 3)}
+
+
+def _is_label_step(instruction: str) -> bool:
+    return instruction.startswith("LABEL ") and "io.labutils." in instruction
+
+
+class View:
+    """The log as the learner's Dockerfile numbers it.
+
+    labutils passes its label through the API, and the classic builder runs it
+    as one more ``LABEL`` step at the end ("Step 6/6" for a five-line file).
+    This view drops that step and counts the learner's instructions only.
+    """
+
+    def __init__(self, labelled: bool = True):
+        self.labelled = labelled
+        self.hiding = False
+        self.total = None
+
+    def line(self, text: str) -> str | None:
+        """The line as the learner sees it, or None for a line of labutils' own label step."""
+        m = _STEP.match(text)
+        if m:
+            n, total, instruction = int(m.group(1)), int(m.group(2)), m.group(3)
+            self.total = total - 1 if self.labelled else total
+            self.hiding = self.labelled and n == total and _is_label_step(instruction)
+            return None if self.hiding else f"Step {n}/{self.total} : {instruction}"
+        if self.hiding and not text.startswith("Successfully "):
+            return None
+        self.hiding = False
+        return text
+
+
+def steps(lines, times, wall: float):
+    """Split a classic log into steps: (number, instruction, seconds, cached, output); the label step dropped.
+
+    Also returns the failing step (the one still open when the log ends), or None.
+    """
+    out, current = [], None
+
+    def close(now):
+        nonlocal current
+        if current is not None:
+            out.append({**current, "seconds": max(0.0, now - current["start"])})
+            current = None
+
+    for text, t in zip(lines, times):
+        m = _STEP.match(text)
+        if m:
+            close(t)
+            current = {"number": int(m.group(1)), "instruction": m.group(3).strip(), "start": t,
+                       "cached": False, "lines": []}
+        elif current is not None:
+            if text.strip() == "---> Using cache":
+                current["cached"] = True
+            if not text.startswith("Successfully "):
+                current["lines"].append(text)
+    failing = current
+    close(wall)
+    out = [s for s in out if not _is_label_step(s["instruction"])]
+    return out, failing

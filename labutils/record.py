@@ -1,0 +1,113 @@
+"""``python -m labutils record``: one command that records the notebooks and proves the recording.
+
+1. Every numbered notebook runs live, in order, in a scratch work folder, with
+   each engine call recorded; its fresh outputs become the stored outputs.
+2. Every notebook runs again in recorded mode with no engine at all (DOCKER_HOST
+   points at nothing), and each replayed entry is noted.
+3. Entries nothing replayed are listed: a recording a reviewer can trust holds
+   only what the notebooks ask.
+
+The new recording replaces the old one only when every notebook ran through, both times.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
+from . import engine
+from .errors import LabError
+from .recfile import notebook_files
+from .settings import settings
+
+NO_ENGINE = "unix:///nonexistent/labutils-recorded-mode.sock"
+
+
+@contextmanager
+def _environment(**values):
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update({k: v for k, v in values.items() if v is not None})
+    for k, v in values.items():
+        if v is None:
+            os.environ.pop(k, None)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        engine.reset_caches()
+
+
+def _execute(path: Path, timeout: int):
+    import nbformat
+    from nbclient import NotebookClient
+    nb = nbformat.read(path, as_version=4)
+    NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    for cell in nb.cells:
+        cell.metadata.pop("execution", None)
+    return nb
+
+
+def unreplayed(recording: Path, replay_log: Path) -> list[dict]:
+    """Entries of the recording that no replay asked for."""
+    used = set(replay_log.read_text().splitlines()) if replay_log.exists() else set()
+    left = []
+    for f in notebook_files(recording):
+        book = json.loads(f.read_text())
+        left += [{"notebook": book["notebook"], "n": e["n"], "cell": e["cell"], "call": e["call"], "key": e["key"]}
+                 for e in book["entries"] if f"{book['notebook']}\t{e['n']}" not in used]
+    return left
+
+
+def record_notebooks(notebooks, out=None, timeout: int = 900, write_outputs: bool = True) -> int:
+    """Record every notebook live, store its outputs, replay all with no engine; 0 when nothing is left unreplayed.
+
+    Raises:
+        EngineUnavailable: no engine answers (recording needs one).
+        LabError: there are no numbered notebooks; a notebook failed live or in replay.
+    """
+    import nbformat
+    engine.client()                                   # fail now, clearly, without an engine
+    out = Path(out) if out else settings().recording
+    paths = sorted(Path(notebooks).glob("[0-9]*.ipynb"))
+    if not paths:
+        raise LabError(f"There are no numbered notebooks in {notebooks}.", hint="pass --notebooks <folder>.")
+    with tempfile.TemporaryDirectory(prefix="labutils-record-") as tmp:
+        new, log = Path(tmp) / "recorded", Path(tmp) / "replayed.txt"
+        executed = {}
+        for path in paths:
+            print(f"recording {path.name} (live) ...", flush=True)
+            with _environment(LABUTILS_RECORD=str(new), LABUTILS_WORK=str(Path(tmp) / "live" / "work"),
+                              LABUTILS_MODE="live", LABUTILS_NOTEBOOK=path.stem, LABUTILS_REPLAY_LOG=None):
+                executed[path] = _execute(path, timeout)
+        meta = json.loads((new / "meta.json").read_text())
+        meta.update(notebooks=[p.name for p in paths], made_by="python -m labutils record")
+        (new / "meta.json").write_text(json.dumps(meta, indent=1) + "\n")
+        for path in paths:
+            print(f"replaying {path.name} (recorded, no engine) ...", flush=True)
+            with _environment(LABUTILS_RECORDING=str(new), LABUTILS_WORK=str(Path(tmp) / "replay" / "work"),
+                              LABUTILS_MODE="recorded", LABUTILS_NOTEBOOK=path.stem, LABUTILS_REPLAY_LOG=str(log),
+                              LABUTILS_RECORD=None, DOCKER_HOST=NO_ENGINE):
+                _execute(path, timeout)
+        left = unreplayed(new, log)
+        if out.exists():
+            shutil.rmtree(out)
+        shutil.copytree(new, out)
+    if write_outputs:
+        for path, nb in executed.items():
+            nbformat.write(nb, path)
+    entries = sum(len(json.loads(f.read_text())["entries"]) for f in notebook_files(out))
+    size = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
+    print(f"Recorded {entries} calls from {len(paths)} notebooks into {out} ({size / 1e6:.2f} MB, {meta['recorded']}, "
+          f"Docker Engine {meta['docker_version']}); every notebook also ran through in recorded mode.")
+    for e in left:
+        print(f"not replayed: {e['notebook']} cell {e['cell']}: {e['call']} {json.dumps(e['key'])[:120]}")
+    print(f"{len(left)} recorded call(s) nothing replayed.")
+    return 1 if left else 0

@@ -1,0 +1,157 @@
+"""Recording: the live backend, with every answer also stored (``LABUTILS_RECORD``).
+
+Each call's key, answer and printed output go to ``<notebook>.json`` (see
+``recfile.py``), under the notebook and cell that asked.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+from . import archive
+from .errors import LabError
+from .recfile import cmd_text, script_key, split, to_json
+from .settings import settings
+
+NO_PRINTED = {"build"}      # a build's printed output is its log, stored once in the answer
+
+
+class _Tee(io.TextIOBase):
+    def __init__(self, real):
+        self.real, self.copy = real, io.StringIO()
+
+    def write(self, text):
+        self.copy.write(text)
+        return self.real.write(text)
+
+    def flush(self):
+        self.real.flush()
+
+
+def _cell() -> int | None:
+    ip = sys.modules.get("IPython")
+    shell = ip.get_ipython() if ip is not None else None
+    return getattr(shell, "execution_count", None)
+
+
+class Recorder:
+    """The live backend, with every answer also stored under ``LABUTILS_RECORD``."""
+
+    def __init__(self, live, path: Path):
+        self.live, self.path = live, path
+        self.mode = "live"
+
+    def __getattr__(self, name):
+        return getattr(self.live, name)
+
+    def _store(self, call: str, key: dict, answer=None, printed: str = "", error: LabError | None = None):
+        s = settings()
+        notebook = s.notebook or "session"
+        self.path.mkdir(parents=True, exist_ok=True)
+        meta = self.path / "meta.json"
+        if not meta.exists():
+            d = self.live.describe()
+            meta.write_text(json.dumps({"recorded": datetime.now(timezone.utc).date().isoformat(),
+                                        "docker_version": d["engine_version"], "api_version": d["api_version"],
+                                        "os_arch": d["os_arch"], "builder": "classic"}, indent=1) + "\n")
+        book = self.path / f"{notebook}.json"
+        vol_book = self.path / "volatile" / f"{notebook}.json"
+        stable = json.loads(book.read_text()) if book.exists() else {"notebook": notebook, "entries": []}
+        vol = json.loads(vol_book.read_text()) if vol_book.exists() else {"notebook": notebook, "values": {}}
+        n = len(stable["entries"])
+        values: list = []
+        entry = {"n": n, "notebook": notebook, "cell": _cell(), "call": call, "key": key}
+        if error is not None:
+            entry["error"] = {"type": type(error).__name__, **{k: v for k, v in vars(error).items()}}
+        else:
+            entry["answer"] = split(to_json(answer, self.path), values, "")
+        if printed:
+            entry["printed"] = split(printed, values, "printed")
+        stable["entries"].append(entry)
+        if values:
+            vol["values"][str(n)] = values
+        book.write_text(json.dumps(stable, indent=1, sort_keys=True, ensure_ascii=False) + "\n")
+        vol_book.parent.mkdir(exist_ok=True)
+        vol["values"] = dict(sorted(vol["values"].items(), key=lambda kv: int(kv[0])))
+        vol_book.write_text(json.dumps(vol, indent=1, ensure_ascii=False) + "\n")
+
+    def _call(self, call: str, key: dict, fn, encode=lambda a: a):
+        tee = _Tee(sys.stdout)
+        try:
+            with contextlib.redirect_stdout(tee):
+                answer = fn()
+        except LabError as exc:
+            self._store(call, key, printed=tee.copy.getvalue(), error=exc)
+            raise
+        self._store(call, key, encode(answer), "" if call in NO_PRINTED else tee.copy.getvalue())
+        return answer
+
+    def build(self, req, on_line):
+        if not req["record"]:
+            return self.live.build(req, on_line)
+        return self._call("build", req["key"], lambda: self.live.build(req, on_line))
+
+    def inspect(self, tag):
+        return self._call("inspect", {"tag": tag}, lambda: self.live.inspect(tag))
+
+    def exists(self, name):
+        return self._call("exists", {"name": name}, lambda: self.live.exists(name))
+
+    def pull(self, name, quiet=False):
+        return self._call("pull", {"name": name}, lambda: self.live.pull(name, quiet))
+
+    def history(self, tag):
+        return self._call("history", {"tag": tag}, lambda: self.live.history(tag))
+
+    def images(self, tags, reference):
+        return self._call("images", {"tags": list(tags), "reference": reference},
+                          lambda: self.live.images(tags, reference))
+
+    def save(self, tag):
+        return self._call("save", {"tag": tag}, lambda: self.live.save(tag), archive.reduce)
+
+    def run(self, image, command, env, timeout):
+        return self._call("run", {"image": image, "command": cmd_text(command), "env": env},
+                          lambda: self.live.run(image, command, env, timeout))
+
+    def copy_out(self, image, path):
+        return self._call("copy_out", {"image": image, "path": path}, lambda: self.live.copy_out(image, path))
+
+    def stat(self, image, path):
+        return self._call("stat", {"image": image, "path": path}, lambda: self.live.stat(image, path))
+
+    def containers(self):
+        return self._call("containers", {}, self.live.containers)
+
+    def run_script(self, folder, script, timeout, source=None):
+        return self._call("run_script", script_key(source or folder, script),
+                          lambda: self.live.run_script(folder, script, timeout))
+
+    @contextlib.contextmanager
+    def serve(self, image, port, env, ready_path, timeout, host_port):
+        key = {"image": image, "port": port, "env": env, "ready_path": ready_path}
+        with self.live.serve(image, port, env, ready_path, timeout, host_port) as handle:
+            watched = _WatchedServer(handle)
+            try:
+                yield watched
+            finally:
+                self._store("serve", key, {"info": handle.info, "logs": handle.logs(), "gets": watched.gets})
+
+
+class _WatchedServer:
+    def __init__(self, handle):
+        self.handle, self.info, self.gets = handle, handle.info, []
+
+    def get(self, path, timeout=5):
+        answer = self.handle.get(path, timeout)
+        self.gets.append({"path": path, "answer": answer})
+        return answer
+
+    def logs(self):
+        return self.handle.logs()
+
+

@@ -1,0 +1,87 @@
+"""Every setting labutils has, read from the environment when asked, never at import.
+
+One place (after testcontainers' config object): paths, mode, namespace and
+where recordings go. Changing ``LABUTILS_WORK`` after ``import labutils`` moves
+everything that writes under ``work/`` at once.
+
+| variable | default | meaning |
+|---|---|---|
+| LABUTILS_DATA | ``<repo>/data`` | the lab's files, base recipes, book figures, recording |
+| LABUTILS_WORK | ``<repo>/work`` | where the learner's files, results and figures go |
+| LABUTILS_MODE | ``auto`` | ``live``, ``recorded`` or ``auto`` |
+| LABUTILS_RECORDING | ``<data>/recorded`` | the recording recorded mode replays |
+| LABUTILS_RECORD | unset | record every live engine call into this folder |
+| LABUTILS_NAMESPACE | unset | a learner's own prefix on a shared engine |
+| LABUTILS_NOTEBOOK | unset | the notebook being run (recording and replay are per notebook) |
+| LABUTILS_DEBIAN_MIRROR | deb.debian.org | the mirror the stand-ins are made from |
+"""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+MODES = ("live", "recorded", "auto")
+_NAMESPACE = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """A snapshot of labutils' settings; ``settings()`` makes a fresh one on every call."""
+    data: Path
+    work: Path
+    mode: str
+    recording: Path
+    record_to: Path | None
+    namespace: str
+    notebook: str
+    debian_mirror: str
+    replay_log: Path | None
+
+    @property
+    def exercises(self) -> Path:
+        return self.data / "exercises"
+
+    @property
+    def results_log(self) -> Path:
+        return self.work / "results.csv"
+
+    @property
+    def figures(self) -> Path:
+        return self.work / "figures"
+
+
+def _notebook() -> str:
+    """The notebook this kernel runs: LABUTILS_NOTEBOOK, else the one Jupyter names (JPY_SESSION_NAME)."""
+    name = os.environ.get("LABUTILS_NOTEBOOK") or os.environ.get("JPY_SESSION_NAME", "")
+    name = Path(name).name
+    return name[:-len(".ipynb")] if name.endswith(".ipynb") else name
+
+
+def settings() -> Settings:
+    """Read every setting now. Raises ValueError (with what to set) for a value labutils cannot use."""
+    env = os.environ
+    data = Path(env.get("LABUTILS_DATA") or ROOT / "data")
+    mode = (env.get("LABUTILS_MODE", "auto").strip().lower() or "auto")
+    if mode not in MODES:
+        raise ValueError(f"LABUTILS_MODE={mode!r} is not a mode labutils knows: set it to 'live', "
+                         "'recorded' or 'auto', or unset it.")
+    ns = env.get("LABUTILS_NAMESPACE", "").strip()
+    if ns and not _NAMESPACE.match(ns):
+        raise ValueError(f"LABUTILS_NAMESPACE={ns!r} cannot prefix an image name: use lowercase letters and "
+                         "digits, separated by single '.', '_' or '-' (e.g. 'alice').")
+    record = env.get("LABUTILS_RECORD")
+    replay_log = env.get("LABUTILS_REPLAY_LOG")
+    return Settings(
+        data=data,
+        work=Path(env.get("LABUTILS_WORK") or ROOT / "work"),
+        mode=mode,
+        recording=Path(env.get("LABUTILS_RECORDING") or data / "recorded"),
+        record_to=Path(record) if record else None,
+        namespace=ns,
+        notebook=_notebook(),
+        debian_mirror=env.get("LABUTILS_DEBIAN_MIRROR", "http://deb.debian.org/debian"),
+        replay_log=Path(replay_log) if replay_log else None,
+    )

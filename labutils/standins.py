@@ -1,0 +1,159 @@
+"""The offline stand-ins for the lab's base images, and an instructor's kit of them.
+
+``python -m labutils bases --offline`` makes them from Debian packages, under
+names of their own; ``--save``/``--load`` move them to engines with no network.
+Taught in notebook 00.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+from pathlib import Path
+
+from . import engine
+from .backend import backend
+from .bases import (BUSYBOX, DEBIAN, GOLANG, LAB_BASES, STANDIN_LABEL, Resolution, _unpullable, exists, pull,
+                    repository_name, standin_for)
+from .build import build
+from .errors import BaseImageUnavailable, LabError
+from .settings import settings
+
+
+
+def _need_root_tools() -> None:
+    if sys.platform != "linux":
+        raise LabError("Offline stand-ins are made with debootstrap, which needs a Linux host.",
+                       hint="pull golang:1.15.6 and alpine:latest where a registry is reachable, "
+                            "or load an instructor's kit.")
+    if shutil.which("debootstrap") is None:
+        raise LabError("debootstrap is not installed, and the offline stand-ins need it.",
+                       hint="install it (`apt-get install debootstrap` on Debian/Ubuntu) and run "
+                            "`python -m labutils bases --offline` again.")
+    if os.geteuid() != 0:
+        raise LabError("debootstrap needs root to make the Debian root file system.",
+                       hint="run `sudo python -m labutils bases --offline`.")
+
+
+def make_debian(*, quiet: bool = False, tag: str = DEBIAN) -> str:
+    """debootstrap a minimal bookworm and import it into the engine as DEBIAN (or ``tag``)."""
+    _need_root_tools()
+    mirror = settings().debian_mirror
+    engine.client()
+    with tempfile.TemporaryDirectory(prefix="labutils-rootfs-") as tmp:
+        rootfs = Path(tmp) / "rootfs"
+        cmd = ["debootstrap", "--variant=minbase", "bookworm", str(rootfs), mirror]
+        if not quiet:
+            print("$ " + " ".join(cmd), flush=True)
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise LabError("debootstrap could not make the Debian root file system.",
+                           command=" ".join(cmd), exit_code=proc.returncode,
+                           log_tail="\n".join((proc.stdout + proc.stderr).splitlines()[-15:]),
+                           hint=f"check that {mirror} is reachable (or set LABUTILS_DEBIAN_MIRROR).")
+        archive = Path(tmp) / "rootfs.tar"
+        with tarfile.open(archive, "w") as tar:
+            tar.add(rootfs, arcname=".")
+        shutil.rmtree(rootfs, ignore_errors=True)
+        backend().import_rootfs(str(archive), tag, [f'LABEL {STANDIN_LABEL}=debian', 'CMD ["bash"]',
+                                                    "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"])
+    if not quiet:
+        print(f"Imported {tag}", flush=True)
+    return tag
+
+
+def make_from_dockerfile(tag: str, dockerfile: Path, role: str, *, quiet: bool = False,
+                         base: str | None = None, nocache: bool = False):
+    """Build a stand-in from its recipe in data/bases/, labelled as a stand-in (never as the lab's)."""
+    return build(dockerfile.parent, tag, dockerfile=dockerfile.name, quiet=quiet, nocache=nocache,
+                 buildargs={"BASE": base} if base else None, labels={STANDIN_LABEL: role})
+
+
+def status() -> list[dict]:
+    """For each lab base image: present, or which stand-in is ready."""
+    rows = []
+    for ref in LAB_BASES:
+        sub = standin_for(ref)
+        rows.append({"image": ref, "present": exists(ref), "stand_in": sub,
+                     "stand_in_present": bool(sub) and exists(sub)})
+    return rows
+
+
+def ensure(*, offline: bool = False, quiet: bool = False) -> list[Resolution]:
+    """Make every lab base image ready: present, else pulled, else a stand-in.
+
+    Stand-ins are only built with ``offline`` (it needs debootstrap and root);
+    without it a missing stand-in is an error that says how to make it.
+    """
+    results = []
+    for ref in LAB_BASES:
+        if exists(ref):
+            results.append(Resolution(ref, ref, "local"))
+            continue
+        if pull(ref, quiet=quiet):
+            results.append(Resolution(ref, ref, "pulled"))
+            continue
+        sub = standin_for(ref)
+        if not exists(sub):
+            if not offline:
+                raise BaseImageUnavailable(
+                    f"{ref} is not here, no registry answered, and its stand-in {sub} is not built.",
+                    engine_said=_unpullable.get(ref), hint="run `python -m labutils bases --offline`.")
+            if not exists(DEBIAN):
+                make_debian(quiet=quiet)
+            recipe = {GOLANG: "golang.Dockerfile", BUSYBOX: "busybox.Dockerfile"}.get(sub)
+            if recipe:
+                make_from_dockerfile(sub, settings().data / "bases" / recipe, repository_name(ref), quiet=quiet)
+        results.append(Resolution(ref, sub, "stand-in", _unpullable.get(ref, "not pulled (offline)")))
+    return results
+
+
+# --- an instructor's kit: every base image in one archive ---------------------
+
+def kit_images() -> list[str]:
+    """The images a kit holds: each lab base as it is here (the real one, else its stand-in)."""
+    chosen, missing = [], []
+    for ref in LAB_BASES:
+        sub = standin_for(ref)
+        if exists(ref):
+            chosen.append(ref)
+        elif sub and exists(sub):
+            chosen.append(sub)
+        else:
+            missing.append(ref)
+    if missing:
+        raise BaseImageUnavailable(f"These base images are not ready, so they cannot go into a kit: {missing}.",
+                                   hint="run `python -m labutils bases --offline` (or pull them) first.")
+    return list(dict.fromkeys(chosen))
+
+
+def save_kit(path, *, quiet: bool = False) -> list[str]:
+    """``docker save`` every base image the lab needs into one archive (shared layers once)."""
+    path = Path(path)
+    names = kit_images()
+    tmp = path.with_name(path.name + ".part")
+    written = backend().save_images(names, tmp)
+    tmp.replace(path)
+    if not quiet:
+        print(f"Saved {', '.join(names)} to {path} ({written / 1e6:,.0f} MB).", flush=True)
+    return names
+
+
+def load_kit(path, *, quiet: bool = False) -> list[str]:
+    """``docker load`` a kit into this engine, with no network; returns the tags it brought."""
+    path = Path(path)
+    if not path.is_file():
+        raise LabError(f"There is no kit at {path}.", hint="pass the file an instructor made with `bases --save`.")
+    try:
+        with tarfile.open(path) as tar:
+            tar.getmember("manifest.json")
+    except (tarfile.TarError, KeyError):
+        raise LabError(f"{path} is not an image archive made by `docker save`.",
+                       hint="use the kit made with `python -m labutils bases --save kit.tar`.") from None
+    loaded = backend().load_images(path)
+    if not quiet:
+        print(f"Loaded {', '.join(loaded)} from {path}.", flush=True)
+    return loaded
