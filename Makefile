@@ -1,7 +1,7 @@
 # make lab    - set up .venv, make the base images ready, start JupyterLab on notebooks/
 # make test   - the whole suite: unit, real engine and nbval live, then nbval in recorded mode (no engine)
 # make run    - every exercise headless: the comparison table and the figures (work/figures/)
-# make record - run the notebooks live and store the recording for recorded mode (data/recorded/)
+# make record - run the notebooks live (recording + stored outputs), then replay them with no engine
 # make clean  - remove every image and container labutils made (nothing else)
 PYTHON ?= python3
 VENV   := .venv

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import labutils as lu  # noqa: E402
-from labutils import bases, engine, lab  # noqa: E402
+from labutils import bases, engine, lab, standins  # noqa: E402
 
 PY = str(ROOT / ".venv" / "bin" / "python") if (ROOT / ".venv" / "bin" / "python").exists() else sys.executable
 NBVAL = ["-m", "pytest", "notebooks", "--nbval", "--nbval-sanitize-with", "notebooks/sanitize.cfg",
@@ -73,7 +73,7 @@ def main() -> int:
     rows: list[tuple[str, str, str, str]] = []     # what, result, goal, met
     os.environ["LABUTILS_WORK"] = tempfile.mkdtemp(prefix="labutils-bench-")
     os.environ.setdefault("LABUTILS_MODE", "live")
-    version = lu.engine.version()
+    version = engine.version()
 
     # 1. labutils build() vs docker build, warm and cold
     folder = lu.write_exercise("normal-build", show=False)
@@ -132,9 +132,9 @@ def main() -> int:
 
     # 5. the offline stand-ins from nothing: debootstrap, then both recipes without any build cache
     def from_nothing():
-        debian = bases.make_debian(quiet=True, tag="bench-debian:scratch")
+        debian = standins.make_debian(quiet=True, tag="bench-debian:scratch")
         for sub, recipe in ((bases.GOLANG, "golang.Dockerfile"), (bases.BUSYBOX, "busybox.Dockerfile")):
-            bases.make_from_dockerfile(f"bench-{sub.split(':')[0]}:scratch", bases.DATA / "bases" / recipe, "bench",
+            standins.make_from_dockerfile(f"bench-{sub.split(':')[0]}:scratch", lu.settings().data / "bases" / recipe, "bench",
                                        quiet=True, base=debian, nocache=True)
     fresh = timed(from_nothing, 1 if args.quick else 2)
     rows.append(("`bases --offline` from nothing (debootstrap, no build cache)", fmt(fresh), "under 3 minutes",
@@ -143,7 +143,7 @@ def main() -> int:
     for tag in ("bench-labutils-golang:scratch", "bench-labutils-busybox:scratch", "bench-debian:scratch",
                 "bench-welcome:v1"):
         try:
-            lu.engine.client().images.remove(tag, force=True)
+            engine.client().images.remove(tag, force=True)
         except Exception:
             pass
 

@@ -72,6 +72,18 @@ def to_the_floor(program: str = "welcome") -> pd.DataFrame:
     return out
 
 
+def publish(folder, dockerfile: str, version: str) -> None:
+    """Play the base image's publisher: build ``demo-base:<version>`` and move ``demo-base:latest`` to it."""
+    for tag in (f"demo-base:{version}", "demo-base:latest"):
+        build(folder, tag, dockerfile=dockerfile, quiet=True)
+
+
+def pinned_and_unpinned(folder) -> dict:
+    """Build the pinned and the unpinned Dockerfile again and say what each image prints."""
+    return {name: run(build(folder, f"demo-{name}:v1", dockerfile=f"Dockerfile.{name}", quiet=True).tag).stdout
+            for name in ("pinned", "unpinned")}
+
+
 def context_bytes(folder, dockerfile_name: str = "Dockerfile") -> int:
     """Bytes of the build context the client sends (after .dockerignore), as docker-py computes it."""
     folder = Path(folder)

@@ -60,7 +60,9 @@ class Recorded:
             raise self._missing(call, key, what, scope)
         slot = (settings().notebook, call, wanted)
         n = self.served[slot]
-        if n >= len(matches):
+        if n >= len(matches) and call in QUIET:
+            n = len(matches) - 1        # a probe for a base image: the engine's answer would not change
+        elif n >= len(matches):
             raise RecordingMissing(
                 f"Recorded mode cannot answer {what} again: the recording ({self.label}) holds it "
                 f"{len(matches)} time{'s' if len(matches) > 1 else ''}"

@@ -1,8 +1,7 @@
-"""Fixtures: a real engine (skip only where allowed), lab files in a temp folder,
-and a check that no labelled container outlives a test."""
+"""Shared fixtures: a real engine (skip only where allowed), lab files in a temp folder,
+fresh labutils caches, and a check that no labelled container outlives a test."""
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
@@ -11,17 +10,25 @@ import pytest
 import labutils as lu
 from labutils import engine
 
-ROOT = Path(__file__).resolve().parent.parent
-EXERCISES = ROOT / "data" / "exercises"
+from shared import EXERCISES, skip_or_fail
+
 TEST_PREFIX = "lutest-"
 
 
 @pytest.fixture(scope="module", autouse=True)
 def private_results_log(tmp_path_factory):
-    """Tests log their builds and runs to a results log of their own, not the learner's work/."""
+    """Tests log their builds and runs to a work folder of their own, not the learner's work/."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("LABUTILS_WORK", str(tmp_path_factory.mktemp("work")))
         yield
+
+
+@pytest.fixture(autouse=True)
+def fresh_caches():
+    """Every test starts and ends with no cached engine, mode or recording."""
+    lu.reset_caches()
+    yield
+    lu.reset_caches()
 
 
 def _labelled_containers(cli) -> set[str]:
@@ -34,9 +41,7 @@ def live():
     try:
         return engine.client()
     except lu.EngineUnavailable as exc:
-        if os.environ.get("LABUTILS_REQUIRE_ENGINE") == "1":
-            pytest.fail(f"LABUTILS_REQUIRE_ENGINE=1 but no engine: {exc}")
-        pytest.skip(f"no Docker Engine: {exc.message}")
+        skip_or_fail(f"no Docker Engine: {exc.message}")
 
 
 @pytest.fixture(autouse=True)
@@ -65,10 +70,9 @@ def exercise(tmp_path):
 @pytest.fixture(scope="module", autouse=True)
 def remove_test_images():
     yield
-    try:
-        cli = engine.client()
-    except lu.EngineUnavailable:
+    if not engine.answers():
         return
+    cli = engine.client()
     for img in cli.images.list():
         for tag in img.tags:
             if tag.startswith(TEST_PREFIX):

@@ -10,6 +10,7 @@ import tarfile
 import pytest
 
 from labutils.analyze import analyze_archive
+from labutils.util import tar_bytes
 
 MB = 1_000_000
 
@@ -48,11 +49,7 @@ def save_archive(tmp_path, layers: list[dict], layout: str, gz: bool = False):
         blobs["oci-layout"] = b'{"imageLayoutVersion": "1.0.0"}'
         blobs["index.json"] = b'{"schemaVersion": 2, "manifests": []}'
     path = tmp_path / f"{layout}-{gz}.tar"
-    with tarfile.open(path, "w") as tar:
-        for name, data in blobs.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
+    path.write_bytes(tar_bytes(blobs))
     return path
 
 

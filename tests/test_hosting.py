@@ -2,11 +2,10 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
+from shared import ROOT
 
 
 def test_devcontainer_runs_the_lab_live_on_python_311_with_docker_in_docker():

@@ -5,6 +5,8 @@ import pytest
 
 import labutils as lu
 
+from shared import EXERCISES
+
 KNOWN = """FROM alpine:latest
 RUN apt-get update
 RUN apt-get install -y curl
@@ -32,8 +34,8 @@ def test_ignore_and_clean_files(tmp_path):
 
 
 def test_the_labs_intro_draws_only_the_latest_warning():
-    from labutils.exercises import EXERCISES
-    assert list(lu.lint(EXERCISES / "multi-stage-intro" / "Dockerfile")["rule"]) == ["DL3007"]
+    [intro] = lu.exercise_files("multi-stage-intro/Dockerfile")
+    assert list(lu.lint(intro)["rule"]) == ["DL3007"]
     assert lu.lint(EXERCISES / "best-practices" / "Dockerfile.lint-clean").empty
 
 

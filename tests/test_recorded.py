@@ -6,6 +6,8 @@ engine, an unlabelled answer, or an answer to something never recorded.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import socket
 import threading
@@ -14,10 +16,12 @@ from pathlib import Path
 import pytest
 
 import labutils as lu
-from labutils import engine, recording
+from labutils import engine
+from labutils.backend import backend
 
-ROOT = Path(__file__).resolve().parent.parent
-EXERCISES = ROOT / "data" / "exercises"
+from shared import ROOT
+
+RECORDED = ROOT / "data" / "recorded"
 
 
 class FakeEngine:
@@ -55,9 +59,8 @@ def recorded(monkeypatch, tmp_path):
     monkeypatch.setenv("LABUTILS_MODE", "recorded")
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/engine.sock")
     monkeypatch.setenv("LABUTILS_WORK", str(tmp_path / "work"))
-    monkeypatch.setattr(lu.exercises, "WORK", tmp_path / "work")
     monkeypatch.delenv("LABUTILS_RECORDING", raising=False)
-    recording._replay_for.cache_clear()
+    monkeypatch.delenv("LABUTILS_NOTEBOOK", raising=False)
     real_connect = socket.socket.connect
     tcp_attempts = []
 
@@ -68,12 +71,12 @@ def recorded(monkeypatch, tmp_path):
     monkeypatch.setattr(socket.socket, "connect", guarded)
     yield fake
     fake.close()
-    recording._replay_for.cache_clear()
     assert fake.accepted == 0, "recorded mode connected to the engine socket"
     assert tcp_attempts == [], f"recorded mode opened network connections: {tcp_attempts}"
 
 
-def test_the_lab_replays_without_touching_an_engine(recorded, capsys):
+def test_the_lab_replays_without_touching_an_engine(recorded, capsys, monkeypatch):
+    monkeypatch.setenv("LABUTILS_NOTEBOOK", "02-builder-pattern")
     folder = lu.write_exercise("builder-pattern", show=False)
     builder = lu.build(folder, "welcome-builder:v1", dockerfile="Dockerfile.build")
     binary = lu.copy_out("welcome-builder:v1", "/myapp/welcome", folder)
@@ -84,7 +87,7 @@ def test_the_lab_replays_without_touching_an_engine(recorded, capsys):
     assert out.stdout == "Welcome to multi-stage Docker builds\n" and out.exit_code == 0
     assert runtime.size < 10e6
     assert builder.size > 100 * runtime.size
-    meta = recording.replay().meta
+    meta = json.loads((RECORDED / "meta.json").read_text())
     for answer in (builder, runtime, out):
         assert answer.recorded and meta["recorded"] in answer.recorded and meta["docker_version"] in answer.recorded
     assert "Successfully tagged welcome-runtime:v1" in err.out, "the recorded build log is printed again"
@@ -93,17 +96,20 @@ def test_the_lab_replays_without_touching_an_engine(recorded, capsys):
     assert lu.compare().query("tag == 'welcome-runtime:v1'")["mode"].eq("recorded").all()
 
 
-def test_the_copied_binary_is_the_recorded_one(recorded):
+def test_the_copied_binary_is_the_recorded_one(recorded, monkeypatch):
+    monkeypatch.setenv("LABUTILS_NOTEBOOK", "02-builder-pattern")
     folder = lu.write_exercise("builder-pattern", show=False)
     lu.build(folder, "welcome-builder:v1", dockerfile="Dockerfile.build", quiet=True)
     binary = lu.copy_out("welcome-builder:v1", "/myapp/welcome", folder)
     data = binary.read_bytes()
     assert data[:4] == b"\x7fELF" and os.access(binary, os.X_OK)
-    recorded_copy = recording.replay().by_call["copy_out"][0]["answer"]
-    assert recording.digest(data) == recorded_copy["sha256"] and len(data) == recorded_copy["size"]
+    book = json.loads((RECORDED / "02-builder-pattern.json").read_text())
+    recorded_copy = next(e for e in book["entries"] if e["call"] == "copy_out")["answer"]["data"]
+    assert hashlib.sha256(data).hexdigest() == recorded_copy["$file"] and len(data) == recorded_copy["size"]
 
 
-def test_serve_answers_the_recorded_pages_only(recorded):
+def test_serve_answers_the_recorded_pages_only(recorded, monkeypatch):
+    monkeypatch.setenv("LABUTILS_NOTEBOOK", "05-activity-go-http-server")
     folder = lu.write_exercise("activity", show=False)
     lu.build(folder, "activity:v1", dockerfile="Dockerfile.solution", quiet=True)
     with lu.serve("activity:v1") as server:
@@ -115,7 +121,8 @@ def test_serve_answers_the_recorded_pages_only(recorded):
     assert lu.ps().empty and lu.ps().attrs["recorded"]
 
 
-def test_a_changed_file_is_refused_and_named(recorded):
+def test_a_changed_file_is_refused_and_named(recorded, monkeypatch):
+    monkeypatch.setenv("LABUTILS_NOTEBOOK", "01-normal-build")
     folder = lu.write_exercise("normal-build", show=False)
     (folder / "welcome.go").write_text((folder / "welcome.go").read_text().replace("Welcome", "Hello"))
     with pytest.raises(lu.RecordingMissing) as info:
@@ -127,15 +134,28 @@ def test_a_changed_file_is_refused_and_named(recorded):
     assert lu.build(folder, "welcome:v1", quiet=True).recorded
 
 
-def test_an_unrecorded_call_says_so(recorded):
-    with pytest.raises(lu.RecordingMissing, match="image was 'welcome:v1', now 'nobody-built-this:v1'|nobody-built-this"):
+def test_an_unrecorded_call_says_so(recorded, monkeypatch):
+    monkeypatch.setenv("LABUTILS_NOTEBOOK", "01-normal-build")
+    with pytest.raises(lu.RecordingMissing) as info:
         lu.run("nobody-built-this:v1")
+    assert "Nearest recorded run(): image was 'welcome:v1', now 'nobody-built-this:v1'" in info.value.message
     with pytest.raises(lu.EngineUnavailable, match="recorded mode"):
-        engine.client()
+        backend().save_images(["welcome:v1"], "kit.tar")
     assert lu.clean().empty
 
 
-def test_measure_replays_every_repeat(recorded):
+def test_asking_more_often_than_recorded_says_so(recorded, monkeypatch):
+    """Notebook 01 runs welcome:v1 twice; a third run is not answered with a cycled first one."""
+    monkeypatch.setenv("LABUTILS_NOTEBOOK", "01-normal-build")
+    first, second = lu.run("welcome:v1"), lu.run("welcome:v1")
+    assert first.stdout == second.stdout == "Welcome to multi-stage Docker builds\n"
+    with pytest.raises(lu.RecordingMissing, match="holds it 2 times in 01-normal-build, and this is time 3") as info:
+        lu.run("welcome:v1")
+    assert "restart the kernel" in info.value.hint.lower()
+
+
+def test_measure_replays_every_repeat(recorded, monkeypatch):
+    monkeypatch.setenv("LABUTILS_NOTEBOOK", "06-summary")
     times = lu.measure(repeats=3, quiet=True)
     assert len(times) == 3 * 2 * len(lu.lab.APPROACHES)
     assert times.attrs["recorded"]
@@ -147,31 +167,25 @@ def test_measure_replays_every_repeat(recorded):
 def test_recorded_mode_without_a_recording(monkeypatch, tmp_path):
     monkeypatch.setenv("LABUTILS_MODE", "recorded")
     monkeypatch.setenv("LABUTILS_RECORDING", str(tmp_path / "none"))
-    recording._replay_for.cache_clear()
     with pytest.raises(lu.RecordingMissing, match="no recording") as info:
         lu.run("welcome:v1")
     assert "labutils record" in info.value.hint
-    recording._replay_for.cache_clear()
 
 
 def test_auto_mode_falls_back_to_the_recording_only_without_an_engine(monkeypatch, tmp_path, capsys):
     monkeypatch.delenv("LABUTILS_MODE", raising=False)
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/dead.sock")
-    engine._auto_mode.cache_clear()
-    try:
-        assert engine.mode() == "recorded"
-        assert "answers from the recording" in capsys.readouterr().err
-        monkeypatch.setenv("LABUTILS_RECORDING", str(tmp_path / "none"))
-        engine._auto_mode.cache_clear()
-        assert engine.mode() == "live"
-        with pytest.raises(lu.EngineUnavailable, match="dead.sock"):
-            engine.client()
-    finally:
-        engine._auto_mode.cache_clear()
+    assert engine.mode() == "recorded"
+    assert "answers from the recording" in capsys.readouterr().err
+    monkeypatch.setenv("LABUTILS_RECORDING", str(tmp_path / "none"))
+    lu.reset_caches()
+    assert engine.mode() == "live"
+    with pytest.raises(lu.EngineUnavailable, match="dead.sock"):
+        engine.client()
 
 
 def test_the_recording_names_its_date_engine_and_notebooks():
-    meta = recording.Replay(recording.RECORDED).meta
+    meta = json.loads((RECORDED / "meta.json").read_text())
     assert meta["docker_version"] and meta["api_version"] and meta["recorded"]
     notebooks = sorted(p.name for p in (ROOT / "notebooks").glob("[0-9]*.ipynb"))
     assert meta["notebooks"] == notebooks, "record again: `python -m labutils record`"
@@ -192,3 +206,16 @@ def test_run_all_in_recorded_mode_prints_the_table_and_writes_the_figures(tmp_pa
     assert "recorded" in proc.stderr and "no engine was used" in proc.stderr
     for name in ("sizes.png", "build-times.png", "build-times.csv"):
         assert (tmp_path / "work" / "figures" / name).stat().st_size > 1000
+
+
+def test_every_entry_names_its_notebook_and_cell_and_keeps_volatile_values_apart():
+    meta = json.loads((RECORDED / "meta.json").read_text())
+    for name in meta["notebooks"]:
+        stem = name[:-len(".ipynb")]
+        book = json.loads((RECORDED / f"{stem}.json").read_text())
+        assert book["notebook"] == stem and book["entries"], f"{stem} recorded nothing"
+        for e in book["entries"]:
+            assert e["notebook"] == stem and isinstance(e["cell"], int) and e["cell"] > 0
+        text = (RECORDED / f"{stem}.json").read_text()
+        assert '"seconds": 0.' not in text and '"id": "sha256:' not in text, "volatile values belong in volatile/"
+        assert "attrs" not in text and "RepoTags" not in text, "only the fields labutils reads are kept"

@@ -6,8 +6,8 @@ import json
 import pytest
 
 import labutils as lu
-from labutils import bases, engine
-from labutils.build import _StepClock, _hint
+from labutils import bases, buildkit, classic, engine, recfile
+from labutils.build import _hint
 
 
 @pytest.mark.parametrize("size, shown", [
@@ -33,16 +33,55 @@ def test_standins_never_take_official_names():
     assert bases.standin_for("node:20") is None
 
 
-def test_step_clock_splits_and_times_steps():
-    clock = _StepClock()
-    for t, line in enumerate(["Step 1/3 : FROM golang:1.15.6", " ---> abc",
-                              "Step 2/3 : COPY welcome.go .", " ---> Using cache", " ---> def",
-                              "Step 3/3 : RUN go build -o welcome .", " ---> Running in 123"]):
-        clock.line(line, float(t))
-    assert clock.failing()["instruction"] == "RUN go build -o welcome ."
-    clock.close(10.0)
-    assert [(s.number, s.cached, s.seconds) for s in clock.steps] == [(1, False, 2.0), (2, True, 3.0),
-                                                                     (3, False, 5.0)]
+def test_classic_log_splits_and_times_steps():
+    lines = ["Step 1/3 : FROM golang:1.15.6", " ---> abc", "Step 2/3 : COPY welcome.go .", " ---> Using cache",
+             " ---> def", "Step 3/3 : RUN go build -o welcome .", " ---> Running in 123"]
+    steps, failing = classic.steps(lines, [float(t) for t in range(len(lines))], 10.0)
+    assert failing["instruction"] == "RUN go build -o welcome ."
+    assert [(s["number"], s["cached"], s["seconds"]) for s in steps] == [(1, False, 2.0), (2, True, 3.0),
+                                                                         (3, False, 5.0)]
+
+
+CLASSIC_WITH_LABEL = """Step 1/3 : FROM scratch
+ ---> 
+Step 2/3 : COPY welcome .
+ ---> 62f5a0c81f4d
+Step 3/3 : LABEL io.labutils.managed=true
+ ---> Running in 1c2826a59f70
+Removing intermediate container 1c2826a59f70
+ ---> 9a3742ff2a97
+Successfully built 9a3742ff2a97
+Successfully tagged welcome-runtime:v1"""
+
+
+def test_steps_are_numbered_as_the_learners_file():
+    """labutils' own LABEL step is not the learner's: a two-line Dockerfile shows steps 1/2 and 2/2."""
+    view = classic.View(labelled=True)
+    shown = [s for s in (view.line(t) for t in CLASSIC_WITH_LABEL.splitlines()) if s is not None]
+    assert shown[0] == "Step 1/2 : FROM scratch" and shown[2] == "Step 2/2 : COPY welcome ."
+    assert not any("LABEL" in s or "1c2826a59f70" in s for s in shown)
+    assert shown[-2:] == ["Successfully built 9a3742ff2a97", "Successfully tagged welcome-runtime:v1"]
+    lines = CLASSIC_WITH_LABEL.splitlines()
+    steps, _ = classic.steps(lines, [0.0] * len(lines), 1.0)
+    assert [s["instruction"] for s in steps] == ["FROM scratch", "COPY welcome ."]
+
+
+def test_colour_codes_are_stripped_from_build_output():
+    assert lu.util.strip_ansi("\x1b[91m# command-line-arguments\n\x1b[0m") == "# command-line-arguments\n"
+
+
+def test_volatile_values_are_kept_apart_and_put_back():
+    answer = {"id": "sha256:" + "a" * 64, "size": 1819300, "seconds": 1.25,
+              "log": ["Step 1/2 : FROM scratch", " ---> Running in 1c2826a59f70", "#5 DONE 0.3s", "#6 0.312 hi"]}
+    values = []
+    stable = recfile.split(answer, values)
+    assert stable["size"] == 1819300 and stable["id"] == recfile.MARK and stable["seconds"] == recfile.MARK
+    assert stable["log"] == ["Step 1/2 : FROM scratch", " ---> Running in " + recfile.MARK,
+                             "#5 DONE " + recfile.MARK, "#6 " + recfile.MARK + " hi"]
+    again = []
+    recfile.split({**answer, "id": "sha256:" + "b" * 64, "seconds": 9.0}, again)
+    assert again != values, "a new run changes only the volatile values"
+    assert recfile.join(stable, list(values)) == answer
 
 
 def test_hints_name_the_fix():
@@ -77,10 +116,11 @@ def test_engine_url_honours_docker_host_then_context(monkeypatch, tmp_path):
         engine.engine_url()
 
 
-def test_recorded_mode_never_makes_a_client(monkeypatch):
+def test_recorded_mode_refuses_what_needs_an_engine(monkeypatch):
+    from labutils.backend import backend
     monkeypatch.setenv("LABUTILS_MODE", "recorded")
-    with pytest.raises(lu.EngineUnavailable, match="recorded"):
-        engine.client()
+    with pytest.raises(lu.EngineUnavailable, match="recorded mode"):
+        backend().import_rootfs("rootfs.tar", "x:y", [])
     monkeypatch.setenv("LABUTILS_MODE", "sideways")
     with pytest.raises(lu.EngineUnavailable, match="not a mode"):
         engine.mode()
@@ -149,14 +189,50 @@ PLAIN_PROGRESS = """#5 [runtime 1/3] FROM docker.io/library/labutils-busybox:boo
 
 def test_buildkit_plain_progress_becomes_steps():
     """Beside the real BuildKit tests: the parser alone, on output captured from Docker 20.10."""
-    from labutils.build import _Vertices
-    v = _Vertices()
+    v = buildkit.Vertices()
     for line in PLAIN_PROGRESS.splitlines():
         v.line(line)
     steps = v.steps()
-    assert [(s.stage, s.instruction.split()[0], s.cached) for s in steps] == [
+    assert [(s["stage"], s["instruction"].split()[0], s["cached"]) for s in steps] == [
         ("runtime", "FROM", False), ("builder", "FROM", False), ("builder", "COPY", True),
         ("builder", "RUN", False), ("", "RUN", False)]
-    assert steps[3].seconds == 0.4 and steps[3].output == "compiling"
+    assert steps[3]["seconds"] == 0.4 and steps[3]["lines"] == ["compiling"]
     assert v.failing()["instruction"] == "RUN exit 3" and "exit code: 3" in v.failing()["error"]
     assert v.image_id.startswith("sha256:470d5446")
+
+
+def test_settings_are_read_when_asked(monkeypatch, tmp_path):
+    """The bug the settings module fixes: LABUTILS_WORK set after import moved only half the files."""
+    monkeypatch.setenv("LABUTILS_WORK", str(tmp_path / "late"))
+    monkeypatch.setenv("LABUTILS_MODE", "live")
+    folder = lu.write_exercise("normal-build", show=False)
+    assert folder == tmp_path / "late" / "normal-build" == lu.work() / "normal-build"
+    from labutils import results
+    assert results.log_path() == tmp_path / "late" / "results.csv" and lu.WORK == tmp_path / "late"
+
+
+def test_the_import_graph_is_a_tree():
+    import ast
+    from pathlib import Path
+    pkg = Path(lu.__file__).parent
+    graph = {}
+    for p in pkg.glob("*.py"):
+        deps = set()
+        for node in ast.walk(ast.parse(p.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                deps |= {node.module.split(".")[0]} if node.module else {a.name for a in node.names}
+        graph[p.stem] = deps - {p.stem}
+    done, path = set(), []
+
+    def visit(m):
+        assert m not in path, f"import cycle: {' -> '.join(path + [m])}"
+        if m in done or m not in graph:
+            return
+        path.append(m)
+        for d in graph[m]:
+            visit(d)
+        path.pop()
+        done.add(m)
+    for m in graph:
+        visit(m)
+    assert max(len(p.read_text().splitlines()) for p in pkg.glob("*.py")) < 350

@@ -1,0 +1,62 @@
+"""What several test files share: where the repository is, and the skip-or-fail rule for CI."""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import os
+import tarfile
+from pathlib import Path
+
+import pytest
+
+import labutils as lu
+from labutils.util import tar_bytes
+
+ROOT = Path(__file__).resolve().parent.parent
+EXERCISES = ROOT / "data" / "exercises"
+
+
+def engine_required() -> bool:
+    """CI sets LABUTILS_REQUIRE_ENGINE=1: there a missing engine (or browser) fails instead of skipping."""
+    return os.environ.get("LABUTILS_REQUIRE_ENGINE") == "1"
+
+
+def skip_or_fail(why: str):
+    if engine_required():
+        pytest.fail(f"LABUTILS_REQUIRE_ENGINE=1 but {why}")
+    pytest.skip(why)
+
+
+def _write(folder, **files):
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (folder / name.replace("_", ".")).write_text(text)
+    return folder
+
+
+def _need_buildkit():
+    if lu.buildkit_cli() is None:
+        skip_or_fail("no docker CLI that builds with BuildKit (CI installs Debian's docker.io, whose 20.10 "
+                     "client does)")
+
+
+def _to_oci(legacy, out, gz_every_other=True):
+    """Rewrite a legacy `docker save` archive in the OCI layout of Docker 25+, gzipping some layers."""
+    with tarfile.open(legacy) as src:
+        manifest = json.load(src.extractfile("manifest.json"))[0]
+        blobs, layers = {}, []
+        for i, name in enumerate(manifest["Layers"]):
+            data = src.extractfile(name).read()
+            if gz_every_other and i % 2:
+                data = gzip.compress(data, mtime=0)
+            digest = "blobs/sha256/" + hashlib.sha256(data).hexdigest()
+            blobs[digest] = data
+            layers.append(digest)
+        config = src.extractfile(manifest["Config"]).read()
+        cname = "blobs/sha256/" + hashlib.sha256(config).hexdigest()
+        blobs[cname] = config
+    blobs["manifest.json"] = json.dumps([{"Config": cname, "RepoTags": manifest["RepoTags"], "Layers": layers}]).encode()
+    blobs["oci-layout"] = b'{"imageLayoutVersion":"1.0.0"}'
+    blobs["index.json"] = b'{"schemaVersion":2,"manifests":[]}'
+    out.write_bytes(tar_bytes(blobs))
