@@ -12,7 +12,10 @@ from .settings import settings
 
 
 def doctor() -> pd.DataFrame:
-    """A checklist: one row per check, ``ok`` and what was found or what to do."""
+    """A checklist: one row per check, ``ok`` and what was found or what to do (notebook 00).
+
+    In recorded mode the base images are those of the recorded run.
+    """
     rows = []
 
     def check(name, ok, found):
@@ -28,8 +31,9 @@ def doctor() -> pd.DataFrame:
     if about["label"]:
         check("recording", True, f"{settings().recording}: {about['label']}")
         check("engine", True, "not used: every answer comes from the recording, and says so")
-        return pd.DataFrame(rows)
-    check("engine", True, f"Docker Engine {about['engine_version']} (API {about['api_version']}) at {engine.engine_url()}")
+    else:
+        check("engine", True, f"Docker Engine {about['engine_version']} (API {about['api_version']}) at "
+                              f"{engine.engine_url()}")
     for row in standins.status():
         if row["present"]:
             check(f"base {row['image']}", True, "present")
@@ -38,8 +42,10 @@ def doctor() -> pd.DataFrame:
         else:
             check(f"base {row['image']}", False,
                   f"missing: pull it, or run `python -m labutils bases --offline` to build {row['stand_in']}")
-    cli = engine.docker_cli()
-    if cli:
+    cli = None if about["label"] else engine.docker_cli()
+    if about["label"]:
+        check("docker CLI (optional)", True, "not used: build.sh's run replays from the recording")
+    elif cli:
         proc = subprocess.run([cli, "--version"], capture_output=True, text=True)
         check("docker CLI (optional)", proc.returncode == 0, (proc.stdout or proc.stderr).strip())
     else:
