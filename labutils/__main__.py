@@ -114,7 +114,7 @@ def main(argv=None) -> int:
                                        "write the figures under work/figures/")
     p.add_argument("--repeats", type=int, default=3, help="cold and warm builds per approach (default 3)")
     p.set_defaults(func=_run_all)
-    p = sub.add_parser("record", help="run every notebook live, store what the engine answered in data/recorded/ "
+    p = sub.add_parser("record", help="remove labutils' own images, run every notebook live, store what the engine answered in data/recorded/ "
                                       "and the outputs in the notebooks, then replay them all with no engine and "
                                       "list recorded calls nothing replayed")
     p.add_argument("--notebooks", default=str(settings().data.parent / "notebooks"), help="the notebooks folder")

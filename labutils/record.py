@@ -1,5 +1,7 @@
 """``python -m labutils record``: one command that records the notebooks and proves the recording.
 
+0. labutils' own images are removed (the base images are kept), so every
+   recording starts from the same build cache.
 1. Every numbered notebook runs live, in order, in a scratch work folder, with
    each engine call recorded; its fresh outputs become the stored outputs.
 2. Every notebook runs again in recorded mode with no engine at all (DOCKER_HOST
@@ -75,6 +77,10 @@ def record_notebooks(notebooks, out=None, timeout: int = 900, write_outputs: boo
     """
     import nbformat
     engine.client()                                   # fail now, clearly, without an engine
+    from .images import clean
+    removed = clean()                                 # every record starts from the same build cache
+    print(f"Removed {len(removed)} container(s) and image(s) labutils had made (base images kept), so that every "
+          "recording starts from the same build cache.", flush=True)
     out = Path(out) if out else settings().recording
     paths = sorted(Path(notebooks).glob("[0-9]*.ipynb"))
     if not paths:
