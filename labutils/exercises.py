@@ -44,6 +44,10 @@ def write_exercise(name: str, *files: str, overwrite: bool = False, show: bool =
 
     ``files`` picks some of them (default: all). A file that already exists and
     differs from the lab's is the learner's: it is kept unless ``overwrite``.
+    Every notebook starts with it.
+
+    Raises:
+        LabError: there is no such exercise or file (names the ones there are).
     """
     s = settings()
     src = s.exercises / name

@@ -1,4 +1,4 @@
-"""The lab's approaches side by side: build each, time it cold and warm, compare with the book.
+"""The lab's approaches side by side: build each, time it cold and warm, compare with the book (notebook 06).
 
 The summary notebook and ``python -m labutils run-all`` both use this module,
 so the instructor's one command and the learner's notebook measure the same way.

