@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 
 import yaml
 
@@ -32,7 +33,11 @@ def test_binder_finds_environment_yml_and_no_dockerfile():
 def test_the_recording_travels_with_the_package():
     """Binder has no engine: the recording must be in the repository, not only on the recording machine."""
     rec = ROOT / "data" / "recorded"
-    assert (rec / "meta.json").is_file() and (rec / "calls.jsonl").is_file()
-    calls = [json.loads(line)["call"] for line in (rec / "calls.jsonl").read_text().splitlines()]
-    for needed in ("build", "run", "serve", "copy_out", "images", "build_approach", "run_script"):
+    meta = json.loads((rec / "meta.json").read_text())
+    calls = {e["call"] for name in meta["notebooks"]
+             for e in json.loads((rec / name.replace(".ipynb", ".json")).read_text())["entries"]}
+    for needed in ("build", "run", "serve", "copy_out", "stat", "inspect", "history", "images", "save", "containers",
+                   "run_script", "exists"):
         assert needed in calls
+    tracked = subprocess.run(["git", "ls-files", "data/recorded"], cwd=ROOT, capture_output=True, text=True).stdout
+    assert "data/recorded/meta.json" in tracked and "data/recorded/volatile/" in tracked, "commit the recording"

@@ -68,6 +68,7 @@ def test_a_rerecord_of_unchanged_files_changes_only_volatile_values(live, exerci
     """Two recordings of the same cold builds and runs: the stable files are identical, the volatile ones not."""
     folder = exercise("multi-stage")
     for name in ("one", "two"):
+        lu.reset_caches()                                # as a new `python -m labutils record` process starts
         monkeypatch.setenv("LABUTILS_RECORD", str(tmp_path / name))
         lu.build(folder, T + "rerecord:v1", nocache=True, quiet=True)
         lu.run(T + "rerecord:v1")
