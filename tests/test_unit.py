@@ -72,12 +72,14 @@ def test_colour_codes_are_stripped_from_build_output():
 
 def test_volatile_values_are_kept_apart_and_put_back():
     answer = {"id": "sha256:" + "a" * 64, "size": 1819300, "seconds": 1.25,
-              "log": ["Step 1/2 : FROM scratch", " ---> Running in 1c2826a59f70", "#5 DONE 0.3s", "#6 0.312 hi"]}
+              "log": ["Step 1/2 : FROM scratch", " ---> Running in 1c2826a59f70", "#5 DONE 0.3s", "#6 0.312 hi",
+                      "Fetched 6258 kB in 1s (7182 kB/s)"]}
     values = []
     stable = recfile.split(answer, values)
     assert stable["size"] == 1819300 and stable["id"] == recfile.MARK and stable["seconds"] == recfile.MARK
     assert stable["log"] == ["Step 1/2 : FROM scratch", " ---> Running in " + recfile.MARK,
-                             "#5 DONE " + recfile.MARK, "#6 " + recfile.MARK + " hi"]
+                             "#5 DONE " + recfile.MARK, "#6 " + recfile.MARK + " hi",
+                             "Fetched 6258 kB in " + recfile.MARK + " (" + recfile.MARK + ")"]
     again = []
     recfile.split({**answer, "id": "sha256:" + "b" * 64, "seconds": 9.0}, again)
     assert again != values, "a new run changes only the volatile values"
