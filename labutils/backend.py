@@ -14,6 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from . import engine
+from .settings import settings
 from .live import Live
 from .recorded import Recorded
 from .recorder import Recorder
@@ -34,7 +35,7 @@ def backend():
         EngineUnavailable: LABUTILS_MODE or LABUTILS_NAMESPACE has a value labutils cannot use.
         RecordingMissing: recorded mode, and there is no recording.
     """
-    s = engine._settings()
+    s = settings()
     if engine.mode() == "recorded":
         return _recorded(str(s.recording))
     if s.record_to is not None:

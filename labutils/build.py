@@ -191,11 +191,14 @@ def build(path, tag: str, dockerfile: str | None = None, target: str | None = No
                 print(f"[labutils] {original} is not on this engine and no registry answered: building with the "
                       f"offline stand-in {sub} instead (a rewritten copy; {df_path.name} is unchanged).", flush=True)
         view = classic.View(labelled=bool(all_labels)) if builder == "classic" else None
+        shown: list[str] = []          # the log as the learner's Dockerfile numbers it
 
         def on_line(text: str, t: float) -> None:
-            shown = view.line(text) if view else text
-            if shown is not None and not quiet:
-                print(shown, flush=True)
+            line = view.line(text) if view else text
+            if line is not None:
+                shown.append(line)
+                if not quiet:
+                    print(line, flush=True)
 
         req = {"context": str(context), "tag": tag, "dockerfile": str(prepared.path), "target": target,
                "nocache": bool(nocache), "buildargs": dict(buildargs or {}), "labels": all_labels,
@@ -205,11 +208,11 @@ def build(path, tag: str, dockerfile: str | None = None, target: str | None = No
         prepared.cleanup()
     return _finish(answer, tag=tag, context=context, df_path=df_path, target=target, builder=builder,
                    substitutions=prepared.substitutions, quiet=quiet, logged=engine.LABEL in all_labels,
-                   command=command, labelled=bool(all_labels))
+                   command=command, log="\n".join(shown), total=view.total if view else None)
 
 
 def _finish(answer: dict, *, tag, context, df_path, target, builder, substitutions, quiet, logged,
-            command, labelled) -> BuildResult:
+            command, log: str, total: int | None) -> BuildResult:
     """The one ending of every build: parse the log into steps, raise or return, log the row, say the size."""
     lines, times = answer["log"], answer["times"]
     if builder == "buildkit":
@@ -218,10 +221,6 @@ def _finish(answer: dict, *, tag, context, df_path, target, builder, substitutio
         raw_steps, failing = classic.steps(lines, times, answer["seconds"])
     steps = tuple(Step(s["number"], s["instruction"], s["seconds"], s["cached"], "\n".join(s["lines"]),
                        s.get("stage", "")) for s in raw_steps)
-    view = classic.View(labelled) if builder == "classic" else None
-    shown = [line for line in (view.line(t) if view else t for t in lines) if line is not None]
-    log = "\n".join(shown)
-    total = view.total if view else None
     if answer["error"] is not None:
         where = ""
         if failing:

@@ -14,6 +14,7 @@ import pandas as pd
 
 from . import results
 from .backend import backend
+from .util import cmd_text
 
 
 @dataclass(frozen=True)
@@ -36,12 +37,6 @@ class RunResult:
         return self.stdout + self.stderr
 
 
-def _cmd_text(command) -> str | None:
-    if command is None or isinstance(command, str):
-        return command
-    return " ".join(command)
-
-
 def run(image: str, command: str | Sequence[str] | None = None,
         env: Mapping[str, str] | None = None, timeout: float = 60) -> RunResult:
     """``docker run --rm image [command]``: wait for it, return what it printed.
@@ -57,7 +52,7 @@ def run(image: str, command: str | Sequence[str] | None = None,
     b = backend()
     a = b.run(image, command, dict(env or {}), timeout)
     results.record("run", image, seconds=a["seconds"], exit_code=a["exit_code"])
-    return RunResult(image, _cmd_text(command), a["exit_code"], a["stdout"], a["stderr"], a["seconds"],
+    return RunResult(image, cmd_text(command), a["exit_code"], a["stdout"], a["stderr"], a["seconds"],
                      recorded=b.describe()["label"])
 
 

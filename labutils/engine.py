@@ -38,13 +38,6 @@ NO_ENGINE_HINT = ("start Docker (e.g. `sudo dockerd &` or Docker Desktop), or se
                   "that runs, or use recorded mode (LABUTILS_MODE=recorded) where no engine can run.")
 
 
-def _settings():
-    try:
-        return settings()
-    except ValueError as exc:
-        raise EngineUnavailable(str(exc).split(": ", 1)[0] + ".", hint=str(exc).split(": ", 1)[-1]) from None
-
-
 # --- names on a shared engine ---------------------------------------------------
 
 def namespace() -> str:
@@ -53,7 +46,7 @@ def namespace() -> str:
     Raises:
         EngineUnavailable: the value cannot prefix an image name (says what can).
     """
-    return _settings().namespace
+    return settings().namespace
 
 
 def labels() -> dict:
@@ -203,7 +196,7 @@ def mode() -> str:
     Raises:
         EngineUnavailable: LABUTILS_MODE has a value labutils does not know.
     """
-    s = _settings()
+    s = settings()
     if s.mode != "auto":
         return s.mode
     return _auto_mode(engine_url(), str(s.recording))

@@ -22,6 +22,7 @@ from docker.errors import APIError, ImageNotFound as _DockerImageNotFound, NotFo
 
 from . import archive, buildkit, classic, engine
 from .errors import ContainerFailed, ImageNotFound, LabError, PortInUse, RunTimeout
+from .util import cmd_text
 from .liveserve import EXEC_HINT, LiveServer, raise_if_exited, wait_ready
 
 
@@ -144,8 +145,7 @@ class Live:
                                   hint="check the image name and command.") from None
 
     def run(self, image: str, command, env: dict, timeout: float) -> dict:
-        what = f"docker run --rm {image}" + (f" {command if isinstance(command, str) else ' '.join(command)}"
-                                             if command else "")
+        what = f"docker run --rm {image}" + (f" {cmd_text(command)}" if command else "")
         container = self._create(image, "run", command=command, environment=env)
         start = time.perf_counter()
         try:

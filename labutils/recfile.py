@@ -112,12 +112,6 @@ def label(meta: dict) -> str:
             f"(API {meta['api_version']}, {meta.get('builder', 'classic')} builder)")
 
 
-def cmd_text(command) -> str | None:
-    if command is None or isinstance(command, str):
-        return command
-    return " ".join(command)
-
-
 def script_key(folder, script: str) -> dict:
     folder = Path(folder)
     names = sorted(p.name for p in folder.iterdir() if p.is_file())

@@ -19,7 +19,8 @@ from collections import defaultdict
 from pathlib import Path
 
 from .errors import EngineUnavailable, RecordingMissing
-from .recfile import (cmd_text, differences, from_json, label, load, rebuild_error, script_key, canon)
+from .recfile import canon, differences, from_json, label, load, rebuild_error, script_key
+from .util import cmd_text
 from .settings import settings
 
 QUIET = {"exists", "pull"}   # labutils' own probes for base images: the build that asked says it is recorded
@@ -42,7 +43,12 @@ class Recorded:
         self.label = label(self.meta)
         self.served: dict[tuple, int] = defaultdict(int)
         self.unknown_tags: set[str] = set()
-        self.notebook = settings().notebook
+        merged = [e for name in sorted(self.books) for e in self.books[name]]
+        self.index: dict[str | None, dict[tuple, list[dict]]] = {}
+        for scope, entries in [*self.books.items(), (None, merged)]:
+            by_key = self.index.setdefault(scope, {})
+            for e in entries:
+                by_key.setdefault((e["call"], canon(e["key"])), []).append(e)
 
     # -- finding entries
     def _scope(self) -> list[dict]:
@@ -53,11 +59,11 @@ class Recorded:
 
     def answer(self, call: str, key: dict, what: str):
         """The next recorded answer to ``call(key)``, printed output replayed; raises what was recorded."""
-        scope = self._scope()
+        nb = settings().notebook
         wanted = canon(key)
-        matches = [e for e in scope if e["call"] == call and canon(e["key"]) == wanted]
+        matches = self.index[nb if nb in self.books else None].get((call, wanted))
         if not matches:
-            raise self._missing(call, key, what, scope)
+            raise self._missing(call, key, what, self._scope())
         slot = (settings().notebook, call, wanted)
         n = self.served[slot]
         if n >= len(matches) and call in QUIET:

@@ -14,7 +14,8 @@ from pathlib import Path
 
 from . import archive
 from .errors import LabError
-from .recfile import cmd_text, script_key, split, to_json
+from .recfile import script_key, split, to_json
+from .util import cmd_text
 from .settings import settings
 
 NO_PRINTED = {"build"}      # a build's printed output is its log, stored once in the answer

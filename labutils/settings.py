@@ -22,6 +22,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from .errors import EngineUnavailable
+
 ROOT = Path(__file__).resolve().parent.parent
 MODES = ("live", "recorded", "auto")
 _NAMESPACE = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$")
@@ -61,17 +63,22 @@ def _notebook() -> str:
 
 
 def settings() -> Settings:
-    """Read every setting now. Raises ValueError (with what to set) for a value labutils cannot use."""
+    """Read every setting now.
+
+    Raises:
+        EngineUnavailable: LABUTILS_MODE or LABUTILS_NAMESPACE has a value labutils cannot use (says what can).
+    """
     env = os.environ
     data = Path(env.get("LABUTILS_DATA") or ROOT / "data")
     mode = (env.get("LABUTILS_MODE", "auto").strip().lower() or "auto")
     if mode not in MODES:
-        raise ValueError(f"LABUTILS_MODE={mode!r} is not a mode labutils knows: set it to 'live', "
-                         "'recorded' or 'auto', or unset it.")
+        raise EngineUnavailable(f"LABUTILS_MODE={mode!r} is not a mode labutils knows.",
+                                hint="set LABUTILS_MODE to 'live', 'recorded' or 'auto', or unset it.")
     ns = env.get("LABUTILS_NAMESPACE", "").strip()
     if ns and not _NAMESPACE.match(ns):
-        raise ValueError(f"LABUTILS_NAMESPACE={ns!r} cannot prefix an image name: use lowercase letters and "
-                         "digits, separated by single '.', '_' or '-' (e.g. 'alice').")
+        raise EngineUnavailable(f"LABUTILS_NAMESPACE={ns!r} cannot prefix an image name.",
+                                hint="use lowercase letters and digits, separated by single '.', '_' or '-' "
+                                     "(e.g. 'alice').")
     record = env.get("LABUTILS_RECORD")
     replay_log = env.get("LABUTILS_REPLAY_LOG")
     return Settings(

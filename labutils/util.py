@@ -19,6 +19,13 @@ def human_size(size: float) -> str:
     raise AssertionError("unreachable")
 
 
+def cmd_text(command) -> str | None:
+    """A container command as ``docker run`` shows it: a string, or its words joined by spaces."""
+    if command is None or isinstance(command, str):
+        return command
+    return " ".join(command)
+
+
 def strip_ansi(text: str) -> str:
     """Text without terminal colour codes (the classic builder colours a RUN step's stderr)."""
     return _ANSI.sub("", text)
