@@ -40,7 +40,7 @@ class Analysis:
 
     def __repr__(self) -> str:
         return (f"Analysis(tag={self.tag!r}, layers={len(self.layers)}, efficiency={self.efficiency:.2%}, "
-                f"wasted={human_size(self.wasted_bytes)!r}, layout={self.layout!r})")
+                f"wasted={human_size(self.wasted_bytes)!r})")
 
 
 def analyze_archive(path, tag: str = "") -> Analysis:

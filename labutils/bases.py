@@ -23,14 +23,21 @@ from .errors import BaseImageUnavailable
 
 STANDIN_LABEL = "io.labutils.standin"
 DEBIAN = "labutils-debian:bookworm"
-GOLANG = "labutils-golang:bookworm"
-BUSYBOX = "labutils-busybox:bookworm"
+BULLSEYE = "labutils-debian:bullseye"          # what GOLANG is built on (Go 1.15 is bullseye's)
+GOLANG = "labutils-golang:1.15"
+GOLANG_MUSL = "labutils-golang:1.15-musl"
+ALPINE = "labutils-alpine:musl"
+BUSYBOX = ALPINE                               # the name older notebooks and tests used
 
-LAB_BASES = ("golang:1.15.6", "alpine:latest", "debian:bookworm")
-"""The images the lab's Dockerfiles name (debian: the best-practices notebook's apt examples)."""
+LAB_BASES = ("golang:1.15.6", "alpine:latest", "debian:bookworm", "golang:1.15.6-alpine")
+"""The images the lab's Dockerfiles name (debian: the best-practices notebook's apt examples;
+golang:1.15.6-alpine: the activity's musl builder, the book's way out)."""
 
-# official repository -> stand-in
-STANDINS = {"golang": GOLANG, "alpine": BUSYBOX, "busybox": BUSYBOX, "debian": DEBIAN}
+# official repository -> stand-in (a tag ending in -alpine picks the musl toolchain)
+STANDINS = {"golang": GOLANG, "alpine": ALPINE, "busybox": ALPINE, "debian": DEBIAN}
+RECIPES = {GOLANG: ("golang.Dockerfile", BULLSEYE), GOLANG_MUSL: ("golang-musl.Dockerfile", GOLANG),
+           ALPINE: ("alpine.Dockerfile", DEBIAN)}
+"""stand-in -> (its recipe in data/bases/, the image it is built on)."""
 
 _unpullable: dict[str, str] = {}   # image -> why the pull failed, for this process
 engine.on_reset(_unpullable.clear)
@@ -54,7 +61,11 @@ def repository_name(ref: str) -> str:
 
 
 def standin_for(ref: str) -> str | None:
-    return STANDINS.get(repository_name(ref))
+    """The offline stand-in for an official image, or None: ``golang:1.15.6-alpine`` -> GOLANG_MUSL."""
+    repo = repository_name(ref)
+    if repo == "golang" and split_ref(ref)[1].endswith("-alpine"):
+        return GOLANG_MUSL
+    return STANDINS.get(repo)
 
 
 def exists(ref: str) -> bool:
@@ -111,6 +122,8 @@ class PreparedDockerfile:
     path: Path                     # the learner's file, or a rewritten temporary copy
     substitutions: dict = field(default_factory=dict)
     stages: list = field(default_factory=list)
+    pulled: list = field(default_factory=list)
+    """Images this preparation pulled from a registry, used as themselves."""
     _tmpdir: tempfile.TemporaryDirectory | None = None
 
     def cleanup(self) -> None:
@@ -135,12 +148,14 @@ def prepare(dockerfile: Path, buildargs: dict | None = None, *, quiet: bool = Fa
     stages = stage_names(parser)
     known_stages: set[str] = set()
     parents = parser.parent_images
-    new_parents, subs = [], {}
+    new_parents, subs, pulled = [], {}, []
     for index, parent in enumerate(parents):
         if parent.lower() in known_stages:          # FROM builder AS test
             new_parents.append(parent)
         else:
             res = resolve(parent, quiet=quiet)
+            if res.how == "pulled":
+                pulled.append(parent)
             new_parents.append(res.used)
             if res.how in ("stand-in", "namespace"):
                 subs[parent] = res.used
@@ -155,11 +170,13 @@ def prepare(dockerfile: Path, buildargs: dict | None = None, *, quiet: bool = Fa
                     if src.lower() in known_stages or src.isdigit():
                         continue
                     res = resolve(src, quiet=quiet)
+                    if res.how == "pulled":
+                        pulled.append(src)
                     if res.how in ("stand-in", "namespace"):
                         subs[src] = res.used
                         copy_froms.append((insn, word, f"--from={res.used}"))
     if not subs:
-        return PreparedDockerfile(dockerfile, {}, stages)
+        return PreparedDockerfile(dockerfile, {}, stages, pulled)
     out = DockerfileParser(fileobj=io.BytesIO(text.encode()), build_args=dict(buildargs or {}))
     # parent_images' setter writes the substituted value; keep the learner's
     # unresolved ${ARG} text where no stand-in was needed.
@@ -174,4 +191,4 @@ def prepare(dockerfile: Path, buildargs: dict | None = None, *, quiet: bool = Fa
     path = Path(tmp.name) / (dockerfile.name + ".standin")
     path.write_text(out.content)
     standins = {k: v for k, v in subs.items() if v != engine.ref(k)}
-    return PreparedDockerfile(path, standins, stages, tmp)
+    return PreparedDockerfile(path, standins, stages, pulled, tmp)

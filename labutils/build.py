@@ -35,9 +35,12 @@ class Step:
 class BuildResult:
     """What one build made: the image, how long it took, and each step.
 
-    ``size`` is the image size the engine reports (``docker image inspect``);
-    ``diff_ids`` are its layers' content digests; ``attrs`` keeps the raw
-    inspect fields labutils read.
+    ``size`` is the unpacked size: the image's files, as the graph driver
+    (overlay2) counts them and as the book's figures are. On the containerd image
+    store the engine also knows ``content_size`` (compressed: what is pushed and
+    pulled) and ``total_size`` (both, what ``docker images`` shows there); they
+    are None on a graph driver. ``store`` says which. ``diff_ids`` are the layers'
+    digests; ``attrs`` keeps the inspect fields labutils read.
     """
     tag: str
     image_id: str
@@ -55,6 +58,9 @@ class BuildResult:
     attrs: Mapping = field(repr=False, compare=False, default_factory=dict)
     recorded: str = field(repr=False, default="")
     """Empty for a live build; else when and on which Docker the replayed build was recorded."""
+    content_size: int | None = field(repr=False, default=None)
+    total_size: int | None = field(repr=False, default=None)
+    store: str = field(repr=False, default="")
 
     @property
     def size_mb(self) -> float:
@@ -186,6 +192,9 @@ def build(path, tag: str, dockerfile: str | None = None, target: str | None = No
         key["builder"] = builder
     prepared = bases.prepare(df_path, buildargs, quiet=quiet)
     try:
+        for ref in prepared.pulled:
+            if not quiet:
+                print(f"[labutils] pulled {ref} from the registry; building on it as it is.", flush=True)
         for original, sub in prepared.substitutions.items():
             if not quiet:
                 print(f"[labutils] {original} is not on this engine and no registry answered: building with the "
@@ -235,6 +244,8 @@ def _finish(answer: dict, *, tag, context, df_path, target, builder, substitutio
                           hint=_hint(str(answer["error"]), target))
     image = answer["image"]
     result = BuildResult(tag=tag, image_id=answer.get("image_id") or image["id"], size=image["size"],
+                         content_size=image.get("content"), total_size=image.get("total"),
+                         store=image.get("store", ""),
                          seconds=answer["seconds"], steps=steps, log=log, dockerfile=df_path.name, target=target,
                          substitutions=dict(substitutions), builder=builder,
                          finished=datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -242,7 +253,8 @@ def _finish(answer: dict, *, tag, context, df_path, target, builder, substitutio
                          recorded=backend().describe()["label"])
     if logged:
         results.record("build", tag, exercise=context.name, seconds=result.seconds, size_bytes=result.size,
-                       steps_run=result.steps_run, steps_cached=result.steps_cached, builder=builder)
+                       steps_run=result.steps_run, steps_cached=result.steps_cached, builder=builder,
+                       content_bytes=result.content_size, store=result.store)
     if not quiet:
         kit = " (BuildKit)" if builder == "buildkit" else ""
         print(f"[labutils] {tag}: {human_size(result.size)} in {result.seconds:.1f} s{kit}", flush=True)

@@ -36,6 +36,11 @@ class RunResult:
     def __str__(self) -> str:
         return self.stdout + self.stderr
 
+    def __repr__(self) -> str:
+        # ok, not the number: a program that cannot be exec'd exits 1 on runc 1.1 and 255 on runc 1.3
+        return (f"RunResult(image={self.image!r}, command={self.command!r}, ok={self.ok}, "
+                f"stdout={self.stdout!r}, stderr={self.stderr!r})")
+
 
 def run(image: str, command: str | Sequence[str] | None = None,
         env: Mapping[str, str] | None = None, timeout: float = 60) -> RunResult:

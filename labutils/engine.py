@@ -16,6 +16,7 @@ import sys
 import time
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import docker
 from docker.errors import DockerException
@@ -112,6 +113,32 @@ def engine_url() -> str:
     return "unix:///var/run/docker.sock"
 
 
+LOOPBACK = ("127.0.0.1", "localhost", "::1", "")
+
+
+def published_host() -> str:
+    """Where the host reaches a port the engine publishes.
+
+    LABUTILS_HOST_OVERRIDE when set (as testcontainers' host override: an engine in
+    another network namespace or VM); else the host of a ``tcp://`` or ``ssh://``
+    DOCKER_HOST; else 127.0.0.1 (a local engine).
+    """
+    override = settings().host_override
+    if override:
+        return override
+    host = os.environ.get("DOCKER_HOST", "")
+    if host.startswith(("tcp://", "ssh://", "http://", "https://")):
+        name = urlsplit(host).hostname or ""
+        if name not in LOOPBACK:
+            return name
+    return "127.0.0.1"
+
+
+def binds_loopback() -> bool:
+    """True when the engine is local, so published ports are bound to 127.0.0.1 only."""
+    return published_host() in LOOPBACK
+
+
 def cli_host() -> str:
     """The engine address in the form the docker CLI takes (for build.sh and BuildKit builds)."""
     return engine_url().replace("http+unix://", "unix://")
@@ -174,6 +201,25 @@ def version() -> dict:
     return _versions[url]
 
 
+_stores: dict = {}
+
+
+def image_store() -> str:
+    """``containerd`` when the engine keeps images in the containerd image store, else its graph driver
+    (``overlay2``, ``vfs``, ...). Asked once per address.
+
+    Raises:
+        EngineUnavailable: no engine answered.
+    """
+    url = engine_url()
+    if url not in _stores:
+        info = client(fresh=False).info()
+        status = dict(tuple(pair) for pair in (info.get("DriverStatus") or []) if len(pair) == 2)
+        snapshotter = "snapshotter" in str(status.get("driver-type", ""))
+        _stores[url] = "containerd" if snapshotter else (info.get("Driver") or "unknown")
+    return _stores[url]
+
+
 def answers() -> bool:
     """True when an engine answers a ping within a few seconds."""
     try:
@@ -224,6 +270,7 @@ def reset_caches() -> None:
     _answered.clear()
     _reaped.clear()
     _versions.clear()
+    _stores.clear()
     for hook in _reset_hooks:
         hook()
 

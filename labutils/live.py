@@ -8,6 +8,7 @@ namespace prefix of a shared engine is applied here.
 from __future__ import annotations
 
 import io
+import json
 import os
 import subprocess
 import tarfile
@@ -27,9 +28,16 @@ from .liveserve import EXEC_HINT, LiveServer, raise_if_exited, wait_ready
 
 
 
-def image_summary(attrs: dict) -> dict:
-    """The few fields of ``docker image inspect`` that labutils uses."""
-    return {"id": attrs["Id"], "size": attrs.get("Size", 0),
+def image_summary(attrs: dict, sizes: dict | None = None) -> dict:
+    """The few fields of ``docker image inspect`` that labutils uses, with the image's sizes.
+
+    ``size`` is the unpacked size (the files, as the graph driver counts them and
+    as the book's figures are); ``content`` (compressed, what is pushed and pulled)
+    and ``total`` (both, as ``docker images`` shows on the containerd store) are
+    None where the engine has no such size.
+    """
+    sizes = sizes or {"size": attrs.get("Size", 0), "content": None, "total": None, "store": ""}
+    return {"id": attrs["Id"], **sizes,
             "diff_ids": list((attrs.get("RootFS") or {}).get("Layers") or []),
             "user": (attrs.get("Config") or {}).get("User") or "",
             "labels": (attrs.get("Config") or {}).get("Labels") or {}}
@@ -79,7 +87,31 @@ class Live:
         return answer
 
     def inspect(self, tag: str) -> dict:
-        return image_summary(self._image(tag).attrs)
+        image = self._image(tag)
+        return image_summary(image.attrs, self._sizes(engine.ref(tag), image.attrs))
+
+    def _sizes(self, name: str, attrs: dict) -> dict:
+        """The image's sizes, each named for what it is (see ``image_summary``).
+
+        The graph driver has one size, the unpacked one. On the containerd store
+        ``inspect``'s Size is the content; the unpacked size comes from
+        ``GET /images/json?manifests=1`` (API 1.47+), per platform manifest.
+        """
+        store = engine.image_store()
+        if store != "containerd":
+            return {"size": attrs.get("Size", 0), "content": None, "total": None, "store": store}
+        content, unpacked = attrs.get("Size", 0), None
+        api = engine.client(fresh=False).api
+        if _api_at_least(api.api_version, "1.47"):
+            for summary in _get_json(api, name):
+                if summary.get("Id") != attrs["Id"]:
+                    continue
+                values = [m.get("ImageData", {}).get("Size", {}).get("Unpacked") for m in summary.get("Manifests") or []
+                          if m.get("Kind") == "image" and m.get("Available")]
+                values = [v for v in values if v is not None]
+                unpacked = sum(values) if values else None
+        return {"size": unpacked if unpacked is not None else content, "content": content,
+                "total": content + unpacked if unpacked is not None else None, "store": store}
 
     def exists(self, name: str) -> bool:
         """Whether the engine holds ``name`` exactly as given (no namespace applied)."""
@@ -169,15 +201,17 @@ class Live:
 
     @contextmanager
     def serve(self, image: str, port: int, env: dict, ready_path: str, timeout: float, host_port):
-        what = f"docker run -d -p 127.0.0.1:{host_port or ''}:{port} {image}"
-        container = self._create(image, "serve", environment=env, ports={f"{port}/tcp": ("127.0.0.1", host_port)})
+        where = engine.published_host()
+        bind = "127.0.0.1" if engine.binds_loopback() else "0.0.0.0"    # a remote engine publishes on its host
+        what = f"docker run -d -p {bind}:{host_port or ''}:{port} {image}"
+        container = self._create(image, "serve", environment=env, ports={f"{port}/tcp": (bind, host_port)})
         try:
             try:
                 container.start()
             except APIError as exc:
                 said = exc.explanation or str(exc)
                 if "port is already allocated" in said or "address already in use" in said:
-                    raise PortInUse(f"Host port {host_port} on 127.0.0.1 is already taken.", command=what,
+                    raise PortInUse(f"Host port {host_port} on {bind} is already taken.", command=what,
                                     engine_said=said, hint="stop what uses it, or leave host_port unset so the "
                                                            "engine picks a free one.") from None
                 hint = EXEC_HINT if ("no such file or directory" in said and "exec" in said) else \
@@ -190,7 +224,8 @@ class Live:
             if not bound:
                 raise ContainerFailed(f"The container from {image} published no port {port}.", command=what,
                                       log_tail=_logs(container), hint="check the port the server listens on.")
-            handle = LiveServer(container, f"http://127.0.0.1:{bound[0]['HostPort']}", int(bound[0]["HostPort"]))
+            url_host = f"[{where}]" if ":" in where else where
+            handle = LiveServer(container, f"http://{url_host}:{bound[0]['HostPort']}", int(bound[0]["HostPort"]))
             started = time.perf_counter()
             wait_ready(handle, image, ready_path, timeout, what)
             handle.info["seconds"] = round(time.perf_counter() - started, 3)
@@ -295,6 +330,15 @@ class Live:
                 if text.startswith("Loaded image:"):
                     loaded.append(text.split(":", 1)[1].strip())
         return loaded
+
+
+def _api_at_least(version: str, wanted: str) -> bool:
+    return tuple(int(x) for x in version.split(".")) >= tuple(int(x) for x in wanted.split("."))
+
+
+def _get_json(api, name: str) -> list:
+    res = api._get(api._url("/images/json"), params={"manifests": 1, "filters": json.dumps({"reference": [name]})})
+    return api._result(res, json=True)
 
 
 def _logs(container, **kw) -> str:

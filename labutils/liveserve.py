@@ -48,18 +48,29 @@ def raise_if_exited(container, image: str, what: str) -> None:
 
 def wait_ready(handle: LiveServer, image: str, ready_path: str, timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
+    reached = False          # did anything answer TCP at the published address?
     while True:
         handle._container.reload()
         raise_if_exited(handle._container, image, what)
         try:
             handle.get(ready_path, timeout=1)
             return
-        except requests.RequestException:
+        except (requests.ConnectionError, requests.Timeout):
             pass
+        except requests.RequestException:
+            reached = True
         if time.monotonic() > deadline:
-            raise ServerNotReady(f"The server in {image} did not answer {ready_path} within {timeout} s; "
-                                 "the container was removed.", command=what, log_tail=_logs(handle._container),
-                                 hint="check the port it listens on (port=) and its logs; pass a larger "
-                                      "timeout= if it starts slowly.")
+            hint = ("check the port it listens on (port=) and its logs; pass a larger timeout= if it starts slowly."
+                    if reached else _unreached_hint(handle.info["url"]))
+            raise ServerNotReady(f"The server in {image} did not answer {ready_path} at {handle.info['url']} "
+                                 f"within {timeout} s; the container was removed.", command=what,
+                                 log_tail=_logs(handle._container), hint=hint)
         time.sleep(0.2)
+
+
+def _unreached_hint(url: str) -> str:
+    return (f"nothing answered at {url}, though the container is running. If the engine publishes its ports "
+            f"somewhere other than this address (an engine in another network namespace or VM, or a remote "
+            f"one), set LABUTILS_HOST_OVERRIDE to the host where they are reached; otherwise check the port "
+            f"the server listens on (port=) and its logs, or pass a larger timeout= if it starts slowly.")
 

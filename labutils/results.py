@@ -35,7 +35,8 @@ def versus_book(*results, names: dict | None = None) -> pd.DataFrame:
 # --- the results log: one row per build, run or serve ------------------------
 
 COLUMNS = ["kind", "exercise", "approach", "tag", "size_bytes", "seconds", "cache",
-           "steps_run", "steps_cached", "exit_code", "engine_version", "builder", "mode", "date"]
+           "steps_run", "steps_cached", "exit_code", "engine_version", "builder", "mode", "date",
+           "content_bytes", "store"]
 
 
 def log_path() -> Path:
@@ -50,7 +51,7 @@ def _approach(tag: str) -> str:
 
 def record(kind: str, tag: str, *, exercise: str = "", seconds: float, size_bytes: int | None = None,
            steps_run: int | None = None, steps_cached: int | None = None, exit_code: int | None = None,
-           builder: str = "") -> None:
+           builder: str = "", content_bytes: int | None = None, store: str = "") -> None:
     """Append one row to the results log (best effort: a read-only work/ loses the row, not the build)."""
     about = describe()
     mode, version = about["mode"], about["engine_version"]
@@ -59,7 +60,8 @@ def record(kind: str, tag: str, *, exercise: str = "", seconds: float, size_byte
            "size_bytes": size_bytes, "seconds": round(seconds, 3), "cache": cache,
            "steps_run": steps_run, "steps_cached": steps_cached, "exit_code": exit_code,
            "engine_version": version, "builder": builder, "mode": mode,
-           "date": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+           "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+           "content_bytes": content_bytes, "store": store}
     path = log_path()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

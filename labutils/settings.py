@@ -14,6 +14,7 @@ everything that writes under ``work/`` at once.
 | LABUTILS_NAMESPACE | unset | a learner's own prefix on a shared engine |
 | LABUTILS_NOTEBOOK | unset | the notebook being run (recording and replay are per notebook) |
 | LABUTILS_DEBIAN_MIRROR | deb.debian.org | the mirror the stand-ins are made from |
+| LABUTILS_HOST_OVERRIDE | unset | where the engine's published ports are reached (an engine in another network namespace or VM); by default the host of a ``tcp://``/``ssh://`` DOCKER_HOST, else 127.0.0.1 |
 """
 from __future__ import annotations
 
@@ -40,6 +41,7 @@ class Settings:
     namespace: str
     notebook: str
     debian_mirror: str
+    host_override: str
     replay_log: Path | None
 
     @property
@@ -90,5 +92,6 @@ def settings() -> Settings:
         namespace=ns,
         notebook=_notebook(),
         debian_mirror=env.get("LABUTILS_DEBIAN_MIRROR", "http://deb.debian.org/debian"),
+        host_override=env.get("LABUTILS_HOST_OVERRIDE", "").strip(),
         replay_log=Path(replay_log) if replay_log else None,
     )

@@ -16,8 +16,8 @@ from pathlib import Path
 
 from . import engine
 from .backend import backend
-from .bases import (BUSYBOX, DEBIAN, GOLANG, LAB_BASES, STANDIN_LABEL, Resolution, _unpullable, exists, pull,
-                    repository_name, standin_for)
+from .bases import (BULLSEYE, DEBIAN, GOLANG, LAB_BASES, RECIPES, STANDIN_LABEL, Resolution, _unpullable, exists,
+                    pull, repository_name, standin_for)
 from .build import build
 from .errors import BaseImageUnavailable, LabError
 from .settings import settings
@@ -38,14 +38,18 @@ def _need_root_tools() -> None:
                        hint="run `sudo python -m labutils bases --offline`.")
 
 
-def make_debian(*, quiet: bool = False, tag: str = DEBIAN) -> str:
-    """debootstrap a minimal bookworm and import it into the engine as DEBIAN (or ``tag``)."""
+def make_debian(*, quiet: bool = False, tag: str = DEBIAN, suite: str = "bookworm") -> str:
+    """debootstrap a minimal Debian ``suite`` and import it into the engine as DEBIAN (or ``tag``).
+
+    Raises:
+        LabError: debootstrap is missing, not root, or the mirror does not serve the suite.
+    """
     _need_root_tools()
     mirror = settings().debian_mirror
     engine.client()
     with tempfile.TemporaryDirectory(prefix="labutils-rootfs-") as tmp:
         rootfs = Path(tmp) / "rootfs"
-        cmd = ["debootstrap", "--variant=minbase", "bookworm", str(rootfs), mirror]
+        cmd = ["debootstrap", "--variant=minbase", suite, str(rootfs), mirror]
         if not quiet:
             print("$ " + " ".join(cmd), flush=True)
         proc = subprocess.run(cmd, capture_output=True, text=True)
@@ -53,7 +57,8 @@ def make_debian(*, quiet: bool = False, tag: str = DEBIAN) -> str:
             raise LabError("debootstrap could not make the Debian root file system.",
                            command=" ".join(cmd), exit_code=proc.returncode,
                            log_tail="\n".join((proc.stdout + proc.stderr).splitlines()[-15:]),
-                           hint=f"check that {mirror} is reachable (or set LABUTILS_DEBIAN_MIRROR).")
+                           hint=f"check that {mirror} serves {suite} (or set LABUTILS_DEBIAN_MIRROR).")
+        _as_an_image(rootfs)
         archive = Path(tmp) / "rootfs.tar"
         with tarfile.open(archive, "w") as tar:
             tar.add(rootfs, arcname=".")
@@ -65,11 +70,33 @@ def make_debian(*, quiet: bool = False, tag: str = DEBIAN) -> str:
     return tag
 
 
+APT_CLEAN = """\
+// As in Docker's official Debian images: apt keeps no downloaded packages or
+// caches in the image, so a layer holds what was installed and nothing more.
+DPkg::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
+APT::Update::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
+Dir::Cache::pkgcache "";
+Dir::Cache::srcpkgcache "";
+"""
+
+
+def _as_an_image(rootfs: Path) -> None:
+    """Make a debootstrapped tree what a Debian base image is: no package cache, no lists, apt told so."""
+    for folder in (rootfs / "var/cache/apt/archives", rootfs / "var/lib/apt/lists"):
+        for entry in folder.glob("*"):
+            if entry.is_file() and entry.name != "lock":
+                entry.unlink()
+    for cache in (rootfs / "var/cache/apt").glob("*.bin"):
+        cache.unlink()
+    (rootfs / "etc/apt/apt.conf.d/docker-clean").write_text(APT_CLEAN)
+
+
 def make_from_dockerfile(tag: str, dockerfile: Path, role: str, *, quiet: bool = False,
-                         base: str | None = None, nocache: bool = False):
+                         base: str | None = None, nocache: bool = False, buildargs: dict | None = None):
     """Build a stand-in from its recipe in data/bases/, labelled as a stand-in (never as the lab's)."""
+    args = {**({"BASE": base} if base else {}), **(buildargs or {})}
     return build(dockerfile.parent, tag, dockerfile=dockerfile.name, quiet=quiet, nocache=nocache,
-                 buildargs={"BASE": base} if base else None, labels={STANDIN_LABEL: role})
+                 buildargs=args or None, labels={STANDIN_LABEL: role})
 
 
 def status() -> list[dict]:
@@ -102,13 +129,31 @@ def ensure(*, offline: bool = False, quiet: bool = False) -> list[Resolution]:
                 raise BaseImageUnavailable(
                     f"{ref} is not here, no registry answered, and its stand-in {sub} is not built.",
                     engine_said=_unpullable.get(ref), hint="run `python -m labutils bases --offline`.")
-            if not exists(DEBIAN):
-                make_debian(quiet=quiet)
-            recipe = {GOLANG: "golang.Dockerfile", BUSYBOX: "busybox.Dockerfile"}.get(sub)
-            if recipe:
-                make_from_dockerfile(sub, settings().data / "bases" / recipe, repository_name(ref), quiet=quiet)
+            _make(sub, ref, quiet=quiet)
         results.append(Resolution(ref, sub, "stand-in", _unpullable.get(ref, "not pulled (offline)")))
     return results
+
+
+def _make(sub: str, ref: str, *, quiet: bool) -> None:
+    """Build one stand-in and, first, what it is built on (bullseye for Go 1.15, bookworm for the rest)."""
+    if sub == DEBIAN:
+        make_debian(quiet=quiet)
+        return
+    recipe, base = RECIPES[sub]
+    args = {}
+    if base == BULLSEYE and not exists(BULLSEYE):
+        try:
+            make_debian(quiet=quiet, tag=BULLSEYE, suite="bullseye")
+        except LabError as exc:
+            # Go 1.15 is only packaged for bullseye; without it, bookworm's Go 1.19 is the nearest.
+            print(f"Debian bullseye could not be fetched ({exc.message}); {sub} is made from bookworm's "
+                  "golang-go (Go 1.19) instead, so Go's figures will differ from the book's. "
+                  "An instructor's kit (`bases --save`) carries the Go 1.15 stand-in offline.", flush=True)
+            base, args = DEBIAN, {"GO_PACKAGE": "golang-go", "GOROOT": "/usr/lib/go"}
+    if not exists(base):
+        _make(base, base, quiet=quiet)
+    make_from_dockerfile(sub, settings().data / "bases" / recipe, repository_name(ref), quiet=quiet,
+                         buildargs={"BASE": base, **args})
 
 
 # --- an instructor's kit: every base image in one archive ---------------------

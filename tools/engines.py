@@ -1,0 +1,287 @@
+#!/usr/bin/env python3
+"""The engine matrix: Docker 28.5 (Debian sid) in containers on the host's engine.
+
+    python tools/engines.py up overlay2            # 28.5, graph driver
+    python tools/engines.py seed overlay2          # ... with the host's offline kit loaded
+    python tools/engines.py up containerd          # 28.5, containerd image store
+    python tools/engines.py seed containerd        # ... its registry mirror serving the kit
+    python tools/engines.py all                    # up, seed and test, every engine
+    python tools/engines.py env containerd         # the variables that point labutils at it
+    python tools/engines.py test containerd        # engine tests + every notebook, live, on it
+    python tools/engines.py down containerd [--purge]
+
+Each engine runs ``dockerd`` from Debian sid's docker.io in a container of the
+host engine (``../shared/engines.md`` has why each flag is there). Its published
+ports live in that container's network namespace, so labutils is pointed at them
+with LABUTILS_HOST_OVERRIDE (the container's address), as a remote engine would be.
+
+Base images: ``overlay2`` gets the host's offline kit loaded (stand-ins under
+their own names: the offline path). ``containerd`` gets Debian's docker-registry
+inside the same container as its registry mirror, holding the kit under the
+official names (golang:1.15.6, alpine:latest, ...) and nothing local, so that a
+plain ``docker pull golang:1.15.6`` works there as on a learner's laptop. What it
+serves are labutils' stand-ins, and they keep their stand-in label.
+
+Only resources named ``labutils-rig*`` are made or removed; the host engine's
+other images and containers are left alone.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+HOST_DOCKER = os.environ.get("RIG_HOST_DOCKER", "/usr/bin/docker")
+HOST = os.environ.get("RIG_HOST", os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock"))
+MIRROR = os.environ.get("LABUTILS_DEBIAN_MIRROR", "http://deb.debian.org/debian")
+IMAGE = "labutils-rig/docker:sid"
+STATE = Path(os.environ.get("RIG_STATE", "/var/tmp/labutils-rig"))
+PACKAGES = "docker.io,docker-buildx,docker-cli,docker-registry,ca-certificates,iptables,procps"
+STORES = {"overlay2": {"store": "overlay2", "mirror": False},
+          "containerd": {"store": "containerd", "mirror": True}}
+KIT_NAMES = {"golang:1.15.6": "labutils-golang:1.15", "golang:1.15.6-alpine": "labutils-golang:1.15-musl",
+             "alpine:latest": "labutils-alpine:musl", "debian:bookworm": "labutils-debian:bookworm"}
+REGISTRY = "127.0.0.1:5000"
+
+
+def say(text: str) -> None:
+    print(f"[rig] {text}", flush=True)
+
+
+def host(*args: str, check: bool = True, capture: bool = False, **kw) -> subprocess.CompletedProcess:
+    env = dict(os.environ, DOCKER_HOST=HOST)
+    return subprocess.run([HOST_DOCKER, *args], check=check, text=True, env=env,
+                          capture_output=capture, **kw)
+
+
+def inner(name: str, *args: str, check: bool = True, capture: bool = False) -> subprocess.CompletedProcess:
+    """The sid docker CLI, inside the rig's container, against its engine."""
+    return host("exec", container(name), "docker", "-H", "unix:///run/dind/docker.sock", *args,
+                check=check, capture=capture)
+
+
+def container(name: str) -> str:
+    return f"labutils-rig-{name}"
+
+
+def sock_dir(name: str) -> Path:
+    return STATE / name
+
+
+def cli_dir() -> Path:
+    return STATE / "cli"
+
+
+# --- the image: Debian sid with docker.io 28.5, buildx and docker-registry ---------
+
+def image() -> None:
+    if host("image", "inspect", IMAGE, check=False, capture=True).returncode == 0:
+        return
+    with tempfile.TemporaryDirectory(prefix="labutils-rig-") as tmp:
+        rootfs = Path(tmp) / "rootfs"
+        say(f"debootstrap sid with {PACKAGES} (about a minute)")
+        started = time.time()
+        proc = subprocess.run(["debootstrap", "--variant=minbase", f"--include={PACKAGES}", "sid", str(rootfs), MIRROR],
+                              capture_output=True, text=True)
+        if proc.returncode != 0:
+            sys.exit("debootstrap sid failed:\n" + "\n".join((proc.stdout + proc.stderr).splitlines()[-20:]))
+        tar = subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE)
+        host("import", "--change", "LABEL io.labutils.rig=docker-sid", "-", IMAGE, stdin=tar.stdout,
+             capture=True)
+        tar.wait()
+        say(f"imported {IMAGE} in {time.time() - started:.0f} s")
+
+
+def client() -> tuple[Path, Path]:
+    """The sid docker CLI (28.5) and its buildx plugin, copied out to run on this host."""
+    bin_dir, plugins = cli_dir() / "bin", cli_dir() / "config" / "cli-plugins"
+    exe, buildx = bin_dir / "docker", plugins / "docker-buildx"
+    if exe.exists() and buildx.exists():
+        return exe, buildx
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    plugins.mkdir(parents=True, exist_ok=True)
+    cid = host("create", IMAGE, "true", capture=True).stdout.strip()
+    try:
+        host("cp", f"{cid}:/usr/bin/docker", str(exe))
+        host("cp", f"{cid}:/usr/libexec/docker/cli-plugins/docker-buildx", str(buildx))
+    finally:
+        host("rm", "-f", cid, capture=True)
+    return exe, buildx
+
+
+# --- one engine ---------------------------------------------------------------------
+
+def daemon_json(store: str, mirror: bool) -> str:
+    conf: dict = {}
+    if store == "containerd":
+        conf["features"] = {"containerd-snapshotter": True}
+    else:
+        conf["storage-driver"] = "overlay2"
+        conf["features"] = {"containerd-snapshotter": False}
+    if mirror:
+        conf["registry-mirrors"] = [f"http://{REGISTRY}"]
+    return json.dumps(conf)
+
+
+REGISTRY_CONFIG = f"""version: 0.1
+storage:
+  filesystem:
+    rootdirectory: /var/lib/docker/registry
+  delete:
+    enabled: true
+http:
+  addr: {REGISTRY}
+"""
+
+
+def up(name: str) -> None:
+    spec = STORES[name]
+    image()
+    client()
+    if host("inspect", container(name), check=False, capture=True).returncode == 0:
+        say(f"{container(name)} is already there")
+        wait(name)
+        return
+    sock_dir(name).mkdir(parents=True, exist_ok=True)
+    for leftover in sock_dir(name).glob("*.sock"):
+        leftover.unlink()
+    script = (f"mkdir -p /etc/docker && echo '{daemon_json(spec['store'], spec['mirror'])}' > /etc/docker/daemon.json"
+              " && printf '%s' \"$REGISTRY_CONFIG\" > /etc/docker/registry.yml"
+              + (" && (docker-registry serve /etc/docker/registry.yml > /var/log/registry.log 2>&1 &)"
+                 if spec["mirror"] else "")
+              + f" && exec dockerd -H unix:///run/dind/docker.sock -H tcp://0.0.0.0:2375 --tls=false"
+                f" --cgroup-parent=/{container(name)}")
+    host("run", "-d", "--name", container(name), "--label", "io.labutils.rig=engine",
+         "--cap-add", "ALL", "--cap-drop", "SYS_RESOURCE",
+         "--security-opt", "seccomp=unconfined", "--security-opt", "apparmor=unconfined",
+         "--security-opt", "systempaths=unconfined", "--cgroupns", "host",
+         "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw",
+         "-v", f"{container(name)}-docker:/var/lib/docker", "-v", f"{container(name)}-containerd:/var/lib/containerd",
+         "-v", f"{sock_dir(name)}:/run/dind", "-e", f"REGISTRY_CONFIG={REGISTRY_CONFIG}",
+         IMAGE, "sh", "-c", script, capture=True)
+    wait(name)
+    say(f"{container(name)}: Docker {version(name)} ({spec['store']}) at {address(name)}")
+
+
+def wait(name: str, seconds: int = 90) -> None:
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if inner(name, "version", "--format", "{{.Server.Version}}", check=False, capture=True).returncode == 0:
+            return
+        time.sleep(1)
+    logs = host("logs", "--tail", "30", container(name), check=False, capture=True)
+    sys.exit(f"the engine in {container(name)} did not answer in {seconds} s:\n{logs.stdout}{logs.stderr}")
+
+
+def version(name: str) -> str:
+    return inner(name, "version", "--format", "{{.Server.Version}}", capture=True).stdout.strip()
+
+
+def address(name: str) -> str:
+    return host("inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", container(name),
+                capture=True).stdout.strip()
+
+
+def environment(name: str) -> dict:
+    """What points labutils, pytest and the docker CLI at this engine."""
+    exe, _ = client()
+    return {"DOCKER_HOST": f"unix://{sock_dir(name)}/docker.sock",
+            "LABUTILS_HOST_OVERRIDE": address(name),
+            "LABUTILS_RIG_TCP": f"tcp://{address(name)}:2375",
+            "DOCKER_CONFIG": str(cli_dir() / "config"),
+            "PATH": f"{exe.parent}:{os.environ.get('PATH', '')}"}
+
+
+def seed(name: str, kit: Path) -> None:
+    """Give the engine the lab's base images: the kit loaded, or served by its registry mirror."""
+    spec = STORES[name]
+    have = inner(name, "image", "ls", "--format", "{{.Repository}}:{{.Tag}}", capture=True).stdout.split()
+    if spec["mirror"]:
+        catalog = host("exec", container(name), "sh", "-c",
+                       f"wget -qO- http://{REGISTRY}/v2/library/golang/tags/list || true",
+                       check=False, capture=True).stdout
+        if "1.15.6" in catalog:
+            say("the registry mirror already serves the lab's bases")
+            return
+    elif all(standin in have for standin in KIT_NAMES.values()):
+        say("the kit is already loaded")
+        return
+    if not kit.is_file():
+        sys.exit(f"there is no kit at {kit}: run `python -m labutils bases --offline` and "
+                 f"`python -m labutils bases --save {kit}` against the host engine first.")
+    say(f"loading {kit} ({kit.stat().st_size / 1e6:,.0f} MB)")
+    started = time.time()
+    host("cp", str(kit), f"{container(name)}:/tmp/kit.tar")
+    inner(name, "load", "-q", "-i", "/tmp/kit.tar")
+    host("exec", container(name), "rm", "-f", "/tmp/kit.tar")
+    say(f"loaded in {time.time() - started:.0f} s")
+    if not spec["mirror"]:
+        return
+    for official, standin in KIT_NAMES.items():
+        pushed = f"{REGISTRY}/library/{official}"
+        inner(name, "tag", standin, pushed)
+        inner(name, "push", "-q", pushed, capture=True)
+        inner(name, "rmi", pushed, standin, capture=True)
+        say(f"the mirror serves {official} (labutils' {standin})")
+    inner(name, "builder", "prune", "-af", capture=True)
+
+
+def down(name: str, purge: bool) -> None:
+    host("rm", "-f", container(name), check=False, capture=True)
+    if purge:
+        host("volume", "rm", f"{container(name)}-docker", f"{container(name)}-containerd", check=False, capture=True)
+        shutil.rmtree(sock_dir(name), ignore_errors=True)
+    say(f"{container(name)} removed" + (" with its volumes" if purge else ""))
+
+
+def test(name: str, pytest_args: list[str]) -> int:
+    """The engine-marked tests and every notebook, live, against this engine."""
+    env = dict(os.environ, **environment(name), LABUTILS_MODE="live", LABUTILS_REQUIRE_ENGINE="1",
+               LABUTILS_RIG=name)
+    env.pop("LABUTILS_NAMESPACE", None)
+    python = str(ROOT / ".venv" / "bin" / "python")
+    cmd = [python, "-m", "pytest", "tests", "-m", "engine and not browser", "notebooks", "--nbval-lax",
+           "--nbval-cell-timeout=600", "-p", "no:cacheprovider", *pytest_args]
+    say(f"{name}: Docker {version(name)}; " + " ".join(cmd[2:]))
+    return subprocess.run(cmd, cwd=ROOT, env=env).returncode
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", choices=["up", "seed", "env", "test", "down", "all"])
+    parser.add_argument("engines", nargs="*", default=list(STORES))
+    parser.add_argument("--kit", type=Path, default=STATE / "kit.tar")
+    parser.add_argument("--purge", action="store_true", help="down: remove the engine's volumes too")
+    parser.add_argument("--pytest", default="", help="extra pytest arguments")
+    args = parser.parse_args(argv)
+    unknown = [e for e in args.engines if e not in STORES]
+    if unknown:
+        parser.error(f"unknown engine {unknown}; choose from {list(STORES)}")
+    failed = []
+    for name in args.engines:
+        if args.command in ("up", "all"):
+            up(name)
+        if args.command in ("seed", "all"):
+            seed(name, args.kit)
+        if args.command == "env":
+            for key, value in environment(name).items():
+                print(f"export {key}='{value}'")
+        if args.command in ("test", "all"):
+            if test(name, args.pytest.split()) != 0:
+                failed.append(name)
+        if args.command == "down":
+            down(name, args.purge)
+    if failed:
+        say(f"failed on: {', '.join(failed)}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
