@@ -17,7 +17,7 @@ from .engine import docker_cli, reset_caches
 from .errors import (BaseImageUnavailable, BuildFailed, CheckpointFailed, ContainerFailed, EngineUnavailable,
                      ImageNotFound, LabError, PortInUse, RecordingMissing, RunTimeout, ServerNotReady)
 from .exercises import checkpoint, exercise_files, run_script, show, work, write_exercise
-from .images import clean, image_exists, image_size, images, inspect, layers
+from .images import clean, image_exists, image_size, image_sizes, images, inspect, layer_digests, layers, same_files
 from .lab import approaches, builders, measure, spread, summary, versus, with_buildkit
 from .lint import lint
 from .results import book_figures, compare, versus_book
@@ -28,6 +28,7 @@ from . import lab
 
 __all__ = [
     "build", "run", "serve", "copy_out", "file_size", "ps", "image_size", "image_exists", "inspect", "layers",
+    "layer_digests", "same_files", "image_sizes",
     "images", "clean", "doctor", "lab_ready", "ensure_bases", "human_size", "write_exercise", "show", "run_script",
     "checkpoint", "work", "exercise_files", "settings", "reset_caches", "docker_cli",
     "book_figures", "versus_book", "compare", "lab", "plots",

@@ -6,6 +6,7 @@ gzip layers; ``manifest.json`` names the layers in order in both.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import posixpath
 import tarfile
@@ -17,11 +18,12 @@ WHITEOUT = ".wh."
 OPAQUE = ".wh..wh..opq"
 
 
-def _members(archive: tarfile.TarFile, name: str) -> list[list]:
+def _members(archive: tarfile.TarFile, name: str) -> tuple[list[list], str]:
+    """A layer's entries, and its files digest (see ``read_archive``)."""
     raw = archive.extractfile(name)
     if raw is None:
         raise LabError(f"The saved image has no layer {name}.", hint="save the image again.")
-    out = []
+    out, described = [], []
     with tarfile.open(fileobj=raw, mode="r:*") as layer:
         for m in layer:
             name = m.name[2:] if m.name.startswith("./") else m.name
@@ -30,21 +32,37 @@ def _members(archive: tarfile.TarFile, name: str) -> list[list]:
                 continue
             out.append([path, m.size if m.isreg() else 0, m.isdir(),
                         posixpath.basename(path).startswith(WHITEOUT)])
-    return out
+            content = ""
+            if m.isreg():
+                h = hashlib.sha256()
+                fh = layer.extractfile(m)
+                for chunk in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(chunk)
+                content = h.hexdigest()
+            described.append(f"{path}\0{m.type.decode()}\0{m.mode:o}\0{m.uid}:{m.gid}\0{m.linkname}\0{content}")
+    return out, "sha256:" + hashlib.sha256("\n".join(sorted(described)).encode()).hexdigest()
 
 
 def read_archive(path) -> dict:
-    """The listing of a saved image: layout, history, and per layer ``[path, size, is_dir, is_whiteout]``."""
+    """The listing of a saved image: layout, history, and per layer ``[path, size, is_dir, is_whiteout]``.
+
+    ``files_digests`` has one digest per layer over what its files are (path,
+    type, mode, owner, link target, content) and not when they were written. A
+    layer's diff ID also covers the timestamps in its tar, so two builds that put
+    the same binary in the same place get different diff IDs but the same files
+    digest, on every engine and store.
+    """
     with tarfile.open(path, mode="r:*") as archive:
         names = set(archive.getnames())
         manifest = json.load(archive.extractfile("manifest.json"))[0]
         layout = "oci" if "oci-layout" in names or "index.json" in names else "legacy"
         config = json.load(archive.extractfile(manifest["Config"]))
-        layers = [_members(archive, name) for name in manifest["Layers"]]
+        read = [_members(archive, name) for name in manifest["Layers"]]
     history = [h.get("created_by", "").replace("/bin/sh -c #(nop) ", "").strip()
                for h in config.get("history", []) if not h.get("empty_layer")]
-    return {"layout": layout, "history": history, "layers": layers,
-            "rest": [{"files": 0, "bytes": 0} for _ in layers]}
+    return {"layout": layout, "history": history, "layers": [entries for entries, _ in read],
+            "files_digests": [files for _, files in read],
+            "rest": [{"files": 0, "bytes": 0} for _ in read]}
 
 
 def reduce(listing: dict) -> dict:

@@ -201,25 +201,6 @@ def version() -> dict:
     return _versions[url]
 
 
-_stores: dict = {}
-
-
-def image_store() -> str:
-    """``containerd`` when the engine keeps images in the containerd image store, else its graph driver
-    (``overlay2``, ``vfs``, ...). Asked once per address.
-
-    Raises:
-        EngineUnavailable: no engine answered.
-    """
-    url = engine_url()
-    if url not in _stores:
-        info = client(fresh=False).info()
-        status = dict(tuple(pair) for pair in (info.get("DriverStatus") or []) if len(pair) == 2)
-        snapshotter = "snapshotter" in str(status.get("driver-type", ""))
-        _stores[url] = "containerd" if snapshotter else (info.get("Driver") or "unknown")
-    return _stores[url]
-
-
 def answers() -> bool:
     """True when an engine answers a ping within a few seconds."""
     try:
@@ -270,7 +251,6 @@ def reset_caches() -> None:
     _answered.clear()
     _reaped.clear()
     _versions.clear()
-    _stores.clear()
     for hook in _reset_hooks:
         hook()
 

@@ -21,12 +21,40 @@ def _frame(rows, columns) -> pd.DataFrame:
 
 
 def image_size(tag: str) -> int:
-    """The image's size in bytes, as ``docker image inspect`` gives it.
+    """The image's unpacked size in bytes (its files; ``docker image inspect``'s Size on a graph driver).
+
+    On the containerd store, inspect's Size is the compressed content; see ``image_sizes`` for every kind.
 
     Raises:
         ImageNotFound: there is no such image.
     """
     return backend().inspect(tag)["size"]
+
+
+SIZE_KINDS = {
+    "unpacked": "the image's files, unpacked on disk: what the graph driver reports, and the book's figures",
+    "content": "compressed layers: what is pushed to and pulled from a registry",
+    "total": "unpacked + content: what `docker images` shows on the containerd image store",
+}
+
+
+def image_sizes(tag: str) -> pd.DataFrame:
+    """Every size the engine knows for ``tag``, one row per kind, each named for what it is.
+
+    The graph driver (overlay2) keeps only unpacked files, so it knows one size.
+    The containerd image store keeps the compressed content as well, and knows
+    three (API 1.47+). ``known`` is False for a size this engine does not have.
+
+    Raises:
+        ImageNotFound: there is no such image.
+    """
+    s = backend().inspect(tag)
+    values = {"unpacked": s["size"], "content": s.get("content"), "total": s.get("total")}
+    rows = [{"kind": kind, "bytes": values[kind], "size": human_size(values[kind]) if values[kind] is not None else "",
+             "known": values[kind] is not None, "what it is": what} for kind, what in SIZE_KINDS.items()]
+    df = _frame(rows, ["kind", "bytes", "size", "known", "what it is"])
+    df.attrs["store"] = s.get("store", "")
+    return df
 
 
 def image_exists(tag: str) -> bool:
@@ -52,6 +80,33 @@ def layers(tag: str) -> pd.DataFrame:
     rows = [{"created_by": h["created_by"], "size": human_size(h["bytes"]), "bytes": h["bytes"],
              "created": datetime.fromtimestamp(h["created"], timezone.utc)} for h in backend().history(tag)]
     return _frame(rows, ["created_by", "size", "bytes", "created"])
+
+
+def layer_digests(tag: str) -> pd.DataFrame:
+    """Each layer's two digests, oldest first: the engine's diff ID, and a digest of its files.
+
+    The diff ID is the digest of the layer's tar, timestamps included, so two
+    builds that copy the same binary to the same place differ there. The files
+    digest covers path, mode, owner and content only (``archive.read_archive``):
+    equal files digests mean the layers hold the same files, byte for byte, on
+    every engine and image store. Reads ``docker save``, so it suits small images.
+
+    Raises:
+        ImageNotFound: there is no such image.
+    """
+    summary, listing = backend().inspect(tag), backend().save(tag)
+    rows = []
+    for i, (diff_id, files) in enumerate(zip(summary["diff_ids"], listing["files_digests"]), start=1):
+        layer = listing["layers"][i - 1]
+        extra = listing["rest"][i - 1]
+        rows.append({"layer": i, "created_by": (listing["history"] + [""] * i)[i - 1],
+                     "bytes": sum(e[1] for e in layer) + extra["bytes"], "diff_id": diff_id, "files_digest": files})
+    return _frame(rows, ["layer", "created_by", "bytes", "diff_id", "files_digest"])
+
+
+def same_files(a: str, b: str) -> bool:
+    """True when the last layers of images ``a`` and ``b`` hold the same files (equal files digests)."""
+    return layer_digests(a)["files_digest"].iloc[-1] == layer_digests(b)["files_digest"].iloc[-1]
 
 
 def _matches(name: str, reference: str) -> bool:
@@ -94,4 +149,4 @@ def clean(dry_run: bool = False, everyone: bool = False) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
-__all__ = ["image_size", "image_exists", "inspect", "layers", "images", "clean", "human_size", "ImageNotFound"]
+__all__ = ["image_size", "image_sizes", "image_exists", "inspect", "layers", "layer_digests", "same_files", "images", "clean", "human_size", "ImageNotFound"]

@@ -16,7 +16,7 @@ from .build import build
 from .containers import copy_out
 from .exercises import write_exercise
 from .images import image_exists, image_size
-from .results import book_figures
+from .results import beside_book
 from .util import human_size
 
 
@@ -115,16 +115,13 @@ def spread(times: pd.DataFrame) -> pd.DataFrame:
 
 def summary(times: pd.DataFrame) -> pd.DataFrame:
     """One row per approach: image size as Docker shows it, the book's size, and build times."""
-    book = book_figures().set_index("image")["book_text_mb"]
     s = spread(times).pivot(index="approach", columns="cache", values="median")
     rows = []
     for name, group in times.groupby("approach", sort=False):
         size = int(group["size_bytes"].iloc[-1])
         tag = group["tag"].iloc[-1]
-        book_mb = book.get(tag)
         rows.append({"approach": name, "image": tag, "size": human_size(size), "size_bytes": size,
-                     "book_mb": book_mb,
-                     "ours / book": round(size / 1e6 / book_mb, 2) if pd.notna(book_mb) else None,
+                     **beside_book(tag, size),
                      "cold build s (median)": s.loc[name, "cold"], "warm build s (median)": s.loc[name, "warm"],
                      "cold / warm": round(s.loc[name, "cold"] / s.loc[name, "warm"], 1)
                      if s.loc[name, "warm"] else None})

@@ -8,7 +8,6 @@ namespace prefix of a shared engine is applied here.
 from __future__ import annotations
 
 import io
-import json
 import os
 import subprocess
 import tarfile
@@ -21,7 +20,7 @@ from pathlib import Path
 import requests
 from docker.errors import APIError, ImageNotFound as _DockerImageNotFound, NotFound
 
-from . import archive, buildkit, classic, engine
+from . import archive, buildkit, classic, engine, stores
 from .errors import ContainerFailed, ImageNotFound, LabError, PortInUse, RunTimeout
 from .util import cmd_text
 from .liveserve import EXEC_HINT, LiveServer, raise_if_exited, wait_ready
@@ -88,30 +87,7 @@ class Live:
 
     def inspect(self, tag: str) -> dict:
         image = self._image(tag)
-        return image_summary(image.attrs, self._sizes(engine.ref(tag), image.attrs))
-
-    def _sizes(self, name: str, attrs: dict) -> dict:
-        """The image's sizes, each named for what it is (see ``image_summary``).
-
-        The graph driver has one size, the unpacked one. On the containerd store
-        ``inspect``'s Size is the content; the unpacked size comes from
-        ``GET /images/json?manifests=1`` (API 1.47+), per platform manifest.
-        """
-        store = engine.image_store()
-        if store != "containerd":
-            return {"size": attrs.get("Size", 0), "content": None, "total": None, "store": store}
-        content, unpacked = attrs.get("Size", 0), None
-        api = engine.client(fresh=False).api
-        if _api_at_least(api.api_version, "1.47"):
-            for summary in _get_json(api, name):
-                if summary.get("Id") != attrs["Id"]:
-                    continue
-                values = [m.get("ImageData", {}).get("Size", {}).get("Unpacked") for m in summary.get("Manifests") or []
-                          if m.get("Kind") == "image" and m.get("Available")]
-                values = [v for v in values if v is not None]
-                unpacked = sum(values) if values else None
-        return {"size": unpacked if unpacked is not None else content, "content": content,
-                "total": content + unpacked if unpacked is not None else None, "store": store}
+        return image_summary(image.attrs, stores.sizes(engine.ref(tag), image.attrs))
 
     def exists(self, name: str) -> bool:
         """Whether the engine holds ``name`` exactly as given (no namespace applied)."""
@@ -149,7 +125,7 @@ class Live:
             found = [(engine.plain(name), img)
                      for img in engine.client().images.list(filters=filters) if engine.mine(img.labels)
                      for name in (img.tags or ["<none>:<none>"])]
-        return [{"name": name, "id": img.id, "size": img.attrs["Size"]} for name, img in found]
+        return [{"name": name, "id": img.id, "size": stores.sizes((img.tags or [img.id])[0], img.attrs)["size"]} for name, img in found]
 
     def save(self, tag: str) -> dict:
         """``docker save`` of one image, read into a listing (``archive.read_archive``)."""
@@ -330,15 +306,6 @@ class Live:
                 if text.startswith("Loaded image:"):
                     loaded.append(text.split(":", 1)[1].strip())
         return loaded
-
-
-def _api_at_least(version: str, wanted: str) -> bool:
-    return tuple(int(x) for x in version.split(".")) >= tuple(int(x) for x in wanted.split("."))
-
-
-def _get_json(api, name: str) -> list:
-    res = api._get(api._url("/images/json"), params={"manifests": 1, "filters": json.dumps({"reference": [name]})})
-    return api._result(res, json=True)
 
 
 def _logs(container, **kw) -> str:

@@ -39,6 +39,20 @@ FLOOR = {
 }
 PROGRAMS = {"welcome": "normal-build", "server": "activity"}
 
+GO119_FLOOR = {"welcome": 1_212_416, "server": 4_460_544}
+"""The floor binaries (static, -s -w, -trimpath) from Debian bookworm's Go 1.19, measured by this
+project on 2026-11-28 on Docker 20.10 with the earlier golang stand-in."""
+
+
+def floors(**tables: pd.DataFrame) -> pd.DataFrame:
+    """The floor (the trimmed binary) of each program here, beside Go 1.19's measured floor."""
+    rows = []
+    for program, table in tables.items():
+        here = int(table.set_index("step").loc["trimmed paths: -trimpath", "binary_bytes"])
+        rows.append({"program": program, "floor here (bytes)": here, "Go 1.19 floor (bytes)": GO119_FLOOR[program],
+                     "here / Go 1.19": round(here / GO119_FLOOR[program], 2)})
+    return pd.DataFrame(rows)
+
 
 def dockerfile(name: str) -> Path:
     """A best-practices Dockerfile, written into work/best-practices/ (yours is kept if you changed it)."""

@@ -16,19 +16,29 @@ def book_figures() -> pd.DataFrame:
     return pd.read_csv(settings().data / "book_figures.csv")
 
 
-def versus_book(*results, names: dict | None = None) -> pd.DataFrame:
-    """Our images beside the book's: size as Docker shows it, MB, the book's MB, ratio.
+def beside_book(tag: str, size: int) -> dict:
+    """The book's MB for ``tag``, ours/book, and, where they differ by more than 10%, why (one line)."""
+    book = book_figures().set_index("image")
+    book_mb = book["book_text_mb"].get(tag)
+    if pd.isna(book_mb):
+        return {"book_mb": None, "ours / book": None, "why": ""}
+    ratio = round(size / 1e6 / book_mb, 2)
+    why = book["why_off"].get(tag) if abs(ratio - 1) > 0.10 else ""
+    return {"book_mb": book_mb, "ours / book": ratio, "why": why if isinstance(why, str) else ""}
 
+
+def versus_book(*results, names: dict | None = None) -> pd.DataFrame:
+    """Our images beside the book's: unpacked size, MB, the book's MB, ours/book, and why where off by >10%.
+
+    The book's figures are graph-driver sizes (what ``docker images`` showed in
+    2020: the files, unpacked), so ours are the unpacked sizes on every engine.
     ``names`` maps one of our tags to the book's image name when they differ.
     """
-    book = book_figures().set_index("image")
     rows = []
     for r in results:
         key = (names or {}).get(r.tag, r.tag)
-        book_mb = book["book_text_mb"].get(key)
         rows.append({"image": r.tag, "size": human_size(r.size), "ours_mb": round(r.size / 1e6, 2),
-                     "book_mb": book_mb,
-                     "ours / book": round(r.size / 1e6 / book_mb, 2) if pd.notna(book_mb) else None})
+                     **beside_book(key, r.size)})
     return pd.DataFrame(rows)
 
 

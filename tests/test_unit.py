@@ -238,3 +238,58 @@ def test_the_import_graph_is_a_tree():
     for m in graph:
         visit(m)
     assert max(len(p.read_text().splitlines()) for p in pkg.glob("*.py")) < 350
+
+
+@pytest.mark.parametrize("docker_host, override, host, loopback", [
+    ("", "", "127.0.0.1", True),
+    ("unix:///var/run/docker.sock", "", "127.0.0.1", True),
+    ("tcp://10.1.2.3:2375", "", "10.1.2.3", False),
+    ("ssh://teacher@classroom.example:22", "", "classroom.example", False),
+    ("tcp://127.0.0.1:2375", "", "127.0.0.1", True),
+    ("unix:///run/dind/docker.sock", "172.17.0.4", "172.17.0.4", False),
+    ("tcp://10.1.2.3:2375", "192.168.5.5", "192.168.5.5", False),
+])
+def test_published_ports_are_reached_where_the_engine_publishes_them(monkeypatch, docker_host, override, host,
+                                                                      loopback):
+    from labutils import engine
+    monkeypatch.setenv("DOCKER_HOST", docker_host) if docker_host else monkeypatch.delenv("DOCKER_HOST", raising=False)
+    monkeypatch.setenv("LABUTILS_HOST_OVERRIDE", override)
+    assert engine.published_host() == host
+    assert engine.binds_loopback() is loopback
+
+
+def test_golang_alpine_tags_take_the_musl_stand_in():
+    assert bases.standin_for("golang:1.15.6-alpine") == bases.GOLANG_MUSL
+    assert bases.standin_for("golang:1.15.6") == bases.GOLANG
+    assert bases.standin_for("alpine:3.12") == bases.ALPINE
+
+
+def test_files_digest_ignores_timestamps_only(tmp_path):
+    """Two layers with the same files written at different times: same files digest, different diff ids."""
+    import io
+    import tarfile
+    from labutils import archive
+
+    def layer(mtime, mode=0o755, data=b"binary"):
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w") as tar:
+            d = tarfile.TarInfo("myapp"); d.type = tarfile.DIRTYPE; d.mode = 0o755; d.mtime = mtime
+            tar.addfile(d)
+            f = tarfile.TarInfo("myapp/welcome"); f.size = len(data); f.mode = mode; f.mtime = mtime
+            tar.addfile(f, io.BytesIO(data))
+        return buf.getvalue()
+
+    def saved(name, data):
+        path = tmp_path / name
+        with tarfile.open(path, "w") as tar:
+            for member, payload in (("layer.tar", data), ("config.json", b'{"history": []}'),
+                                    ("manifest.json", b'[{"Config": "config.json", "Layers": ["layer.tar"]}]')):
+                info = tarfile.TarInfo(member); info.size = len(payload)
+                tar.addfile(info, io.BytesIO(payload))
+        return archive.read_archive(path)["files_digests"][0]
+
+    first, later = layer(1_000), layer(2_000)
+    assert first != later                                     # the diff ids would differ
+    assert saved("a.tar", first) == saved("b.tar", later)
+    assert saved("c.tar", layer(1_000, mode=0o700)) != saved("a.tar", first)
+    assert saved("d.tar", layer(1_000, data=b"other!")) != saved("a.tar", first)

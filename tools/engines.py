@@ -49,6 +49,11 @@ STORES = {"overlay2": {"store": "overlay2", "mirror": False},
 KIT_NAMES = {"golang:1.15.6": "labutils-golang:1.15", "golang:1.15.6-alpine": "labutils-golang:1.15-musl",
              "alpine:latest": "labutils-alpine:musl", "debian:bookworm": "labutils-debian:bookworm"}
 REGISTRY = "127.0.0.1:5000"
+# How nbval compares each engine's notebooks with the stored outputs (recorded on the host's engine):
+# overlay2 holds the same figures, so every output is compared; on the containerd store the sizes are
+# the store's own and the bases are pulled, so cells must run and the checkpoints (the lessons) must pass.
+NBVAL = {"overlay2": ["--nbval", "--nbval-sanitize-with", "notebooks/sanitize.cfg"],
+         "containerd": ["--nbval-lax"]}
 
 
 def say(text: str) -> None:
@@ -247,10 +252,14 @@ def test(name: str, pytest_args: list[str]) -> int:
                LABUTILS_RIG=name)
     env.pop("LABUTILS_NAMESPACE", None)
     python = str(ROOT / ".venv" / "bin" / "python")
-    cmd = [python, "-m", "pytest", "tests", "-m", "engine and not browser", "notebooks", "--nbval-lax",
-           "--nbval-cell-timeout=600", "-p", "no:cacheprovider", *pytest_args]
-    say(f"{name}: Docker {version(name)}; " + " ".join(cmd[2:]))
-    return subprocess.run(cmd, cwd=ROOT, env=env).returncode
+    runs = [[python, "-m", "pytest", "tests", "-m", "engine and not browser", "-p", "no:cacheprovider", *pytest_args],
+            [python, "-m", "pytest", "notebooks", *NBVAL[name], "--nbval-cell-timeout=600", "-p", "no:cacheprovider",
+             *pytest_args]]
+    code = 0
+    for cmd in runs:
+        say(f"{name}: Docker {version(name)}; " + " ".join(cmd[2:]))
+        code = subprocess.run(cmd, cwd=ROOT, env=env).returncode or code
+    return code
 
 
 def main(argv=None) -> int:

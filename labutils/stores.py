@@ -1,0 +1,59 @@
+"""Image stores and the sizes each knows: the graph driver (one size) or containerd (three).
+
+Taught in notebook 01 ("What image size means on your engine"); used by ``live``.
+"""
+from __future__ import annotations
+
+import json
+
+from . import engine
+
+_stores: dict = {}
+engine.on_reset(_stores.clear)
+
+
+def image_store() -> str:
+    """``containerd`` when the engine keeps images in the containerd image store, else its graph driver
+    (``overlay2``, ``vfs``, ...). Asked once per address.
+
+    Raises:
+        EngineUnavailable: no engine answered.
+    """
+    url = engine.engine_url()
+    if url not in _stores:
+        info = engine.client(fresh=False).info()
+        status = dict(tuple(pair) for pair in (info.get("DriverStatus") or []) if len(pair) == 2)
+        snapshotter = "snapshotter" in str(status.get("driver-type", ""))
+        _stores[url] = "containerd" if snapshotter else (info.get("Driver") or "unknown")
+    return _stores[url]
+
+
+def sizes(name: str, attrs: dict) -> dict:
+    """An image's sizes, each named for what it is: ``size`` (unpacked), ``content``, ``total``, ``store``.
+
+    The graph driver has one size, the unpacked one (inspect's Size). On the
+    containerd store inspect's Size is the compressed content; the unpacked size
+    comes from ``GET /images/json?manifests=1`` (API 1.47+), summed over the
+    image manifests that are here. Where it is unknown, ``size`` is the content.
+    """
+    store = image_store()
+    if store != "containerd":
+        return {"size": attrs.get("Size", 0), "content": None, "total": None, "store": store}
+    content, unpacked = attrs.get("Size", 0), None
+    api = engine.client(fresh=False).api
+    if _at_least(api.api_version, "1.47"):
+        res = api._get(api._url("/images/json"),
+                       params={"manifests": 1, "filters": json.dumps({"reference": [name]})})
+        for summary in api._result(res, json=True):
+            if summary.get("Id") != attrs["Id"]:
+                continue
+            values = [m.get("ImageData", {}).get("Size", {}).get("Unpacked") for m in summary.get("Manifests") or []
+                      if m.get("Kind") == "image" and m.get("Available")]
+            values = [v for v in values if v is not None]
+            unpacked = sum(values) if values else None
+    return {"size": unpacked if unpacked is not None else content, "content": content,
+            "total": content + unpacked if unpacked is not None else None, "store": store}
+
+
+def _at_least(version: str, wanted: str) -> bool:
+    return tuple(int(x) for x in version.split(".")) >= tuple(int(x) for x in wanted.split("."))

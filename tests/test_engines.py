@@ -1,0 +1,69 @@
+"""What the engine matrix (tools/engines.py) checks beyond the lab: pulled bases win, remote engines serve.
+
+These run against a rig engine: LABUTILS_RIG names it (``overlay2``, ``containerd``).
+On the host's engine (no registry, no TCP socket) they have nothing to test, and
+CI runs them on the rig, where they must pass.
+"""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+import labutils as lu
+from labutils import bases, engine
+
+from shared import _write, engine_required
+
+pytestmark = pytest.mark.engine
+T = "lutest-"
+
+
+def _rig(*wanted: str) -> str:
+    rig = os.environ.get("LABUTILS_RIG", "")
+    if rig not in wanted:
+        reason = f"needs a rig engine ({', '.join(wanted)}) from tools/engines.py; LABUTILS_RIG={rig!r}"
+        if engine_required() and os.environ.get("LABUTILS_RIG_REQUIRED") == "1":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return rig
+
+
+def test_a_pulled_base_is_used_as_itself(live, tmp_path, capsys):
+    """On an engine with a registry, alpine:latest is pulled and built on, never replaced by a stand-in."""
+    _rig("containerd")
+    ref = "alpine:latest"
+    if live.images.list(name="alpine"):
+        live.images.remove(ref)                      # the mirror has it: make this build pull it
+    assert not bases.exists(ref)
+    folder = _write(tmp_path / "pulled", Dockerfile=f"FROM {ref}\nRUN echo pulled > /p\nCMD cat /p\n")
+    result = lu.build(folder, T + "pulled:v1")
+    out = capsys.readouterr().out
+    assert result.substitutions == {}
+    assert f"pulled {ref} from the registry" in out and "stand-in" not in out
+    assert bases.exists(ref)
+    assert lu.run(result.tag).stdout == "pulled\n"
+    # what the test registry serves is labutils' stand-in, and it says so by its label
+    assert bases.STANDIN_LABEL in live.images.get(ref).labels
+
+
+def test_serve_reaches_a_tcp_docker_host(tmp_path, monkeypatch):
+    """With DOCKER_HOST=tcp://<host>:2375 the published port is reached on <host>, not on 127.0.0.1."""
+    _rig("containerd", "overlay2")
+    tcp = os.environ["LABUTILS_RIG_TCP"]
+    monkeypatch.setenv("DOCKER_HOST", tcp)
+    monkeypatch.delenv("LABUTILS_HOST_OVERRIDE", raising=False)
+    lu.reset_caches()
+    try:
+        host = tcp.split("//", 1)[1].rsplit(":", 1)[0]
+        assert engine.published_host() == host and not engine.binds_loopback()
+        folder = _write(tmp_path / "httpd", Dockerfile=f"FROM {bases.ALPINE}\n"
+                        "RUN mkdir /www && echo served > /www/index.html\n"
+                        'CMD ["httpd", "-f", "-p", "8080", "-h", "/www"]\n')
+        built = lu.build(folder, T + "httpd:v1", quiet=True)
+        with lu.serve(built.tag, port=8080) as server:
+            assert server.url.startswith(f"http://{host}:")
+            assert server.get("/").body == "served\n"
+        assert lu.ps().empty
+    finally:
+        lu.reset_caches()
