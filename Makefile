@@ -3,6 +3,8 @@
 # make run    - every exercise headless: the comparison table and the figures (work/figures/)
 # make record - run the notebooks live (recording + stored outputs), then replay them with no engine
 # make clean  - remove every image and container labutils made (nothing else)
+# make test-engines - the engine matrix: Docker 28.5 (Debian sid) in containers, overlay2 and the
+#                containerd store with a registry mirror; engine tests + every notebook live on each
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -14,7 +16,7 @@ NBVAL  := --nbval --nbval-sanitize-with notebooks/sanitize.cfg --nbval-cell-time
 # the recorded pass points DOCKER_HOST at nothing: it must not need (or reach) an engine
 NO_ENGINE := LABUTILS_MODE=recorded DOCKER_HOST=unix:///nonexistent/labutils-recorded-mode.sock
 
-.PHONY: lab test test-live test-recorded test-unit test-notebooks run record bases doctor clean venv
+.PHONY: test-engines engines-down lab test test-live test-recorded test-unit test-notebooks run record bases doctor clean venv
 
 venv: $(STAMP)
 
@@ -53,6 +55,19 @@ run: $(STAMP)
 
 record: $(STAMP)
 	$(BIN)/python -m labutils record
+
+RIG_KIT ?= /var/tmp/labutils-rig/kit.tar
+ENGINES ?= overlay2 containerd
+
+# the kit is this engine's base images (the stand-ins offline), which the rig engines load or serve
+test-engines: $(STAMP)
+	$(BIN)/python -m labutils bases --offline --quiet
+	mkdir -p $(dir $(RIG_KIT))
+	$(BIN)/python -m labutils bases --save $(RIG_KIT) --quiet
+	python3 tools/engines.py all $(ENGINES) --kit $(RIG_KIT)
+
+engines-down:
+	python3 tools/engines.py down $(ENGINES) --purge
 
 test-unit: $(STAMP)
 	$(BIN)/python -m pytest tests -m "not engine"

@@ -213,6 +213,14 @@ def build(path, tag: str, dockerfile: str | None = None, target: str | None = No
                "nocache": bool(nocache), "buildargs": dict(buildargs or {}), "labels": all_labels,
                "builder": builder, "key": key, "record": engine.LABEL in all_labels}
         answer = backend().build(req, on_line)
+        if builder == "classic" and classic.refused(answer) and backend().has_buildkit():
+            if not quiet:
+                print(f"[labutils] this engine refuses the classic builder ({str(answer['error']).strip()[:120]}); "
+                      "building with BuildKit instead.", flush=True)
+            builder, view = "buildkit", None
+            command = _command(tag, df_path, context, target, builder)
+            shown.clear()
+            answer = backend().build({**req, "builder": "buildkit", "key": {**key, "builder": "buildkit"}}, on_line)
     finally:
         prepared.cleanup()
     return _finish(answer, tag=tag, context=context, df_path=df_path, target=target, builder=builder,

@@ -54,6 +54,16 @@ def stream(api, *, context: str, tag: str, dockerfile: str, target, nocache: boo
             "seconds": round(time.perf_counter() - start, 3)}
 
 
+_REFUSED = re.compile(r"legacy builder|classic builder|builder version|only supported with buildkit|"
+                      r"requires buildkit|buildkit is required|is not supported by the legacy", re.I)
+
+
+def refused(answer: dict) -> bool:
+    """True when the engine refused the classic builder itself (no step ran), as an engine without it would."""
+    return bool(answer["error"]) and not any(_STEP.match(line) for line in answer["log"]) \
+        and bool(_REFUSED.search(str(answer["error"])))
+
+
 def _is_label_step(instruction: str) -> bool:
     return instruction.startswith("LABEL ") and "io.labutils." in instruction
 

@@ -22,7 +22,8 @@ from .errors import LabError, RecordingMissing
 from .util import digest, files_digest
 
 VOLATILE_KEYS = {"seconds", "times", "image_id", "id", "created", "container_name", "host_port", "url",
-                 "diff_ids"}
+                 "diff_ids", "content", "total"}
+# content and total (containerd store): compressed layers, whose bytes change with the file timestamps inside
 TEXT_KEYS = {"log", "printed", "logs", "stdout", "stderr"}
 _VOLATILE_TEXT = re.compile(r"(?P<v>sha256:[0-9a-f]{64}|\b[0-9a-f]{12,64}\b|\b\d+(?:\.\d+)?s\b|0x[0-9a-f]{8,16}"
                             r"|\d{4}/\d\d/\d\d \d\d:\d\d:\d\d|\b\d+(?:\.\d+)? [kMG]?B/s\b)"

@@ -115,6 +115,8 @@ def ensure(*, offline: bool = False, quiet: bool = False) -> list[Resolution]:
     Stand-ins are only built with ``offline`` (it needs debootstrap and root);
     without it a missing stand-in is an error that says how to make it.
     """
+    if offline:
+        _debootstrap_both(quiet=quiet)
     results = []
     for ref in LAB_BASES:
         if exists(ref):
@@ -132,6 +134,23 @@ def ensure(*, offline: bool = False, quiet: bool = False) -> list[Resolution]:
             _make(sub, ref, quiet=quiet)
         results.append(Resolution(ref, sub, "stand-in", _unpullable.get(ref, "not pulled (offline)")))
     return results
+
+
+def _debootstrap_both(*, quiet: bool) -> None:
+    """Make the two Debian roots at once when both are missing (each is mostly waiting on the mirror)."""
+    missing = [ref for ref in LAB_BASES if not exists(ref) and not exists(standin_for(ref))
+               and not pull(ref, quiet=quiet)]          # a failed pull is remembered: ensure() does not ask again
+    if not missing or exists(DEBIAN) or exists(BULLSEYE) or not any(standin_for(r) == GOLANG for r in missing):
+        return
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        jobs = [pool.submit(make_debian, quiet=quiet), pool.submit(make_debian, quiet=quiet, tag=BULLSEYE,
+                                                                   suite="bullseye")]
+        for job in jobs:
+            try:
+                job.result()
+            except LabError:
+                pass           # _make() tries again one at a time and says what failed, or falls back
 
 
 def _make(sub: str, ref: str, *, quiet: bool) -> None:

@@ -85,10 +85,14 @@ def test_a_copy_from_an_image_and_a_stage_from_a_stage(live, tmp_path):
         "FROM alpine:latest AS base\nRUN echo built > /built\n"
         "FROM base AS test\nRUN test -f /built\n"
         "FROM scratch\nCOPY --from=alpine:latest /etc/passwd /passwd\nCOPY --from=test /built /built\n"))
+    had_alpine = bases.exists("alpine:latest")
     result = lu.build(folder, T + "forms:v1", quiet=True)
-    assert result.size < 2000
-    if not bases.exists("alpine:latest"):
-        assert result.substitutions == {"alpine:latest": bases.BUSYBOX}
+    # two small files on scratch: a few hundred bytes of files, a few blocks on the containerd store
+    assert result.size < 20_000
+    if had_alpine or bases.exists("alpine:latest"):
+        assert result.substitutions == {}          # local or pulled: used as itself
+    else:
+        assert result.substitutions == {"alpine:latest": bases.ALPINE}
 
 
 def test_buildkit_skips_the_stage_the_target_does_not_need(live, exercise):
@@ -101,7 +105,9 @@ def test_buildkit_skips_the_stage_the_target_does_not_need(live, exercise):
     assert kit.builder == "buildkit" and kit.image_id.startswith("sha256:")
     assert "test stage: helloworld says Hello World" in classic.log
     assert {s.stage for s in kit.steps} == {"builder", "runtime"}, "the test stage must not run"
-    assert kit.size == classic.size and lu.run(kit.tag).stdout == "Hello World\n"
+    assert lu.same_files(kit.tag, classic.tag) and lu.run(kit.tag).stdout == "Hello World\n"
+    # the same files; the containerd store's block count may differ by how each builder lays them out
+    assert kit.size == classic.size if kit.store != "containerd" else abs(kit.size - classic.size) <= 0.02 * classic.size
     assert any(s.instruction.startswith("RUN go build") and s.stage == "builder" for s in kit.steps)
     assert lu.images(kit.tag)["size_bytes"].iloc[0] == kit.size
     warm = lu.build(folder, T + "ts:buildkit", dockerfile="Dockerfile.test-stage", target="runtime",

@@ -16,7 +16,7 @@ import labutils as lu
 from labutils import bases, engine, standins
 
 pytestmark = pytest.mark.engine
-from shared import ROOT
+from shared import ROOT, golang_base, small_base
 
 
 def _py(code: str, env: dict, timeout: float = 600, **kw):
@@ -44,9 +44,13 @@ def test_kit_round_trip_into_a_cleaned_engine(live, tmp_path):
                 pass                                      # went with an earlier tag of the same image
     assert not lu.lab_ready(lu.doctor()), "with the bases gone the checklist must say so"
     (tmp_path / "Dockerfile").write_text("FROM golang:1.15.6\nRUN true\n")
-    with pytest.raises(lu.BaseImageUnavailable) as info:   # what a learner sees after `docker system prune -a`
-        lu.build(tmp_path, "lutest-pruned:v1")
-    assert "bases --offline" in info.value.hint and "--load kit.tar" in info.value.hint
+    if os.environ.get("LABUTILS_RIG") == "containerd":      # its registry mirror answers: the base is pulled again
+        assert lu.build(tmp_path, "lutest-pruned:v1", quiet=True).substitutions == {}
+        assert live.images.get("golang:1.15.6")
+    else:
+        with pytest.raises(lu.BaseImageUnavailable) as info:   # what a learner sees after `docker system prune -a`
+            lu.build(tmp_path, "lutest-pruned:v1")
+        assert "bases --offline" in info.value.hint and "--load kit.tar" in info.value.hint
     loaded = standins.load_kit(kit, quiet=True)
     assert set(loaded) == set(saved)
     assert {name: live.images.get(name).id for name in saved} == before
@@ -71,7 +75,7 @@ def test_reset_touches_only_its_namespace_and_keeps_the_bases(live, tmp_path):
         proc = _py(build, {"LABUTILS_NAMESPACE": ns, "LABUTILS_WORK": str(work / ns)})
         assert proc.returncode == 0, proc.stderr
     unlabelled = "lutest-unlabelled:keep"
-    live.images.get(bases.BUSYBOX).tag(unlabelled)
+    live.images.get(small_base()).tag(unlabelled)
     try:
         proc = subprocess.run([sys.executable, "-m", "labutils", "reset"], capture_output=True, text=True,
                               env={**os.environ, "LABUTILS_NAMESPACE": "resetbob", "LABUTILS_WORK": str(work / "resetbob")},
@@ -81,7 +85,7 @@ def test_reset_touches_only_its_namespace_and_keeps_the_bases(live, tmp_path):
         assert not (work / "resetbob" / "multi-stage").exists()
         tags = {t for i in live.images.list() for t in i.tags}
         assert "resetbob/welcome-optimized:v1" not in tags
-        assert {"resetalice/welcome-optimized:v1", unlabelled, bases.GOLANG, bases.BUSYBOX} <= tags
+        assert {"resetalice/welcome-optimized:v1", unlabelled, golang_base(), small_base()} <= tags
         assert (work / "resetalice" / "multi-stage").is_dir()
     finally:
         live.images.remove(unlabelled)

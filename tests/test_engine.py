@@ -9,7 +9,7 @@ import pytest
 import labutils as lu
 from labutils import bases, engine
 
-from shared import _write
+from shared import _write, golang_base, small_base
 
 pytestmark = pytest.mark.engine
 T = "lutest-"
@@ -36,7 +36,7 @@ def test_docker_context_is_honoured(live, monkeypatch, tmp_path):
 def test_clean_removes_only_what_carries_the_label(live, exercise, tmp_path):
     folder = exercise("multi-stage")
     labelled = lu.build(folder, T + "clean:labelled", quiet=True)
-    plain_dir = _write(tmp_path / "plain", Dockerfile=f"FROM {bases.BUSYBOX}\nRUN echo plain > /plain\n")
+    plain_dir = _write(tmp_path / "plain", Dockerfile=f"FROM {small_base()}\nRUN echo plain > /plain\n")
     plain, _ = live.images.build(path=str(plain_dir), tag=T + "clean:plain", rm=True)
     container = live.containers.create(plain.id, name="lutest-unlabelled", command=["true"])
     try:
@@ -49,7 +49,7 @@ def test_clean_removes_only_what_carries_the_label(live, exercise, tmp_path):
         assert bases.exists(T + "clean:plain")
         live.containers.get("lutest-unlabelled")            # still there
         assert lu.images().empty
-        for sub in (bases.GOLANG, bases.BUSYBOX):            # stand-ins are kept too
+        for sub in (golang_base(), small_base()):            # base images (and stand-ins) are kept too
             assert bases.exists(sub)
     finally:
         container.remove(force=True)

@@ -13,7 +13,7 @@ import pytest
 import labutils as lu
 from labutils import bases, engine
 
-from shared import _write, engine_required
+from shared import _write, engine_required, golang_base, small_base
 
 pytestmark = pytest.mark.engine
 T = "lutest-"
@@ -57,7 +57,7 @@ def test_serve_reaches_a_tcp_docker_host(tmp_path, monkeypatch):
     try:
         host = tcp.split("//", 1)[1].rsplit(":", 1)[0]
         assert engine.published_host() == host and not engine.binds_loopback()
-        folder = _write(tmp_path / "httpd", Dockerfile=f"FROM {bases.ALPINE}\n"
+        folder = _write(tmp_path / "httpd", Dockerfile=f"FROM {small_base()}\n"
                         "RUN mkdir /www && echo served > /www/index.html\n"
                         'CMD ["httpd", "-f", "-p", "8080", "-h", "/www"]\n')
         built = lu.build(folder, T + "httpd:v1", quiet=True)

@@ -293,3 +293,13 @@ def test_files_digest_ignores_timestamps_only(tmp_path):
     assert saved("a.tar", first) == saved("b.tar", later)
     assert saved("c.tar", layer(1_000, mode=0o700)) != saved("a.tar", first)
     assert saved("d.tar", layer(1_000, data=b"other!")) != saved("a.tar", first)
+
+
+def test_a_refused_classic_builder_is_told_apart_from_a_failed_step():
+    from labutils import classic
+    refusal = {"error": "the legacy builder is not supported with this engine; use BuildKit", "log": []}
+    failed_step = {"error": "The command '/bin/sh -c go build' returned a non-zero code: 2",
+                   "log": ["Step 1/4 : FROM golang:1.15.6", "Step 4/4 : RUN go build"]}
+    assert classic.refused(refusal)
+    assert not classic.refused(failed_step)
+    assert not classic.refused({"error": None, "log": []})

@@ -46,8 +46,10 @@ STATE = Path(os.environ.get("RIG_STATE", "/var/tmp/labutils-rig"))
 PACKAGES = "docker.io,docker-buildx,docker-cli,docker-registry,ca-certificates,iptables,procps"
 STORES = {"overlay2": {"store": "overlay2", "mirror": False},
           "containerd": {"store": "containerd", "mirror": True}}
+# official name -> the stand-in the mirror serves under it (every image the lab's files name)
 KIT_NAMES = {"golang:1.15.6": "labutils-golang:1.15", "golang:1.15.6-alpine": "labutils-golang:1.15-musl",
-             "alpine:latest": "labutils-alpine:musl", "debian:bookworm": "labutils-debian:bookworm"}
+             "alpine:latest": "labutils-alpine:musl", "alpine:3.12": "labutils-alpine:musl",
+             "debian:bookworm": "labutils-debian:bookworm"}
 REGISTRY = "127.0.0.1:5000"
 # How nbval compares each engine's notebooks with the stored outputs (recorded on the host's engine):
 # overlay2 holds the same figures, so every output is compared; on the containerd store the sizes are
@@ -194,11 +196,17 @@ def address(name: str) -> str:
                 capture=True).stdout.strip()
 
 
+# Where the client runs: in the host's network namespace, reaching published ports through
+# LABUTILS_HOST_OVERRIDE (as for a remote engine), or inside the engine's own namespace (nsenter),
+# where they are on 127.0.0.1 as on a laptop and the stored outputs hold as they are.
+INSIDE = {"overlay2": True, "containerd": False}
+
+
 def environment(name: str) -> dict:
     """What points labutils, pytest and the docker CLI at this engine."""
     exe, _ = client()
     return {"DOCKER_HOST": f"unix://{sock_dir(name)}/docker.sock",
-            "LABUTILS_HOST_OVERRIDE": address(name),
+            **({} if INSIDE[name] else {"LABUTILS_HOST_OVERRIDE": address(name)}),
             "LABUTILS_RIG_TCP": f"tcp://{address(name)}:2375",
             "DOCKER_CONFIG": str(cli_dir() / "config"),
             "PATH": f"{exe.parent}:{os.environ.get('PATH', '')}"}
@@ -212,7 +220,9 @@ def seed(name: str, kit: Path) -> None:
         catalog = host("exec", container(name), "sh", "-c",
                        f"wget -qO- http://{REGISTRY}/v2/library/golang/tags/list || true",
                        check=False, capture=True).stdout
-        if "1.15.6" in catalog:
+        if "1.15.6" in catalog and "3.12" in host("exec", container(name), "sh", "-c",
+                                                 f"wget -qO- http://{REGISTRY}/v2/library/alpine/tags/list || true",
+                                                 check=False, capture=True).stdout:
             say("the registry mirror already serves the lab's bases")
             return
     elif all(standin in have for standin in KIT_NAMES.values()):
@@ -233,8 +243,9 @@ def seed(name: str, kit: Path) -> None:
         pushed = f"{REGISTRY}/library/{official}"
         inner(name, "tag", standin, pushed)
         inner(name, "push", "-q", pushed, capture=True)
-        inner(name, "rmi", pushed, standin, capture=True)
+        inner(name, "rmi", pushed, capture=True)
         say(f"the mirror serves {official} (labutils' {standin})")
+    inner(name, "rmi", *sorted(set(KIT_NAMES.values())), capture=True)     # nothing local: every base is pulled
     inner(name, "builder", "prune", "-af", capture=True)
 
 
@@ -249,15 +260,20 @@ def down(name: str, purge: bool) -> None:
 def test(name: str, pytest_args: list[str]) -> int:
     """The engine-marked tests and every notebook, live, against this engine."""
     env = dict(os.environ, **environment(name), LABUTILS_MODE="live", LABUTILS_REQUIRE_ENGINE="1",
-               LABUTILS_RIG=name)
+               LABUTILS_RIG=name, LABUTILS_RIG_REQUIRED="1")
+    if INSIDE[name]:
+        env.pop("LABUTILS_HOST_OVERRIDE", None)
     env.pop("LABUTILS_NAMESPACE", None)
     python = str(ROOT / ".venv" / "bin" / "python")
     runs = [[python, "-m", "pytest", "tests", "-m", "engine and not browser", "-p", "no:cacheprovider", *pytest_args],
             [python, "-m", "pytest", "notebooks", *NBVAL[name], "--nbval-cell-timeout=600", "-p", "no:cacheprovider",
              *pytest_args]]
+    if INSIDE[name]:
+        pid = host("inspect", "-f", "{{.State.Pid}}", container(name), capture=True).stdout.strip()
+        runs = [["nsenter", "-t", pid, "-n", *cmd] for cmd in runs]
     code = 0
     for cmd in runs:
-        say(f"{name}: Docker {version(name)}; " + " ".join(cmd[2:]))
+        say(f"{name}: Docker {version(name)}; " + " ".join(cmd))
         code = subprocess.run(cmd, cwd=ROOT, env=env).returncode or code
     return code
 
