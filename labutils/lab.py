@@ -76,7 +76,7 @@ def build_approach(a: Approach, nocache: bool = False, builder: str = "classic")
             "seconds": round(sum(r.seconds for r in results) + copy_seconds, 3),
             "size_bytes": final.size, "builds": len(results),
             "steps_run": sum(r.steps_run for r in results),
-            "steps_cached": sum(r.steps_cached for r in results)}
+            "steps_cached": sum(r.steps_cached for r in results), "store": final.store}
 
 
 def measure(repeats: int = 3, approaches=APPROACHES, *, builder: str = "classic", quiet: bool = False) -> pd.DataFrame:
@@ -121,11 +121,15 @@ def summary(times: pd.DataFrame) -> pd.DataFrame:
         size = int(group["size_bytes"].iloc[-1])
         tag = group["tag"].iloc[-1]
         rows.append({"approach": name, "image": tag, "size": human_size(size), "size_bytes": size,
-                     **beside_book(tag, size),
+                     **beside_book(tag, size, _store(group)),
                      "cold build s (median)": s.loc[name, "cold"], "warm build s (median)": s.loc[name, "warm"],
                      "cold / warm": round(s.loc[name, "cold"] / s.loc[name, "warm"], 1)
                      if s.loc[name, "warm"] else None})
     return pd.DataFrame(rows)
+
+
+def _store(group: pd.DataFrame) -> str:
+    return str(group["store"].iloc[-1]) if "store" in group and pd.notna(group["store"].iloc[-1]) else ""
 
 
 def _files(name: str) -> list[str]:

@@ -260,7 +260,7 @@ def down(name: str, purge: bool) -> None:
 def test(name: str, pytest_args: list[str]) -> int:
     """The engine-marked tests and every notebook, live, against this engine."""
     env = dict(os.environ, **environment(name), LABUTILS_MODE="live", LABUTILS_REQUIRE_ENGINE="1",
-               LABUTILS_RIG=name, LABUTILS_RIG_REQUIRED="1")
+               LABUTILS_RIG=name)
     if INSIDE[name]:
         env.pop("LABUTILS_HOST_OVERRIDE", None)
     env.pop("LABUTILS_NAMESPACE", None)
@@ -278,9 +278,32 @@ def test(name: str, pytest_args: list[str]) -> int:
     return code
 
 
+LAB_IMAGES = ("welcome:v1", "welcome-runtime:v1", "welcome-optimized:v1", "multi-stage:v1", "activity:v1")
+SIZES = f"""
+import labutils as lu
+from labutils import stores
+print("store", stores.image_store())
+for tag in {LAB_IMAGES!r}:
+    if lu.image_exists(tag):
+        s = lu.inspect(tag)
+        print(tag, s["size"], s.get("content"), s.get("total"))
+"""
+
+
+def sizes(name: str | None) -> None:
+    """The lab's images on an engine (after its notebooks ran): unpacked, content and total bytes."""
+    env = dict(os.environ, **(environment(name) if name else {}), LABUTILS_MODE="live")
+    cmd = [str(ROOT / ".venv" / "bin" / "python"), "-c", SIZES]
+    if name and INSIDE[name]:
+        pid = host("inspect", "-f", "{{.State.Pid}}", container(name), capture=True).stdout.strip()
+        cmd = ["nsenter", "-t", pid, "-n", *cmd]
+    print(f"== {name or 'host'}", flush=True)
+    subprocess.run(cmd, cwd=ROOT, env=env)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["up", "seed", "env", "test", "down", "all"])
+    parser.add_argument("command", choices=["up", "seed", "env", "test", "down", "all", "sizes"])
     parser.add_argument("engines", nargs="*", default=list(STORES))
     parser.add_argument("--kit", type=Path, default=STATE / "kit.tar")
     parser.add_argument("--purge", action="store_true", help="down: remove the engine's volumes too")
@@ -301,6 +324,8 @@ def main(argv=None) -> int:
         if args.command in ("test", "all"):
             if test(name, args.pytest.split()) != 0:
                 failed.append(name)
+        if args.command == "sizes":
+            sizes(name)
         if args.command == "down":
             down(name, args.purge)
     if failed:
