@@ -201,7 +201,9 @@ def test_run_all_in_recorded_mode_prints_the_table_and_writes_the_figures(tmp_pa
     proc = subprocess.run([sys.executable, "-m", "labutils", "run-all", "--repeats", "3"], env=env,
                           capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "Every approach, with the book's figures" in proc.stdout and "1.09GB" in proc.stdout
+    recorded = next(e["answer"] for e in json.loads((ROOT / "data/recorded/06-summary.json").read_text())["entries"]
+                    if e["call"] == "build" and e["key"]["tag"] == "welcome:v1")["image"]["size"]
+    assert "Every approach, with the book's figures" in proc.stdout and lu.human_size(recorded) in proc.stdout
     assert "[ok] activity:v1: GET / -> '<h1>Home Page</h1>'" in proc.stdout
     assert "recorded" in proc.stderr and "no engine was used" in proc.stderr
     for name in ("sizes.png", "build-times.png", "build-times.csv"):
