@@ -65,3 +65,20 @@ def test_serve_reaches_a_tcp_docker_host(tmp_path, monkeypatch):
         assert lu.ps().empty
     finally:
         lu.reset_caches()
+
+
+def test_each_size_is_named_for_what_it_is(live, tmp_path):
+    """Unpacked everywhere; content and total exactly where the engine keeps compressed layers (containerd)."""
+    from labutils import stores
+    folder = _write(tmp_path / "sizes", Dockerfile=f"FROM {small_base()}\nRUN head -c 300000 /dev/urandom > /blob\n")
+    built = lu.build(folder, T + "sizes:v1", quiet=True)
+    table = lu.image_sizes(built.tag).set_index("kind")
+    assert table.attrs["store"] == built.store == stores.image_store()
+    assert table.loc["unpacked", "bytes"] == built.size == lu.image_size(built.tag) > 300_000
+    if built.store == "containerd":
+        assert built.content_size > 300_000                         # the layers as stored and pushed
+        assert built.total_size == built.content_size + built.size
+        assert table["known"].all()
+    else:
+        assert built.content_size is None and built.total_size is None
+        assert list(table["known"]) == [True, False, False]
