@@ -27,7 +27,6 @@ BULLSEYE = "labutils-debian:bullseye"          # what GOLANG is built on (Go 1.1
 GOLANG = "labutils-golang:1.15"
 GOLANG_MUSL = "labutils-golang:1.15-musl"
 ALPINE = "labutils-alpine:musl"
-BUSYBOX = ALPINE                               # the name older notebooks and tests used
 
 LAB_BASES = ("golang:1.15.6", "alpine:latest", "debian:bookworm", "golang:1.15.6-alpine")
 """The images the lab's Dockerfiles name (debian: the best-practices notebook's apt examples;

@@ -149,4 +149,5 @@ def clean(dry_run: bool = False, everyone: bool = False) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
-__all__ = ["image_size", "image_sizes", "image_exists", "inspect", "layers", "layer_digests", "same_files", "images", "clean", "human_size", "ImageNotFound"]
+__all__ = ["image_size", "image_sizes", "image_exists", "inspect", "layers", "layer_digests", "same_files", "images",
+           "clean", "human_size", "ImageNotFound"]

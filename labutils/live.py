@@ -27,15 +27,14 @@ from .liveserve import EXEC_HINT, LiveServer, raise_if_exited, wait_ready
 
 
 
-def image_summary(attrs: dict, sizes: dict | None = None) -> dict:
+def image_summary(attrs: dict, sizes: dict) -> dict:
     """The few fields of ``docker image inspect`` that labutils uses, with the image's sizes.
 
-    ``size`` is the unpacked size (the files, as the graph driver counts them and
-    as the book's figures are); ``content`` (compressed, what is pushed and pulled)
-    and ``total`` (both, as ``docker images`` shows on the containerd store) are
-    None where the engine has no such size.
+    ``sizes`` comes from ``stores.sizes``: ``size`` is the unpacked size (the files,
+    as the graph driver counts them and as the book's figures are); ``content``
+    (compressed, what is pushed and pulled) and ``total`` (both, as ``docker images``
+    shows on the containerd store) are None where the engine has no such size.
     """
-    sizes = sizes or {"size": attrs.get("Size", 0), "content": None, "total": None, "store": ""}
     return {"id": attrs["Id"], **sizes,
             "diff_ids": list((attrs.get("RootFS") or {}).get("Layers") or []),
             "user": (attrs.get("Config") or {}).get("User") or "",
@@ -125,7 +124,8 @@ class Live:
             found = [(engine.plain(name), img)
                      for img in engine.client().images.list(filters=filters) if engine.mine(img.labels)
                      for name in (img.tags or ["<none>:<none>"])]
-        return [{"name": name, "id": img.id, "size": stores.sizes((img.tags or [img.id])[0], img.attrs)["size"]} for name, img in found]
+        return [{"name": name, "id": img.id, "size": stores.sizes((img.tags or [img.id])[0], img.attrs)["size"]}
+                for name, img in found]
 
     def save(self, tag: str) -> dict:
         """``docker save`` of one image, read into a listing (``archive.read_archive``)."""

@@ -29,7 +29,7 @@ def test_standins_never_take_official_names():
     for official, sub in bases.STANDINS.items():
         assert bases.repository_name(sub) != official
     assert bases.standin_for("docker.io/library/golang:1.15.6") == bases.GOLANG
-    assert bases.standin_for("alpine:latest") == bases.BUSYBOX
+    assert bases.standin_for("alpine:latest") == bases.ALPINE
     assert bases.standin_for("node:20") is None
 
 
@@ -143,11 +143,11 @@ def test_prepare_rewrites_a_copy_with_a_parser(monkeypatch, tmp_path):
     prepared = bases.prepare(df)
     try:
         out = prepared.path.read_text()
-        assert prepared.substitutions == {"golang:1.15.6": bases.GOLANG, "alpine:latest": bases.BUSYBOX}
+        assert prepared.substitutions == {"golang:1.15.6": bases.GOLANG, "alpine:latest": bases.ALPINE}
         assert f"FROM {bases.GOLANG} AS builder" in out
         assert "FROM builder AS test" in out
-        assert f"FROM {bases.BUSYBOX}\n" in out
-        assert f"COPY --from={bases.BUSYBOX} /etc/passwd /p" in out
+        assert f"FROM {bases.ALPINE}\n" in out
+        assert f"COPY --from={bases.ALPINE} /etc/passwd /p" in out
         assert "COPY --from=builder /a /a" in out
         assert prepared.stages == ["builder", "test", None]
     finally:
