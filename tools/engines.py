@@ -152,10 +152,13 @@ def up(name: str) -> None:
     spec = STORES[name]
     image()
     client()
-    if host("inspect", container(name), check=False, capture=True).returncode == 0:
+    running = host("inspect", "-f", "{{.State.Running}}", container(name), check=False, capture=True)
+    if running.returncode == 0 and running.stdout.strip() == "true":
         say(f"{container(name)} is already there")
         wait(name)
         return
+    if running.returncode == 0:                   # left stopped or half-removed: start it afresh
+        down(name, purge=False)
     sock_dir(name).mkdir(parents=True, exist_ok=True)
     for leftover in sock_dir(name).glob("*.sock"):
         leftover.unlink()
@@ -256,7 +259,13 @@ def served(name: str, official: str) -> bool:
 
 
 def down(name: str, purge: bool) -> None:
-    host("rm", "-f", container(name), check=False, capture=True)
+    for _ in range(5):                            # a dind container can be busy a moment while it unmounts
+        host("rm", "-f", container(name), check=False, capture=True)
+        if host("inspect", container(name), check=False, capture=True).returncode != 0:
+            break
+        time.sleep(2)
+    else:
+        sys.exit(f"{container(name)} could not be removed: see `docker inspect {container(name)}`.")
     if purge:
         host("volume", "rm", f"{container(name)}-docker", f"{container(name)}-containerd", check=False, capture=True)
         shutil.rmtree(sock_dir(name), ignore_errors=True)
