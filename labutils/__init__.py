@@ -20,6 +20,8 @@ from .exercises import checkpoint, exercise_files, run_script, show, work, write
 from .images import clean, image_exists, image_size, image_sizes, images, inspect, layer_digests, layers, same_files
 from .lab import approaches, builders, measure, spread, summary, versus, with_buildkit
 from .lint import lint
+from .tracking import progress
+from .yourturn import Review, your_turn, yours
 from .results import book_figures, compare, versus_book
 from .settings import settings
 from .standins import ensure as ensure_bases
@@ -33,7 +35,7 @@ __all__ = [
     "checkpoint", "work", "exercise_files", "settings", "reset_caches", "docker_cli",
     "book_figures", "versus_book", "compare", "lab", "plots",
     "measure", "spread", "summary", "versus", "approaches", "builders", "with_buildkit",
-    "analyze", "Analysis", "lint", "buildkit_cli", "from_recording",
+    "analyze", "Analysis", "your_turn", "yours", "Review", "progress", "lint", "buildkit_cli", "from_recording",
     "BuildResult", "Step", "RunResult", "Server", "HttpAnswer",
     "LabError", "EngineUnavailable", "BuildFailed", "BaseImageUnavailable", "ContainerFailed", "CheckpointFailed",
     "RunTimeout", "ServerNotReady", "PortInUse", "ImageNotFound", "RecordingMissing",

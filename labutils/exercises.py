@@ -11,7 +11,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from . import bases
+from . import bases, tracking
 from .backend import backend
 from .containers import RunResult
 from .errors import CheckpointFailed, LabError
@@ -34,6 +34,7 @@ def checkpoint(ok: bool, passed: str, fix: str) -> None:
     Raises:
         CheckpointFailed: ``ok`` is false; the message names the lesson, the hint what to change.
     """
+    tracking.mark(passed, ok)
     if not ok:
         raise CheckpointFailed(f"Checkpoint failed: {passed}", hint=fix)
     print(f"✔ {passed}")
