@@ -1,4 +1,4 @@
-"""Command line: ``python -m labutils doctor | bases | clean | run-all | record``."""
+"""Command line: ``python -m labutils doctor | bases | clean | reset | run-all | class | record``."""
 from __future__ import annotations
 
 import argparse
@@ -82,6 +82,28 @@ def _run_all(args) -> int:
     return 1 if failures else 0
 
 
+def _class(args) -> int:
+    import pandas as pd
+    from . import classview, plots
+    pd.set_option("display.width", 200)
+    pd.set_option("display.max_columns", 20)
+    view = classview.class_view(check=not args.no_check)
+    if view.empty:
+        print("No learner has lab images on this engine yet.")
+        return 0
+    shown = view[view["exists"]].drop(columns=["size_bytes"])
+    print(f"{view['learner'].nunique()} learner(s); their lab images on this engine:")
+    print(shown.to_string(index=False))
+    grid = classview.grid(view)
+    print("\nLearners x exercises:\n" + grid.to_string())
+    ax = plots.class_grid(grid)
+    path = args.figure or str(plots.save(ax, "class"))
+    if args.figure:
+        ax.figure.savefig(path, dpi=120)
+    print(f"\nFigure: {path}")
+    return 0
+
+
 def _record(args) -> int:
     from . import record
     return record.record_notebooks(args.notebooks, out=args.out, write_outputs=not args.no_outputs)
@@ -114,6 +136,11 @@ def main(argv=None) -> int:
                                        "write the figures under work/figures/")
     p.add_argument("--repeats", type=int, default=3, help="cold and warm builds per approach (default 3)")
     p.set_defaults(func=_run_all)
+    p = sub.add_parser("class", help="the instructor's view of a shared engine: every learner's lab images, "
+                                     "whether they run as the lab says, and a learners x exercises figure")
+    p.add_argument("--no-check", action="store_true", help="only list the images; do not run them")
+    p.add_argument("--figure", metavar="PNG", help="where to save the figure (default work/figures/class.png)")
+    p.set_defaults(func=_class)
     p = sub.add_parser("record", help="remove labutils' own images, run every notebook live, store what the engine answered in data/recorded/ "
                                       "and the outputs in the notebooks, then replay them all with no engine and "
                                       "list recorded calls nothing replayed")

@@ -127,6 +127,18 @@ class Live:
         return [{"name": name, "id": img.id, "size": stores.sizes((img.tags or [img.id])[0], img.attrs)["size"]}
                 for name, img in found]
 
+    def lab_images(self) -> list[dict]:
+        """Every labelled image on the engine, of every namespace: the instructor's class view reads only these."""
+        rows = []
+        for img in engine.client().images.list(filters={"label": engine.LABEL}):
+            labels = img.labels or {}
+            ns = labels.get(engine.NAMESPACE_LABEL, "")
+            for name in img.tags or []:
+                plain = name[len(ns) + 1:] if ns and name.startswith(ns + "/") else name
+                rows.append({"namespace": ns, "name": plain, "id": img.id, "created": img.attrs.get("Created", ""),
+                             "size": stores.sizes(name, img.attrs)["size"], "labels": dict(labels)})
+        return rows
+
     def save(self, tag: str) -> dict:
         """``docker save`` of one image, read into a listing (``archive.read_archive``)."""
         image = self._image(tag)

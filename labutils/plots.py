@@ -118,3 +118,23 @@ def wasted(analyses, ax=None):
     ax.invert_yaxis()
     ax.set_xlim(0, max(max(mb) * 1.8, 1))
     return set_axes(ax, "Wasted bytes per image (dive's definition)", "wasted (MB)")
+
+
+def class_grid(grid: pd.DataFrame, ax=None, title: str = "The class: each learner's lab images"):
+    """Learners × exercises, coloured by how far each got (``classview.grid``); returns the Axes."""
+    from matplotlib.colors import ListedColormap
+    from .classview import STATUS
+    colours = ["#e0e0e0", "#d9534f", "#9ecae1", "#31a354"]
+    if ax is None:
+        _, ax = plt.subplots(figsize=(1.6 * max(len(grid.columns), 1) + 2.5, 0.5 * max(len(grid), 1) + 1.8),
+                             layout="constrained")
+    codes = grid.apply(lambda col: col.map(STATUS.index)).to_numpy(dtype=float) if len(grid) else [[0]]
+    ax.imshow(codes, cmap=ListedColormap(colours), vmin=0, vmax=len(STATUS) - 1, aspect="auto")
+    ax.set_xticks(range(len(grid.columns)), list(grid.columns), rotation=20, ha="right")
+    ax.set_yticks(range(len(grid.index)), list(grid.index))
+    for (i, j), text in ((( i, j), grid.iat[i, j]) for i in range(len(grid)) for j in range(len(grid.columns))):
+        ax.text(j, i, text, ha="center", va="center", fontsize=8)
+    ax.set_title(title)
+    ax.set_xlabel("exercise")
+    ax.set_ylabel("learner (namespace)")
+    return ax

@@ -1,0 +1,106 @@
+"""The instructor's view of a class on one shared engine: ``python -m labutils class``.
+
+For every namespace (learner) that has lab images on the engine, and every
+exercise, it lists the lab's reference image and the learner's own ("your
+turn") image: whether each exists, its size, when it was built, and whether it
+runs (or serves) as the lab says. It reads only what the engine holds (images
+and their labels) and runs the images in the learner's namespace; it never
+reads a learner's files.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from contextlib import contextmanager
+
+import pandas as pd
+
+from .backend import backend
+from .containers import run, serve
+from .errors import LabError
+from .util import human_size
+from .yourturn import PAGES, TASKS, WELCOME
+
+COLUMNS = ["learner", "exercise", "whose", "image", "exists", "size", "size_bytes", "built", "works", "said"]
+NO_NAMESPACE = "(no namespace)"
+STATUS = ("not built", "fails", "reference works", "yours works")   # the figure's scale, worst to best
+
+
+@contextmanager
+def as_learner(namespace: str):
+    """Run labutils calls in ``namespace`` (its images, its containers), writing nothing under anyone's work/."""
+    saved = {k: os.environ.get(k) for k in ("LABUTILS_NAMESPACE", "LABUTILS_WORK")}
+    with tempfile.TemporaryDirectory(prefix="labutils-class-") as tmp:
+        os.environ["LABUTILS_NAMESPACE"] = namespace
+        os.environ["LABUTILS_WORK"] = tmp
+        try:
+            yield
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+
+
+def _works(tag: str, serves: bool, size: int, most: float | None) -> tuple[bool, str]:
+    if most is not None and size >= most:
+        return False, f"{human_size(size)}: the lab's image is under {human_size(most)}"
+    try:
+        if serves:
+            with serve(tag) as server:
+                bodies = [server.get(p).body for p in PAGES]
+            return bodies == list(PAGES.values()), f"GET / -> {bodies[0]!r}"
+        out = run(tag, timeout=30)
+        return out.ok and out.stdout == WELCOME, f"prints {(out.stdout or out.stderr).strip()[:60]!r}"
+    except LabError as exc:
+        return False, exc.message[:80]
+
+
+def class_view(check: bool = True) -> pd.DataFrame:
+    """One row per learner, exercise and image (the lab's reference and the learner's own).
+
+    Args:
+        check: run each image (serve the activity's) to see that it does what the lab says; False only lists.
+
+    Returns:
+        DataFrame with learner, exercise, whose, image, exists, size, size_bytes, built (UTC), works, said.
+
+    Raises:
+        EngineUnavailable: no engine answers (the class view needs the shared engine itself).
+    """
+    found = backend().lab_images()
+    by_learner: dict[str, dict[str, dict]] = {}
+    for img in found:
+        by_learner.setdefault(img["namespace"], {})[img["name"]] = img
+    rows = []
+    for ns in sorted(by_learner):
+        images = by_learner[ns]
+        for task in TASKS.values():
+            for whose, tag in (("reference", task.reference), ("yours", task.tag)):
+                img = images.get(tag)
+                row = {"learner": ns or NO_NAMESPACE, "exercise": task.exercise, "whose": whose, "image": tag,
+                       "exists": img is not None, "size": human_size(img["size"]) if img else "",
+                       "size_bytes": img["size"] if img else None,
+                       "built": img["created"][:19].replace("T", " ") if img else "", "works": None, "said": ""}
+                if img is not None and check:
+                    with as_learner(ns):
+                        row["works"], row["said"] = _works(tag, task.serves, img["size"], task.max_size)
+                rows.append(row)
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def grid(view: pd.DataFrame) -> pd.DataFrame:
+    """Learners × exercises, on the scale ``STATUS``: the learner's own image where there is one, else the reference."""
+    def status(group: pd.DataFrame) -> str:
+        built = group[group["exists"]]
+        if built.empty:
+            return "not built"
+        row = built[built["whose"] == "yours"].iloc[0] if (built["whose"] == "yours").any() else built.iloc[0]
+        if row["works"] is False:
+            return "fails"
+        return "yours works" if row["whose"] == "yours" else "reference works"
+    if view.empty:
+        return pd.DataFrame(columns=list(TASKS))
+    out = view.groupby(["learner", "exercise"], sort=False).apply(status, include_groups=False).unstack("exercise")
+    return out.reindex(columns=list(TASKS)).fillna("not built")
