@@ -97,10 +97,10 @@ def grid(view: pd.DataFrame) -> pd.DataFrame:
         if built.empty:
             return "not built"
         row = built[built["whose"] == "yours"].iloc[0] if (built["whose"] == "yours").any() else built.iloc[0]
-        if row["works"] is False:
+        if row["works"] is not None and not row["works"]:
             return "fails"
         return "yours works" if row["whose"] == "yours" else "reference works"
     if view.empty:
         return pd.DataFrame(columns=list(TASKS))
     out = view.groupby(["learner", "exercise"], sort=False).apply(status, include_groups=False).unstack("exercise")
-    return out.reindex(columns=list(TASKS)).fillna("not built")
+    return out.reindex(columns=list(TASKS)).astype(object).fillna("not built")
