@@ -1,5 +1,6 @@
 # make lab    - set up .venv, make the base images ready, start JupyterLab on notebooks/
-# make test   - the whole suite: unit, real engine and nbval live, then nbval in recorded mode (no engine)
+# make test   - the whole suite: unit, real engine and nbval live, then nbval in recorded mode (no engine), then
+#               again as Binder runs it (a fresh environment, no docker CLI, no engine)
 # make run    - every exercise headless: the comparison table and the figures (work/figures/)
 # make record - run the notebooks live (recording + stored outputs), then replay them with no engine
 # make clean  - remove every image and container labutils made (nothing else)
@@ -16,14 +17,21 @@ NBVAL  := --nbval --nbval-sanitize-with notebooks/sanitize.cfg --nbval-cell-time
 # the recorded pass points DOCKER_HOST at nothing: it must not need (or reach) an engine
 NO_ENGINE := LABUTILS_MODE=recorded DOCKER_HOST=unix:///nonexistent/labutils-recorded-mode.sock
 
-.PHONY: test-engines engines-down lab test test-live test-recorded test-unit test-notebooks run record bases doctor clean venv
+.PHONY: test-engines engines-down lab test test-live test-recorded test-binder test-unit test-notebooks run record bases doctor clean venv
 
 venv: $(STAMP)
 
+# uv where it is on PATH or installs into the venv (a few seconds), else pip: the same packages either way
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[lab]'
+	@if { command -v uv >/dev/null 2>&1 && UVBIN=uv; } || \
+	    { $(BIN)/python -m pip install --quiet --disable-pip-version-check uv >/dev/null 2>&1 && UVBIN=$(BIN)/uv; }; then \
+	  echo "installing with uv"; \
+	  $$UVBIN pip install --quiet --python $(BIN)/python -e '.[lab]' || $(BIN)/python -m pip install --quiet -e '.[lab]'; \
+	else \
+	  echo "uv is not available: installing with pip"; \
+	  $(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[lab]'; \
+	fi
 	touch $@
 
 doctor: $(STAMP)
@@ -32,23 +40,27 @@ doctor: $(STAMP)
 bases: $(STAMP)
 	$(BIN)/python -m labutils bases --offline
 
+# JupyterLab opens at once on 00-setup with the course's settings (jupyter/lab-settings: no news prompt); base
+# images still missing are made in the background meanwhile (work/bases.log), and builds wait for them
+LAB_SETTINGS := $(CURDIR)/jupyter/lab-settings
 lab: $(STAMP)
-	@if $(BIN)/python -m labutils doctor >/dev/null 2>&1 || $(BIN)/python -m labutils bases --offline; then \
-	  $(BIN)/python -m labutils doctor; \
-	else \
-	  echo "*** No Docker Engine answered, or the base images could not be made ready."; \
+	@$(BIN)/python -m labutils bases --offline --background || { \
 	  echo "*** The notebooks will run in recorded mode: every answer replays a real run and says so."; \
-	  echo "*** To work live: start Docker (or dockerd), or set DOCKER_HOST, then run 'make lab' again."; \
-	fi
-	$(BIN)/jupyter lab --notebook-dir=$(NOTEBOOK_DIR) $$([ "$$(id -u)" = 0 ] && echo --allow-root) $(LAB_ARGS)
+	  echo "*** To work live: start Docker (or dockerd), or set DOCKER_HOST, then run 'make lab' again."; }
+	$(BIN)/jupyter lab --notebook-dir=$(NOTEBOOK_DIR) --LabApp.app_settings_dir=$(LAB_SETTINGS) \
+	  --ServerApp.default_url=/lab/tree/00-setup.ipynb $$([ "$$(id -u)" = 0 ] && echo --allow-root) $(LAB_ARGS)
 
-test: test-live test-recorded
+test: test-live test-recorded test-binder
 
 test-live: $(STAMP)
 	LABUTILS_MODE=live $(BIN)/python -m pytest tests notebooks $(NBVAL)
 
 test-recorded: $(STAMP)
 	$(NO_ENGINE) $(BIN)/python -m pytest notebooks $(NBVAL)
+
+# as Binder: a fresh environment from environment.yml and postBuild, no docker CLI, no engine, through ./start
+test-binder:
+	tools/as-binder.sh
 
 run: $(STAMP)
 	$(BIN)/python -m labutils run-all

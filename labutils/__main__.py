@@ -27,9 +27,31 @@ def _bases(args) -> int:
     if args.load:
         standins.load_kit(args.load, quiet=args.quiet)
         return 0
+    if args.background:
+        return _bases_in_background(args)
     for res in standins.ensure(offline=args.offline, quiet=args.quiet):
         note = f" (stand-in for {res.requested})" if res.how == "stand-in" else ""
         print(f"{res.requested}: {res.how} -> {res.used}{note}")
+    return 0
+
+
+def _bases_in_background(args) -> int:
+    """make lab's first step: base images ready now, or being made while JupyterLab opens."""
+    from . import engine, making
+    from .bases import LAB_BASES, exists, standin_for
+    if not engine.answers():
+        print("No Docker Engine answered: the notebooks will run in recorded mode.")
+        return 1
+    missing = [ref for ref in LAB_BASES if not exists(ref) and not exists(standin_for(ref))]
+    if not missing:
+        print("The lab's base images are ready.")
+        return 0
+    if making.running():
+        print(f"The base images are already being made in the background (log: {making.log_path()}).")
+        return 0
+    pid = making.start(["--offline"] if args.offline else [])
+    print(f"Making {', '.join(missing)} in the background (pid {pid}, log: {making.log_path()}): JupyterLab opens "
+          "now; 00-setup shows their progress, and a build that needs one waits for it.")
     return 0
 
 
@@ -119,6 +141,9 @@ def main(argv=None) -> int:
     p.add_argument("--offline", action="store_true",
                    help="build missing stand-ins from Debian packages (debootstrap; Linux, root)")
     p.add_argument("--quiet", action="store_true", help="print only the outcome")
+    p.add_argument("--background", action="store_true",
+                   help="start making them in a process of their own (log: work/bases.log) and return at once; "
+                        "builds and notebook 00 wait for it")
     kit = p.add_mutually_exclusive_group()
     kit.add_argument("--save", metavar="KIT.tar", help="save every base image the lab needs into one archive")
     kit.add_argument("--load", metavar="KIT.tar", help="load a kit into this engine, with no network")

@@ -17,7 +17,7 @@ from pathlib import Path
 from dockerfile_parse import DockerfileParser
 from dockerfile_parse.parser import image_from
 
-from . import engine
+from . import engine, making
 from .backend import backend
 from .errors import BaseImageUnavailable
 
@@ -102,6 +102,8 @@ def resolve(ref: str, *, quiet: bool = False) -> Resolution:
         return Resolution(ref, ref, "pulled")
     why = _unpullable.get(ref, "")
     sub = standin_for(ref)
+    if sub and not exists(sub):
+        making.wait(quiet=quiet, why=f"The stand-in {sub} for {ref}")
     if sub and exists(sub):
         return Resolution(ref, sub, "stand-in", why)
     if sub:

@@ -14,7 +14,7 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from . import engine
+from . import engine, making
 from .backend import backend
 from .bases import (BULLSEYE, DEBIAN, GOLANG, LAB_BASES, RECIPES, STANDIN_LABEL, Resolution, _unpullable, exists,
                     pull, repository_name, standin_for)
@@ -116,6 +116,13 @@ def ensure(*, offline: bool = False, quiet: bool = False) -> list[Resolution]:
     without it a missing stand-in is an error that says how to make it.
     """
     if offline:
+        with making.holding(quiet=quiet):
+            return _ensure(offline=True, quiet=quiet)
+    return _ensure(offline=False, quiet=quiet)
+
+
+def _ensure(*, offline: bool, quiet: bool) -> list[Resolution]:
+    if offline:
         _debootstrap_both(quiet=quiet)
     results = []
     for ref in LAB_BASES:
@@ -126,6 +133,8 @@ def ensure(*, offline: bool = False, quiet: bool = False) -> list[Resolution]:
             results.append(Resolution(ref, ref, "pulled"))
             continue
         sub = standin_for(ref)
+        if not exists(sub) and not offline:
+            making.wait(quiet=quiet, why=f"{sub} and the other stand-ins")
         if not exists(sub):
             if not offline:
                 raise BaseImageUnavailable(
