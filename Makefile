@@ -48,7 +48,7 @@ lab: $(STAMP)
 	  echo "*** The notebooks will run in recorded mode: every answer replays a real run and says so."; \
 	  echo "*** To work live: start Docker (or dockerd), or set DOCKER_HOST, then run 'make lab' again."; }
 	$(BIN)/jupyter lab --notebook-dir=$(NOTEBOOK_DIR) --LabApp.app_settings_dir=$(LAB_SETTINGS) \
-	  --ServerApp.default_url=/lab/tree/00-setup.ipynb $$([ "$$(id -u)" = 0 ] && echo --allow-root) $(LAB_ARGS)
+	  --LabApp.default_url=/lab/tree/00-setup.ipynb $$([ "$$(id -u)" = 0 ] && echo --allow-root) $(LAB_ARGS)
 
 test: test-live test-recorded test-binder
 

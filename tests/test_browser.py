@@ -64,11 +64,21 @@ def test_make_lab_runs_the_first_exercise_in_chromium(live, chromium, tmp_path):
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=chromium, headless=True, args=["--no-sandbox"])
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            # the course opens on 00-setup, and no "Jupyter news?" prompt covers it (jupyter/lab-settings)
+            page.goto(f"{base}/?token={token}")
+            page.wait_for_selector(".jp-Notebook", timeout=120_000)
+            opened = page.evaluate("() => window.jupyterapp.shell.currentWidget.context.path")
+            news = requests.get(f"{base}/lab/api/settings/@jupyterlab/apputils-extension:notification?token={token}",
+                                timeout=10).json()["schema"]["properties"]["fetchNews"]["default"]
+            page.wait_for_timeout(8_000)       # JupyterLab asks a few seconds after it starts, when it asks
+            prompts = page.get_by_text("official Jupyter news").count()
             page.goto(f"{base}/lab/tree/01-normal-build.ipynb?token={token}")
             page.wait_for_selector(".jp-Notebook", timeout=120_000)
             page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)
             page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell.currentWidget"
-                                   " && window.jupyterapp.shell.currentWidget.sessionContext.session", timeout=120_000)
+                                   " && window.jupyterapp.shell.currentWidget.context.path === '01-normal-build.ipynb'"
+                                   " && window.jupyterapp.shell.currentWidget.sessionContext.session"
+                                   " && window.jupyterapp.shell.currentWidget.sessionContext.session.kernel", timeout=120_000)
             # Run > Run All Cells is driven through JupyterLab's own command, one cell at a time, and the
             # results are read from the notebook's model: JupyterLab draws only the cells in view.
             count = page.evaluate("() => window.jupyterapp.shell.currentWidget.content.model.cells.length")
@@ -77,8 +87,8 @@ def test_make_lab_runs_the_first_exercise_in_chromium(live, chromium, tmp_path):
                 page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-cell-and-select-next')")
                 page.wait_for_function(f"""() => {{
                     const m = window.jupyterapp.shell.currentWidget.content.model.cells.get({i});
-                    return m.type !== 'code' || (m.executionCount !== null && !window.jupyterapp.shell.currentWidget
-                        .sessionContext.session.kernel.status.startsWith('busy'));
+                    const kernel = window.jupyterapp.shell.currentWidget.sessionContext.session?.kernel;
+                    return m.type !== 'code' || (m.executionCount !== null && kernel && !kernel.status.startsWith('busy'));
                 }}""", timeout=600_000)
             text = page.evaluate("""() => {
                 const cells = window.jupyterapp.shell.currentWidget.content.model.cells;
@@ -92,6 +102,8 @@ def test_make_lab_runs_the_first_exercise_in_chromium(live, chromium, tmp_path):
             page.keyboard.press("Control+End")
             page.screenshot(path=str(shot), full_page=False)
             browser.close()
+        assert opened == "00-setup.ipynb", f"make lab opened {opened!r}, not the course's first notebook"
+        assert news == "false" and prompts == 0, f"the news prompt is shown ({news}, {prompts})"
         assert "✔ welcome:v1 prints the welcome line" in text, f"the notebook's outputs: {text[-1500:]!r}"
         assert "✔ the normal build ships the whole Go toolchain" in text
         assert shot.stat().st_size > 20_000

@@ -1,0 +1,133 @@
+"""Fresh clone to a running lab, on an engine without the stand-ins; writes its rows into bench/results.md.
+
+    python3 bench/lab_start.py             # 3 runs, about 8 minutes with the base images made after each
+    python3 bench/lab_start.py --runs 1
+
+Each run starts the engine matrix's overlay2 rig (Docker 28.5) empty: no base image, no stand-in, no build cache.
+Then, timed: `git clone` of this checkout into a new folder, and `make lab` there, with empty pip and uv caches
+(every package downloaded), until JupyterLab answers with 00-setup. After that the run goes on timing the base
+images that `make lab` started in the background, until `labutils doctor` passes. A script, not a test: the table
+says whether the goal (under 90 s) was met.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+RIG = [sys.executable, str(ROOT / "tools" / "engines.py")]
+GOAL = 90.0
+BASES_LIMIT = 600.0
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _rig_env() -> dict:
+    sys.path.insert(0, str(ROOT / "tools"))
+    import engines
+    return engines.environment("overlay2")
+
+
+def one_run(workdir: Path) -> dict:
+    subprocess.run([*RIG, "down", "overlay2", "--purge"], check=True, capture_output=True)
+    subprocess.run([*RIG, "up", "overlay2"], check=True, capture_output=True)
+    env = dict(os.environ, **{k: v for k, v in _rig_env().items() if k == "DOCKER_HOST"},
+               PIP_NO_CACHE_DIR="1", UV_CACHE_DIR=str(workdir / "uv-cache"))
+    for name in ("LABUTILS_WORK", "LABUTILS_MODE", "VIRTUAL_ENV"):
+        env.pop(name, None)
+    clone = workdir / "clone"
+    port, token = _free_port(), "bench"
+    started = time.monotonic()
+    subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
+    lab = subprocess.Popen(["make", "lab", f"LAB_ARGS=--no-browser --ip=127.0.0.1 --port={port} "
+                            f"--IdentityProvider.token={token}"], cwd=clone, env=env, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    url = f"http://127.0.0.1:{port}/lab/tree/00-setup.ipynb?token={token}"
+    lab_s = None
+    try:
+        while time.monotonic() - started < 600:
+            if lab.poll() is not None:
+                raise SystemExit("make lab stopped:\n" + lab.stdout.read()[-3000:])
+            try:
+                if requests.get(url, timeout=2).ok and requests.get(
+                        f"http://127.0.0.1:{port}/api/contents/00-setup.ipynb?token={token}", timeout=5).ok:
+                    lab_s = time.monotonic() - started
+                    break
+            except requests.RequestException:
+                pass
+            time.sleep(0.25)
+        doctor = [str(clone / ".venv" / "bin" / "python"), "-m", "labutils", "doctor"]
+        bases_s = None
+        while time.monotonic() - started < BASES_LIMIT:
+            if subprocess.run(doctor, cwd=clone, env=env, capture_output=True).returncode == 0:
+                bases_s = time.monotonic() - started
+                break
+            time.sleep(3)
+    finally:
+        os.killpg(lab.pid, signal.SIGTERM)
+        try:
+            lab.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(lab.pid, signal.SIGKILL)
+        subprocess.run(["pkill", "-f", f"{clone}/.venv/bin/python -m labutils bases"], capture_output=True)
+    out = lab.stdout.read() if lab.stdout else ""
+    installer = "uv" if "installing with uv" in out else "pip"
+    return {"lab": lab_s, "bases": bases_s, "installer": installer,
+            "background": "in the background" in out}
+
+
+def fmt(values) -> str:
+    return f"{statistics.median(values):.1f} s ({min(values):.1f} to {max(values):.1f}, n={len(values)})"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--out", default=str(ROOT / "bench" / "results.md"))
+    args = parser.parse_args()
+    runs = []
+    try:
+        for i in range(args.runs):
+            with tempfile.TemporaryDirectory(prefix="labutils-lab-start-") as tmp:
+                runs.append(one_run(Path(tmp)))
+            print(f"run {i + 1}: {runs[-1]}", flush=True)
+    finally:
+        subprocess.run([*RIG, "down", "overlay2", "--purge"], capture_output=True)
+    labs = [r["lab"] for r in runs if r["lab"] is not None]
+    made = [r["bases"] for r in runs if r["bases"] is not None]
+    date = datetime.now(timezone.utc).strftime("%Y-%m-%d")
+    rows = [f"| fresh clone to a running lab (`git clone`, `make lab` until JupyterLab serves 00-setup; empty "
+            f"engine, empty pip/uv caches, {runs[0]['installer']}) | {fmt(labs) if labs else 'did not start'} | "
+            f"under {GOAL:.0f} s | {'yes' if labs and statistics.median(labs) < GOAL else 'no'} |",
+            f"| ... and the base images made in the background, until `labutils doctor` passes | "
+            f"{fmt(made) if made else f'not within {BASES_LIMIT:.0f} s'} | - | - |"]
+    section = (f"\n## Fresh clone to a running lab\n\nMeasured {date} on {os.cpu_count()} cores with "
+               f"`python3 bench/lab_start.py --runs {args.runs}`: the engine is Docker 28.5 (the overlay2 rig of "
+               "`tools/engines.py`), started empty for each run.\n\n| what | median (range, runs) | goal | met |\n"
+               "|---|---|---|---|\n" + "\n".join(rows) + "\n")
+    path = Path(args.out)
+    text = path.read_text() if path.exists() else ""
+    text = re.sub(r"\n## Fresh clone to a running lab\n.*?(?=\n## |\Z)", "", text, flags=re.S)
+    path.write_text(text.rstrip("\n") + "\n" + section)
+    print(section)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
