@@ -103,7 +103,7 @@ def resolve(ref: str, *, quiet: bool = False) -> Resolution:
     why = _unpullable.get(ref, "")
     sub = standin_for(ref)
     if sub and not exists(sub):
-        making.wait(quiet=quiet, why=f"The stand-in {sub} for {ref}")
+        making.wait(why=f"the stand-in {sub} for {ref}")
     if sub and exists(sub):
         return Resolution(ref, sub, "stand-in", why)
     if sub:

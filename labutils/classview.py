@@ -19,7 +19,7 @@ from .backend import backend
 from .containers import run, serve
 from .errors import LabError
 from .util import human_size
-from .yourturn import PAGES, TASKS, WELCOME
+from .grading import PAGES, TASKS, WELCOME
 
 COLUMNS = ["learner", "exercise", "whose", "image", "exists", "size", "size_bytes", "built", "works", "said"]
 NO_NAMESPACE = "(no namespace)"

@@ -47,8 +47,8 @@ def wait(*, quiet: bool = False, why: str = "", poll: float = 2.0) -> bool:
         return False
     log = log_path()
     if not quiet:
-        print(f"[labutils] {why or 'The base images'} are being made in the background (started by `make lab`); "
-              f"waiting for them. Progress, from {log}:", flush=True)
+        print(f"[labutils] Waiting for {why or 'the base images'}: `make lab` is making the base images in the "
+              f"background. Progress, from {log}:", flush=True)
     seen = log.stat().st_size if log.exists() else 0
     seen = max(0, seen - 2000)          # the last lines so far, then every new one
     while running():
@@ -75,7 +75,7 @@ def _show_new(log, seen: int, quiet: bool) -> int:
 
 
 @contextmanager
-def holding(*, quiet: bool = False):
+def holding():
     """Hold the base-image lock while making them (waiting, with progress, for any other maker first)."""
     path = _lock_path()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -83,7 +83,7 @@ def holding(*, quiet: bool = False):
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            wait(quiet=quiet)
+            wait()            # a minute or more: always shown, even for a quiet caller
             fcntl.flock(fh, fcntl.LOCK_EX)
         try:
             yield

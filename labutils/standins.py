@@ -116,7 +116,7 @@ def ensure(*, offline: bool = False, quiet: bool = False) -> list[Resolution]:
     without it a missing stand-in is an error that says how to make it.
     """
     if offline:
-        with making.holding(quiet=quiet):
+        with making.holding():
             return _ensure(offline=True, quiet=quiet)
     return _ensure(offline=False, quiet=quiet)
 
@@ -134,7 +134,7 @@ def _ensure(*, offline: bool, quiet: bool) -> list[Resolution]:
             continue
         sub = standin_for(ref)
         if not exists(sub) and not offline:
-            making.wait(quiet=quiet, why=f"{sub} and the other stand-ins")
+            making.wait(why=f"{sub} and the other stand-ins")
         if not exists(sub):
             if not offline:
                 raise BaseImageUnavailable(

@@ -41,3 +41,21 @@ def test_the_recording_travels_with_the_package():
         assert needed in calls
     tracked = subprocess.run(["git", "ls-files", "data/recorded"], cwd=ROOT, capture_output=True, text=True).stdout
     assert "data/recorded/meta.json" in tracked and "data/recorded/volatile/" in tracked, "commit the recording"
+
+
+def test_binder_gets_the_course_settings_and_recorded_mode(tmp_path):
+    """postBuild puts the same overrides `make lab` uses where JupyterLab reads them; start selects recorded mode."""
+    import os
+    prefix = tmp_path / "prefix"
+    subprocess.run(["./postBuild"], cwd=ROOT, env={**os.environ, "NB_PYTHON_PREFIX": str(prefix)}, check=True)
+    installed = prefix / "share" / "jupyter" / "lab" / "settings" / "overrides.json"
+    ours = ROOT / "jupyter" / "lab-settings" / "overrides.json"
+    assert installed.read_text() == ours.read_text()
+    assert json.loads(ours.read_text())["@jupyterlab/apputils-extension:notification"]["fetchNews"] == "false"
+    env = {k: v for k, v in os.environ.items() if k != "LABUTILS_MODE"}
+    out = subprocess.run(["./start", "sh", "-c", "echo $LABUTILS_MODE"], cwd=ROOT, env=env, capture_output=True,
+                         text=True, check=True).stdout
+    assert out.strip() == "recorded"
+    make = (ROOT / "Makefile").read_text()
+    assert "--LabApp.app_settings_dir=$(LAB_SETTINGS)" in make and "LAB_SETTINGS := $(CURDIR)/jupyter/lab-settings" in make
+    assert "--LabApp.default_url=/lab/tree/00-setup.ipynb" in make

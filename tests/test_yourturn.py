@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 import labutils as lu
-from labutils import classview, tracking, yourturn
+from labutils import classview, grading, tracking, yourturn
 
 from shared import EXERCISES, ROOT
 
@@ -94,15 +94,15 @@ def test_the_file_checks_name_the_lines(exercise, tmp_path):
         _write(folder, files)
         task = yourturn.TASKS[exercise]
         if exercise == "builder-pattern":
-            runtime = yourturn._stages(folder / "Dockerfile")
-            return (yourturn._base_check(yourturn._stages(folder / "Dockerfile.build"), "golang", "Dockerfile.build",
-                                         first=True) + yourturn._base_check(runtime, "scratch", "Dockerfile")
-                    + yourturn._copy_checks(runtime, "Dockerfile", multi_stage=False)
-                    + yourturn._script(folder / "build.sh")[1])
-        stages = yourturn._stages(folder / "Dockerfile")
-        checks = yourturn._stage_count(stages, task) + yourturn._base_check(stages, task.final_base, "Dockerfile")
+            runtime = grading.read_stages(folder / "Dockerfile")
+            return (grading.base_check(grading.read_stages(folder / "Dockerfile.build"), "golang", "Dockerfile.build",
+                                         first=True) + grading.base_check(runtime, "scratch", "Dockerfile")
+                    + grading.copy_checks(runtime, "Dockerfile", multi_stage=False)
+                    + grading.script_steps(folder / "build.sh")[1])
+        stages = grading.read_stages(folder / "Dockerfile")
+        checks = grading.stage_count(stages, task) + grading.base_check(stages, task.final_base, "Dockerfile")
         if task.stages > 1:
-            checks += yourturn._copy_checks(stages, "Dockerfile", multi_stage=True)
+            checks += grading.copy_checks(stages, "Dockerfile", multi_stage=True)
         return checks
 
     assert all(c.ok for c in static(RIGHT[exercise])), [str(c) for c in static(RIGHT[exercise]) if not c.ok]
@@ -114,7 +114,7 @@ def test_the_file_checks_name_the_lines(exercise, tmp_path):
 def test_a_script_line_that_is_no_step_is_named(tmp_path):
     script = tmp_path / "build.sh"
     script.write_text((EXERCISES / "builder-pattern" / "build.sh").read_text() + "curl example.com\n")
-    _, checks = yourturn._script(script)
+    _, checks = grading.script_steps(script)
     bad = [c for c in checks if not c.ok]
     assert len(bad) == 1 and "line 10" in bad[0].fix and "curl example.com" in bad[0].fix
 
