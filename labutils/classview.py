@@ -9,7 +9,6 @@ reads a learner's files.
 """
 from __future__ import annotations
 
-import os
 import tempfile
 from contextlib import contextmanager
 
@@ -20,6 +19,7 @@ from .containers import run, serve
 from .errors import LabError
 from .util import human_size
 from .grading import PAGES, TASKS, WELCOME
+from .settings import overridden
 
 COLUMNS = ["learner", "exercise", "whose", "image", "exists", "size", "size_bytes", "built", "works", "said"]
 NO_NAMESPACE = "(no namespace)"
@@ -29,18 +29,9 @@ STATUS = ("not built", "fails", "reference works", "yours works")   # the figure
 @contextmanager
 def as_learner(namespace: str):
     """Run labutils calls in ``namespace`` (its images, its containers), writing nothing under anyone's work/."""
-    saved = {k: os.environ.get(k) for k in ("LABUTILS_NAMESPACE", "LABUTILS_WORK")}
     with tempfile.TemporaryDirectory(prefix="labutils-class-") as tmp:
-        os.environ["LABUTILS_NAMESPACE"] = namespace
-        os.environ["LABUTILS_WORK"] = tmp
-        try:
+        with overridden(LABUTILS_NAMESPACE=namespace, LABUTILS_WORK=tmp):
             yield
-        finally:
-            for k, v in saved.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
 
 
 def _works(tag: str, serves: bool, size: int, most: float | None) -> tuple[bool, str]:

@@ -14,7 +14,6 @@ The new recording replaces the old one only when every notebook ran through, bot
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import tempfile
 from contextlib import contextmanager
@@ -23,27 +22,18 @@ from pathlib import Path
 from . import engine
 from .errors import LabError
 from .recfile import notebook_files
-from .settings import settings
+from .settings import overridden, settings
 
 NO_ENGINE = "unix:///nonexistent/labutils-recorded-mode.sock"
 
 
 @contextmanager
 def _environment(**values):
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update({k: v for k, v in values.items() if v is not None})
-    for k, v in values.items():
-        if v is None:
-            os.environ.pop(k, None)
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-        engine.reset_caches()
+    with overridden(**values):
+        try:
+            yield
+        finally:
+            engine.reset_caches()
 
 
 def _execute(path: Path, timeout: int):

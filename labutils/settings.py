@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -95,3 +96,25 @@ def settings() -> Settings:
         host_override=env.get("LABUTILS_HOST_OVERRIDE", "").strip(),
         replay_log=Path(replay_log) if replay_log else None,
     )
+
+
+@contextmanager
+def overridden(**values: str | None):
+    """Set (or, with None, unset) LABUTILS_* and other variables for a block; restored on every exit path.
+
+    Because settings are read at each call, everything inside the block sees the new values.
+    """
+    saved = {k: os.environ.get(k) for k in values}
+    for k, v in values.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
