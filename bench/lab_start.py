@@ -14,8 +14,6 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -24,22 +22,16 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-import requests
-
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tools"))
+from labserver import make_lab  # noqa: E402
+
 RIG = [sys.executable, str(ROOT / "tools" / "engines.py")]
 GOAL = 90.0
 BASES_LIMIT = 600.0
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _rig_env() -> dict:
-    sys.path.insert(0, str(ROOT / "tools"))
     import engines
     return engines.environment("overlay2")
 
@@ -52,41 +44,23 @@ def one_run(workdir: Path) -> dict:
     for name in ("LABUTILS_WORK", "LABUTILS_MODE", "VIRTUAL_ENV"):
         env.pop(name, None)
     clone = workdir / "clone"
-    port, token = _free_port(), "bench"
     started = time.monotonic()
     subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
-    lab = subprocess.Popen(["make", "lab", f"LAB_ARGS=--no-browser --ip=127.0.0.1 --port={port} "
-                            f"--IdentityProvider.token={token}"], cwd=clone, env=env, stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, text=True, start_new_session=True)
-    url = f"http://127.0.0.1:{port}/lab/tree/00-setup.ipynb?token={token}"
-    lab_s = None
+    lab_s = bases_s = None
     try:
-        while time.monotonic() - started < 600:
-            if lab.poll() is not None:
-                raise SystemExit("make lab stopped:\n" + lab.stdout.read()[-3000:])
-            try:
-                if requests.get(url, timeout=2).ok and requests.get(
-                        f"http://127.0.0.1:{port}/api/contents/00-setup.ipynb?token={token}", timeout=5).ok:
-                    lab_s = time.monotonic() - started
+        with make_lab(clone, env, token="bench") as lab:
+            if lab.answers("/lab/tree/00-setup.ipynb", "/api/contents/00-setup.ipynb",
+                           timeout=600 - (time.monotonic() - started)):
+                lab_s = time.monotonic() - started
+            doctor = [str(clone / ".venv" / "bin" / "python"), "-m", "labutils", "doctor"]
+            while time.monotonic() - started < BASES_LIMIT:
+                if subprocess.run(doctor, cwd=clone, env=env, capture_output=True).returncode == 0:
+                    bases_s = time.monotonic() - started
                     break
-            except requests.RequestException:
-                pass
-            time.sleep(0.25)
-        doctor = [str(clone / ".venv" / "bin" / "python"), "-m", "labutils", "doctor"]
-        bases_s = None
-        while time.monotonic() - started < BASES_LIMIT:
-            if subprocess.run(doctor, cwd=clone, env=env, capture_output=True).returncode == 0:
-                bases_s = time.monotonic() - started
-                break
-            time.sleep(3)
+                time.sleep(3)
     finally:
-        os.killpg(lab.pid, signal.SIGTERM)
-        try:
-            lab.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(lab.pid, signal.SIGKILL)
         subprocess.run(["pkill", "-f", f"{clone}/.venv/bin/python -m labutils bases"], capture_output=True)
-    out = lab.stdout.read() if lab.stdout else ""
+    out = lab.output()
     installer = "uv" if "installing with uv" in out else "pip"
     return {"lab": lab_s, "bases": bases_s, "installer": installer,
             "background": "in the background" in out}

@@ -7,10 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import socket
-import subprocess
-import time
+import sys
 from pathlib import Path
 
 import pytest
@@ -18,15 +15,12 @@ import requests
 
 from shared import ROOT, skip_or_fail
 
+sys.path.insert(0, str(ROOT / "tools"))
+from labserver import make_lab  # noqa: E402
+
 CHROMIUM = next((p for p in ("/usr/bin/chromium", "/usr/bin/chromium-browser", shutil.which("chromium") or "")
                  if p and Path(p).is_file()), None)
 pytestmark = pytest.mark.engine
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -37,82 +31,67 @@ def chromium():
 
 
 def test_make_lab_runs_the_first_exercise_in_chromium(live, chromium, tmp_path):
-    from playwright.sync_api import sync_playwright
     notebooks = tmp_path / "notebooks"                  # a copy: JupyterLab's autosave must not touch the repository
     shutil.copytree(ROOT / "notebooks", notebooks)
-    port, token = _free_port(), "labutils-browser-test"
     env = dict(os.environ, LABUTILS_WORK=str(tmp_path / "work"), LABUTILS_MODE="live")
-    lab = subprocess.Popen(
-        ["make", "lab", f"NOTEBOOK_DIR={notebooks}",
-         f"LAB_ARGS=--no-browser --ip=127.0.0.1 --port={port} --IdentityProvider.token={token} --ServerApp.open_browser=False --LabApp.expose_app_in_browser=True"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
+    with make_lab(ROOT, env, token="labutils-browser-test", make_args=(f"NOTEBOOK_DIR={notebooks}",),
+                  lab_args="--ServerApp.open_browser=False --LabApp.expose_app_in_browser=True") as lab:
+        _run_the_first_exercise(lab, chromium, tmp_path)
+
+
+def _run_the_first_exercise(lab, chromium, tmp_path):
+    from playwright.sync_api import sync_playwright
+    base, token = lab.base, lab.token
     shot = tmp_path / "work" / "make-lab-01-normal-build.png"
     shot.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(f"{base}/api/status?token={token}", timeout=2).ok:
-                    break
-            except requests.RequestException:
-                pass
-            assert lab.poll() is None, lab.stdout.read()
-            time.sleep(1)
-        else:
-            pytest.fail("JupyterLab did not start within 180 s")
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=chromium, headless=True, args=["--no-sandbox"])
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            # the course opens on 00-setup, and no "Jupyter news?" prompt covers it (jupyter/lab-settings)
-            page.goto(f"{base}/?token={token}")
-            page.wait_for_selector(".jp-Notebook", timeout=120_000)
-            opened = page.evaluate("() => window.jupyterapp.shell.currentWidget.context.path")
-            news = requests.get(f"{base}/lab/api/settings/@jupyterlab/apputils-extension:notification?token={token}",
-                                timeout=10).json()["schema"]["properties"]["fetchNews"]["default"]
-            page.wait_for_timeout(8_000)       # JupyterLab asks a few seconds after it starts, when it asks
-            prompts = page.get_by_text("official Jupyter news").count()
-            page.goto(f"{base}/lab/tree/01-normal-build.ipynb?token={token}")
-            page.wait_for_selector(".jp-Notebook", timeout=120_000)
-            page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)
-            page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell.currentWidget"
-                                   " && window.jupyterapp.shell.currentWidget.context.path === '01-normal-build.ipynb'"
-                                   " && window.jupyterapp.shell.currentWidget.sessionContext.session"
-                                   " && window.jupyterapp.shell.currentWidget.sessionContext.session.kernel", timeout=120_000)
-            # Run > Run All Cells is driven through JupyterLab's own command, one cell at a time, and the
-            # results are read from the notebook's model: JupyterLab draws only the cells in view.
-            count = page.evaluate("() => window.jupyterapp.shell.currentWidget.content.model.cells.length")
-            page.evaluate("() => { const nb = window.jupyterapp.shell.currentWidget.content; nb.activeCellIndex = 0; }")
-            for i in range(count):
-                page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-cell-and-select-next')")
-                page.wait_for_function(f"""() => {{
-                    const m = window.jupyterapp.shell.currentWidget.content.model.cells.get({i});
-                    const kernel = window.jupyterapp.shell.currentWidget.sessionContext.session?.kernel;
-                    return m.type !== 'code' || (m.executionCount !== null && kernel && !kernel.status.startsWith('busy'));
-                }}""", timeout=600_000)
-            text = page.evaluate("""() => {
-                const cells = window.jupyterapp.shell.currentWidget.content.model.cells;
-                const out = [];
-                for (let i = 0; i < cells.length; i++) {
-                    const c = cells.get(i);
-                    if (c.type === 'code') out.push(JSON.stringify(c.outputs.toJSON()));
-                }
-                return out.join('\\n');
-            }""")
-            page.keyboard.press("Control+End")
-            page.screenshot(path=str(shot), full_page=False)
-            browser.close()
-        assert opened == "00-setup.ipynb", f"make lab opened {opened!r}, not the course's first notebook"
-        assert news == "false" and prompts == 0, f"the news prompt is shown ({news}, {prompts})"
-        assert "✔ welcome:v1 prints the welcome line" in text, f"the notebook's outputs: {text[-1500:]!r}"
-        assert "✔ the normal build ships the whole Go toolchain" in text
-        assert shot.stat().st_size > 20_000
-        kept = ROOT / "work" / shot.name
-        kept.parent.mkdir(exist_ok=True)
-        shutil.copy(shot, kept)                             # the screenshot is kept under work/
-    finally:
-        os.killpg(lab.pid, signal.SIGTERM)
-        try:
-            lab.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(lab.pid, signal.SIGKILL)
+    if not lab.answers("/api/status", timeout=180, every=1):
+        pytest.fail("JupyterLab did not start within 180 s")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, headless=True, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        # the course opens on 00-setup, and no "Jupyter news?" prompt covers it (jupyter/lab-settings)
+        page.goto(f"{base}/?token={token}")
+        page.wait_for_selector(".jp-Notebook", timeout=120_000)
+        opened = page.evaluate("() => window.jupyterapp.shell.currentWidget.context.path")
+        news = requests.get(f"{base}/lab/api/settings/@jupyterlab/apputils-extension:notification?token={token}",
+                            timeout=10).json()["schema"]["properties"]["fetchNews"]["default"]
+        page.wait_for_timeout(8_000)       # JupyterLab asks a few seconds after it starts, when it asks
+        prompts = page.get_by_text("official Jupyter news").count()
+        page.goto(f"{base}/lab/tree/01-normal-build.ipynb?token={token}")
+        page.wait_for_selector(".jp-Notebook", timeout=120_000)
+        page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)
+        page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell.currentWidget"
+                               " && window.jupyterapp.shell.currentWidget.context.path === '01-normal-build.ipynb'"
+                               " && window.jupyterapp.shell.currentWidget.sessionContext.session"
+                               " && window.jupyterapp.shell.currentWidget.sessionContext.session.kernel", timeout=120_000)
+        # Run > Run All Cells is driven through JupyterLab's own command, one cell at a time, and the
+        # results are read from the notebook's model: JupyterLab draws only the cells in view.
+        count = page.evaluate("() => window.jupyterapp.shell.currentWidget.content.model.cells.length")
+        page.evaluate("() => { const nb = window.jupyterapp.shell.currentWidget.content; nb.activeCellIndex = 0; }")
+        for i in range(count):
+            page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-cell-and-select-next')")
+            page.wait_for_function(f"""() => {{
+                const m = window.jupyterapp.shell.currentWidget.content.model.cells.get({i});
+                const kernel = window.jupyterapp.shell.currentWidget.sessionContext.session?.kernel;
+                return m.type !== 'code' || (m.executionCount !== null && kernel && !kernel.status.startsWith('busy'));
+            }}""", timeout=600_000)
+        text = page.evaluate("""() => {
+            const cells = window.jupyterapp.shell.currentWidget.content.model.cells;
+            const out = [];
+            for (let i = 0; i < cells.length; i++) {
+                const c = cells.get(i);
+                if (c.type === 'code') out.push(JSON.stringify(c.outputs.toJSON()));
+            }
+            return out.join('\\n');
+        }""")
+        page.keyboard.press("Control+End")
+        page.screenshot(path=str(shot), full_page=False)
+        browser.close()
+    assert opened == "00-setup.ipynb", f"make lab opened {opened!r}, not the course's first notebook"
+    assert news == "false" and prompts == 0, f"the news prompt is shown ({news}, {prompts})"
+    assert "✔ welcome:v1 prints the welcome line" in text, f"the notebook's outputs: {text[-1500:]!r}"
+    assert "✔ the normal build ships the whole Go toolchain" in text
+    assert shot.stat().st_size > 20_000
+    kept = ROOT / "work" / shot.name
+    kept.parent.mkdir(exist_ok=True)
+    shutil.copy(shot, kept)                             # the screenshot is kept under work/
