@@ -40,15 +40,21 @@ doctor: $(STAMP)
 bases: $(STAMP)
 	$(BIN)/python -m labutils bases --offline
 
-# JupyterLab opens at once on 00-setup with the course's settings (jupyter/lab-settings: no news prompt); base
-# images still missing are made in the background meanwhile (work/bases.log), and builds wait for them
+# JupyterLab opens at once with the course's settings (jupyter/lab-settings: no news prompt); base images
+# still missing are made in the background meanwhile (work/bases.log), and builds wait for them.
+# Its layout is kept with the learner's work (work/jupyterlab-workspaces), not in ~/.jupyter: the first
+# start opens 00-setup, a later one restores the tabs where the learner left off.
 LAB_SETTINGS := $(CURDIR)/jupyter/lab-settings
+LAB_WORKSPACES ?= $(or $(LABUTILS_WORK),$(CURDIR)/work)/jupyterlab-workspaces
 lab: $(STAMP)
 	@$(BIN)/python -m labutils bases --offline --background || { \
 	  echo "*** The notebooks will run in recorded mode: every answer replays a real run and says so."; \
 	  echo "*** To work live: start Docker (or dockerd), or set DOCKER_HOST, then run 'make lab' again."; }
+	@mkdir -p $(LAB_WORKSPACES)
 	$(BIN)/jupyter lab --notebook-dir=$(NOTEBOOK_DIR) --LabApp.app_settings_dir=$(LAB_SETTINGS) \
-	  --LabApp.default_url=/lab/tree/00-setup.ipynb $$([ "$$(id -u)" = 0 ] && echo --allow-root) $(LAB_ARGS)
+	  --LabApp.workspaces_dir=$(LAB_WORKSPACES) \
+	  --LabApp.default_url=$$(ls $(LAB_WORKSPACES)/*.jupyterlab-workspace >/dev/null 2>&1 && echo /lab || echo /lab/tree/00-setup.ipynb) \
+	  $$([ "$$(id -u)" = 0 ] && echo --allow-root) $(LAB_ARGS)
 
 test: test-live test-recorded test-binder
 

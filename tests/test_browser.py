@@ -37,6 +37,28 @@ def test_make_lab_runs_the_first_exercise_in_chromium(live, chromium, tmp_path):
     with make_lab(ROOT, env, token="labutils-browser-test", make_args=(f"NOTEBOOK_DIR={notebooks}",),
                   lab_args="--ServerApp.open_browser=False --LabApp.expose_app_in_browser=True") as lab:
         _run_the_first_exercise(lab, chromium, tmp_path)
+    # the layout is kept under the learner's work/, not ~/.jupyter: started again, the lab is where they left off
+    assert list((tmp_path / "work" / "jupyterlab-workspaces").glob("*.jupyterlab-workspace")), "no layout kept in work/"
+    with make_lab(ROOT, env, token="labutils-browser-test", make_args=(f"NOTEBOOK_DIR={notebooks}",),
+                  lab_args="--ServerApp.open_browser=False --LabApp.expose_app_in_browser=True") as lab:
+        assert lab.answers("/api/status", timeout=180, every=1), "JupyterLab did not start again within 180 s"
+        from playwright.sync_api import sync_playwright
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=chromium, headless=True, args=["--no-sandbox"])
+            page = browser.new_page()
+            page.goto(f"{lab.base}/?token={lab.token}")
+            again = _current_notebook(page)
+            browser.close()
+    assert again == "01-normal-build.ipynb", f"started again, the lab opened {again!r}, not where the learner left off"
+
+
+def _current_notebook(page) -> str:
+    """The path of the notebook JupyterLab shows once it has restored its layout."""
+    page.wait_for_function("() => window.jupyterapp", timeout=120_000)
+    page.evaluate("async () => { await window.jupyterapp.restored; }")
+    page.wait_for_selector(".jp-Notebook >> visible=true", timeout=120_000)
+    page.wait_for_function("() => window.jupyterapp.shell.currentWidget?.context?.path", timeout=120_000)
+    return page.evaluate("() => window.jupyterapp.shell.currentWidget.context.path")
 
 
 def _run_the_first_exercise(lab, chromium, tmp_path):
@@ -51,8 +73,7 @@ def _run_the_first_exercise(lab, chromium, tmp_path):
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         # the course opens on 00-setup, and no "Jupyter news?" prompt covers it (jupyter/lab-settings)
         page.goto(f"{base}/?token={token}")
-        page.wait_for_selector(".jp-Notebook", timeout=120_000)
-        opened = page.evaluate("() => window.jupyterapp.shell.currentWidget.context.path")
+        opened = _current_notebook(page)
         news = requests.get(f"{base}/lab/api/settings/@jupyterlab/apputils-extension:notification?token={token}",
                             timeout=10).json()["schema"]["properties"]["fetchNews"]["default"]
         page.wait_for_timeout(8_000)       # JupyterLab asks a few seconds after it starts, when it asks
