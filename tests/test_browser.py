@@ -34,13 +34,13 @@ def test_make_lab_runs_the_first_exercise_in_chromium(live, chromium, tmp_path):
     notebooks = tmp_path / "notebooks"                  # a copy: JupyterLab's autosave must not touch the repository
     shutil.copytree(ROOT / "notebooks", notebooks)
     env = dict(os.environ, LABUTILS_WORK=str(tmp_path / "work"), LABUTILS_MODE="live")
-    with make_lab(ROOT, env, token="labutils-browser-test", make_args=(f"NOTEBOOK_DIR={notebooks}",),
-                  lab_args="--ServerApp.open_browser=False --LabApp.expose_app_in_browser=True") as lab:
+    launch = dict(token="labutils-browser-test", make_args=(f"NOTEBOOK_DIR={notebooks}",),
+                  lab_args="--ServerApp.open_browser=False --LabApp.expose_app_in_browser=True")
+    with make_lab(ROOT, env, **launch) as lab:
         _run_the_first_exercise(lab, chromium, tmp_path)
     # the layout is kept under the learner's work/, not ~/.jupyter: started again, the lab is where they left off
     assert list((tmp_path / "work" / "jupyterlab-workspaces").glob("*.jupyterlab-workspace")), "no layout kept in work/"
-    with make_lab(ROOT, env, token="labutils-browser-test", make_args=(f"NOTEBOOK_DIR={notebooks}",),
-                  lab_args="--ServerApp.open_browser=False --LabApp.expose_app_in_browser=True") as lab:
+    with make_lab(ROOT, env, **launch) as lab:
         assert lab.answers("/api/status", timeout=180, every=1), "JupyterLab did not start again within 180 s"
         from playwright.sync_api import sync_playwright
         with sync_playwright() as p:
