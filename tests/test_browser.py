@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -40,16 +41,25 @@ def test_make_lab_runs_the_first_exercise_in_chromium(live, chromium, tmp_path):
         _run_the_first_exercise(lab, chromium, tmp_path)
     # the layout is kept under the learner's work/, not ~/.jupyter: started again, the lab is where they left off
     assert list((tmp_path / "work" / "jupyterlab-workspaces").glob("*.jupyterlab-workspace")), "no layout kept in work/"
-    with make_lab(ROOT, env, **launch) as lab:
-        assert lab.answers("/api/status", timeout=180, every=1), "JupyterLab did not start again within 180 s"
-        from playwright.sync_api import sync_playwright
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=chromium, headless=True, args=["--no-sandbox"])
-            page = browser.new_page()
-            page.goto(f"{lab.base}/?token={lab.token}")
-            again = _current_notebook(page)
-            browser.close()
+    with make_lab(ROOT, env, **launch) as lab, _opened(lab, chromium, "started again") as page:
+        again = _current_notebook(page)
     assert again == "01-normal-build.ipynb", f"started again, the lab opened {again!r}, not where the learner left off"
+
+
+@contextmanager
+def _opened(lab, chromium, when: str = "started"):
+    """A headless Chromium page on the lab's start URL, once JupyterLab answers; closed on exit."""
+    from playwright.sync_api import sync_playwright
+    if not lab.answers("/api/status", timeout=180, every=1):
+        pytest.fail(f"JupyterLab, {when}, did not answer within 180 s")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, headless=True, args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(f"{lab.base}/?token={lab.token}")
+            yield page
+        finally:
+            browser.close()
 
 
 def _current_notebook(page) -> str:
@@ -62,17 +72,11 @@ def _current_notebook(page) -> str:
 
 
 def _run_the_first_exercise(lab, chromium, tmp_path):
-    from playwright.sync_api import sync_playwright
     base, token = lab.base, lab.token
     shot = tmp_path / "work" / "make-lab-01-normal-build.png"
     shot.parent.mkdir(parents=True, exist_ok=True)
-    if not lab.answers("/api/status", timeout=180, every=1):
-        pytest.fail("JupyterLab did not start within 180 s")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, headless=True, args=["--no-sandbox"])
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    with _opened(lab, chromium) as page:
         # the course opens on 00-setup, and no "Jupyter news?" prompt covers it (jupyter/lab-settings)
-        page.goto(f"{base}/?token={token}")
         opened = _current_notebook(page)
         news = requests.get(f"{base}/lab/api/settings/@jupyterlab/apputils-extension:notification?token={token}",
                             timeout=10).json()["schema"]["properties"]["fetchNews"]["default"]
@@ -107,7 +111,6 @@ def _run_the_first_exercise(lab, chromium, tmp_path):
         }""")
         page.keyboard.press("Control+End")
         page.screenshot(path=str(shot), full_page=False)
-        browser.close()
     assert opened == "00-setup.ipynb", f"make lab opened {opened!r}, not the course's first notebook"
     assert news == "false" and prompts == 0, f"the news prompt is shown ({news}, {prompts})"
     assert "✔ welcome:v1 prints the welcome line" in text, f"the notebook's outputs: {text[-1500:]!r}"
