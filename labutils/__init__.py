@@ -15,7 +15,8 @@ from .containers import HttpAnswer, RunResult, Server, copy_out, file_size, ps, 
 from .doctor import doctor, ready as lab_ready
 from .engine import docker_cli, reset_caches
 from .errors import (BaseImageUnavailable, BuildFailed, CheckpointFailed, ContainerFailed, EngineUnavailable,
-                     ImageNotFound, LabError, PortInUse, RecordingMissing, RunTimeout, ServerNotReady)
+                     HttpFailed, ImageNotFound, InvalidArgument, LabError, PortInUse, RecordingMissing,
+                     RunTimeout, ServerNotReady, SettingsError)
 from .exercises import checkpoint, exercise_files, run_script, show, work, write_exercise
 from .images import clean, image_exists, image_size, image_sizes, images, inspect, layer_digests, layers, same_files
 from .lab import approaches, builders, measure, spread, summary, versus, with_buildkit
@@ -38,7 +39,8 @@ __all__ = [
     "analyze", "Analysis", "your_turn", "yours", "Review", "progress", "lint", "buildkit_cli", "from_recording",
     "BuildResult", "Step", "RunResult", "Server", "HttpAnswer",
     "LabError", "EngineUnavailable", "BuildFailed", "BaseImageUnavailable", "ContainerFailed", "CheckpointFailed",
-    "RunTimeout", "ServerNotReady", "PortInUse", "ImageNotFound", "RecordingMissing",
+    "RunTimeout", "ServerNotReady", "PortInUse", "ImageNotFound", "RecordingMissing", "SettingsError",
+    "InvalidArgument", "HttpFailed",
 ]
 
 

@@ -32,7 +32,7 @@ def backend():
     """The backend for this call: recorded, recording, or live (settings read now).
 
     Raises:
-        EngineUnavailable: LABUTILS_MODE or LABUTILS_NAMESPACE has a value labutils cannot use.
+        SettingsError: LABUTILS_MODE or LABUTILS_NAMESPACE has a value labutils cannot use.
         RecordingMissing: recorded mode, and there is no recording.
     """
     s = settings()

@@ -5,7 +5,6 @@ Taught in notebooks 01-04 (the lab's builds), 06 (both builders) and 07.
 from __future__ import annotations
 
 import io
-import json
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -13,10 +12,10 @@ from typing import Mapping
 
 from dockerfile_parse import DockerfileParser
 
-from . import bases, buildkit, classic, engine, results
+from . import bases, buildkit, buildcontext, classic, engine, results
 from .backend import backend
 from .errors import BuildFailed, LabError
-from .util import digest, files_digest, human_size
+from .util import human_size
 
 
 @dataclass(frozen=True)
@@ -132,22 +131,6 @@ def _dockerfile(context: Path, dockerfile) -> Path:
     return df_path
 
 
-def inputs(context: Path, df_path: Path) -> dict[str, str]:
-    """Digests of what a build reads: the Dockerfile and the context files its COPY/ADD instructions name."""
-    parser = DockerfileParser(fileobj=io.BytesIO(df_path.read_bytes()))
-    names = []
-    for insn in parser.structure:
-        if insn["instruction"] not in ("COPY", "ADD"):
-            continue
-        value = insn["value"].strip()
-        words = json.loads(value) if value.startswith("[") else value.split()
-        if not any(w.startswith("--from=") for w in words):
-            names += [w for w in words if not w.startswith("--")][:-1]
-    files = files_digest(context, names)
-    files[df_path.name] = digest(df_path.read_bytes())
-    return files
-
-
 def build(path, tag: str, dockerfile: str | None = None, target: str | None = None,
           nocache: bool = False, buildargs: Mapping[str, str] | None = None, *,
           quiet: bool = False, labels: Mapping[str, str] | None = None,
@@ -186,8 +169,10 @@ def build(path, tag: str, dockerfile: str | None = None, target: str | None = No
                           command=command, hint=(f"use one of the stage names {named}." if named else
                                                  "this Dockerfile names no stages; add `AS <name>` to a FROM line."))
     all_labels = dict(engine.labels() if labels is None else labels)
+    if engine.LABEL in all_labels:
+        all_labels[engine.REF_LABEL] = engine.full_ref(tag)
     key = {"tag": tag, "dockerfile": df_path.name, "target": target, "nocache": bool(nocache),
-           "buildargs": dict(buildargs or {}), "files": inputs(context, df_path)}
+           "buildargs": dict(buildargs or {}), "files": buildcontext.inputs(context, df_path)}
     if builder != "classic":
         key["builder"] = builder
     prepared = bases.prepare(df_path, buildargs, quiet=quiet)

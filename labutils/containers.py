@@ -28,6 +28,8 @@ class RunResult:
     seconds: float = field(repr=False)
     recorded: str = field(repr=False, default="")
     """Empty for a live run; else when and on which Docker the replayed run was recorded."""
+    truncated: bool = field(repr=False, default=False)
+    """True when it printed more than labutils keeps (the last 1 MB of each stream); the text begins by saying so."""
 
     @property
     def ok(self) -> bool:
@@ -44,7 +46,7 @@ class RunResult:
 
 def run(image: str, command: str | Sequence[str] | None = None,
         env: Mapping[str, str] | None = None, timeout: float = 60) -> RunResult:
-    """``docker run --rm image [command]``: wait for it, return what it printed.
+    """``docker run --rm image [command]``: wait for it, return what it printed (the last 1 MB of each stream).
 
     A non-zero exit is a result, not an error: the lesson may be that it fails
     (a program the kernel cannot exec exits 127 here, as ``docker run`` says).
@@ -58,7 +60,7 @@ def run(image: str, command: str | Sequence[str] | None = None,
     a = b.run(image, command, dict(env or {}), timeout)
     results.record("run", image, seconds=a["seconds"], exit_code=a["exit_code"])
     return RunResult(image, cmd_text(command), a["exit_code"], a["stdout"], a["stderr"], a["seconds"],
-                     recorded=b.describe()["label"])
+                     recorded=b.describe()["label"], truncated=bool(a.get("truncated")))
 
 
 @dataclass(frozen=True)
@@ -81,7 +83,12 @@ class Server:
     """Empty for a live server; else when and on which Docker its answers were recorded."""
 
     def get(self, path: str = "/", timeout: float = 5) -> HttpAnswer:
-        """GET ``path`` from the server. Raises requests' errors live, RecordingMissing recorded."""
+        """GET ``path`` from the server: the whole answer within ``timeout`` s, a body of at most 1 MB.
+
+        Raises:
+            HttpFailed: no answer in time, a broken connection, or a body over the cap.
+            RecordingMissing: recorded mode, and this path was not recorded (so often).
+        """
         return HttpAnswer(**self._handle.get(path, timeout))
 
     def logs(self) -> str:

@@ -18,17 +18,18 @@ from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import http.client
+from functools import wraps
+
 import docker
+import requests
+import urllib3
 from docker.errors import DockerException
 
 from .errors import EngineUnavailable
+from .names import (HOST_LABEL, LABEL, NAMESPACE_LABEL, PID_LABEL, REF_LABEL, full_ref, labels, mine,  # noqa: F401
+                    namespace, owner_labels, owns, plain, ref)
 from .settings import settings
-
-LABEL = "io.labutils.managed"
-"""The one label every image and container labutils creates carries."""
-NAMESPACE_LABEL = "io.labutils.namespace"
-PID_LABEL = "io.labutils.pid"
-HOST_LABEL = "io.labutils.host"
 
 # Builds stream nothing while a long RUN step works; the read timeout must
 # outlast the slowest step (an apt-get install on a slow mirror).
@@ -37,46 +38,6 @@ PROBE_TIMEOUT = 5
 
 NO_ENGINE_HINT = ("start Docker (e.g. `sudo dockerd &` or Docker Desktop), or set DOCKER_HOST to an engine "
                   "that runs, or use recorded mode (LABUTILS_MODE=recorded) where no engine can run.")
-
-
-# --- names on a shared engine ---------------------------------------------------
-
-def namespace() -> str:
-    """LABUTILS_NAMESPACE: a learner's own prefix on a shared engine ('' when unset).
-
-    Raises:
-        EngineUnavailable: the value cannot prefix an image name (says what can).
-    """
-    return settings().namespace
-
-
-def labels() -> dict:
-    """The labels of everything labutils makes: managed, and the namespace when one is set."""
-    ns = namespace()
-    return {LABEL: "true", **({NAMESPACE_LABEL: ns} if ns else {})}
-
-
-def ref(name: str) -> str:
-    """The engine's name for a lab image: ``welcome:v1``, or ``alice/welcome:v1`` in namespace alice."""
-    ns = namespace()
-    return f"{ns}/{name}" if ns and not name.startswith(ns + "/") else name
-
-
-def plain(name: str) -> str:
-    """The lab's name for an engine image name: the namespace prefix taken off."""
-    ns = namespace()
-    return name[len(ns) + 1:] if ns and name.startswith(ns + "/") else name
-
-
-def mine(found_labels: dict | None) -> bool:
-    """True for a labelled object of this namespace (no namespace: only objects without one)."""
-    found = found_labels or {}
-    return found.get(LABEL) == "true" and found.get(NAMESPACE_LABEL, "") == namespace()
-
-
-def owner_labels() -> dict:
-    """Labels that tie a container to this process, so a later start can reap it if the process dies."""
-    return {**labels(), PID_LABEL: str(os.getpid()), HOST_LABEL: socket.gethostname()}
 
 
 # --- where the engine is ----------------------------------------------------------
@@ -209,6 +170,40 @@ def answers() -> bool:
     except (DockerException, OSError, EngineUnavailable):
         _client_for.cache_clear()
         return False
+
+
+# --- the engine lost in the middle of a call ------------------------------------------
+
+LOST = (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError,
+        urllib3.exceptions.ProtocolError, http.client.HTTPException, ConnectionError)
+"""What docker-py, requests and urllib3 raise when the engine's connection breaks (not a read timeout)."""
+
+
+def timed_out(exc: BaseException) -> bool:
+    """True for a read that outlasted its timeout (the engine answered nothing in time, but is there)."""
+    return isinstance(exc, requests.exceptions.Timeout) or "timed out" in str(exc).lower()
+
+
+def lost(exc: BaseException, what: str) -> EngineUnavailable:
+    """The error for an engine that went away during ``what``; forgets the cached client so the next call reconnects."""
+    _client_for.cache_clear()
+    _answered.clear()
+    return EngineUnavailable(f"The Docker Engine at {engine_url()} went away during {what}.", engine_said=short(exc),
+                             hint="start it again (or wait until it is back: `docker version` answers), then run "
+                                  "this cell again. What labutils could remove of this call was removed.")
+
+
+def guard(method):
+    """Turn a broken engine connection inside ``method`` into ``EngineUnavailable`` (a read timeout stays as it is)."""
+    @wraps(method)
+    def wrapper(*args, **kwargs):
+        try:
+            return method(*args, **kwargs)
+        except LOST as exc:
+            if timed_out(exc):
+                raise
+            raise lost(exc, f"{method.__name__}()") from None
+    return wrapper
 
 
 # --- live or recorded -----------------------------------------------------------------

@@ -24,6 +24,15 @@ class LabError(Exception):
     def __reduce__(self):
         return (_rebuild, (type(self), self.__dict__.copy()))
 
+    def _render_traceback_(self) -> list[str]:
+        """How IPython shows it: the message, what ran and what to do, not labutils' own frames.
+
+        Outside IPython (a script, pytest) it stays a normal exception with its traceback.
+        """
+        head = f"\x1b[0;31m{type(self).__name__}\x1b[0m: "
+        lines = str(self).splitlines() or [""]
+        return [head + lines[0], *lines[1:]]
+
     def _compose(self) -> str:
         parts = [self.message]
         if self.command:
@@ -42,7 +51,15 @@ class LabError(Exception):
 
 
 class EngineUnavailable(LabError):
-    """No Docker Engine answered."""
+    """No Docker Engine answered, or it went away in the middle of a call."""
+
+
+class SettingsError(LabError):
+    """A LABUTILS_* setting has a value labutils cannot use (says which values it can)."""
+
+
+class InvalidArgument(LabError):
+    """An argument to a labutils call has a value it cannot use."""
 
 
 class BuildFailed(LabError):
@@ -70,6 +87,10 @@ class RunTimeout(LabError):
 
 class ServerNotReady(LabError):
     """A served container never answered HTTP within its timeout."""
+
+
+class HttpFailed(LabError):
+    """A served container's HTTP answer failed: no answer in time, a reset connection, or a body over the cap."""
 
 
 class PortInUse(LabError):

@@ -22,8 +22,9 @@ from docker.errors import APIError, ImageNotFound as _DockerImageNotFound, NotFo
 
 from . import archive, buildkit, classic, engine, stores
 from .errors import ContainerFailed, ImageNotFound, LabError, PortInUse, RunTimeout
+from .liveimages import ImageTransfers
+from .liveserve import CUT, EXEC_HINT, LOG_CONFIG, LiveServer, _logs, raise_if_exited, read_logs, wait_ready
 from .util import cmd_text
-from .liveserve import EXEC_HINT, LiveServer, raise_if_exited, wait_ready
 
 
 
@@ -41,7 +42,16 @@ def image_summary(attrs: dict, sizes: dict) -> dict:
             "labels": (attrs.get("Config") or {}).get("Labels") or {}}
 
 
-class Live:
+def _guarded(cls):
+    """Every public method of the live backend: a broken engine connection is ``EngineUnavailable``."""
+    for name, value in list(vars(cls).items()) + list(vars(ImageTransfers).items()):
+        if callable(value) and not name.startswith("_") and name != "serve":
+            setattr(cls, name, engine.guard(value))
+    return cls
+
+
+@_guarded
+class Live(ImageTransfers):
     """Answers from the engine that ``engine.client()`` finds."""
 
     mode = "live"
@@ -122,8 +132,8 @@ class Live:
         else:
             filters = {"label": engine.LABEL, **({"reference": engine.ref(reference)} if reference else {})}
             found = [(engine.plain(name), img)
-                     for img in engine.client().images.list(filters=filters) if engine.mine(img.labels)
-                     for name in (img.tags or ["<none>:<none>"])]
+                     for img in engine.client().images.list(filters=filters) if engine.owns(img.labels, img.tags)
+                     for name in img.tags if name == img.labels.get(engine.REF_LABEL)]
         return [{"name": name, "id": img.id, "size": stores.sizes((img.tags or [img.id])[0], img.attrs)["size"]}
                 for name, img in found]
 
@@ -133,7 +143,7 @@ class Live:
         for img in engine.client().images.list(filters={"label": engine.LABEL}):
             labels = img.labels or {}
             ns = labels.get(engine.NAMESPACE_LABEL, "")
-            for name in img.tags or []:
+            for name in [t for t in img.tags or [] if t == labels.get(engine.REF_LABEL)]:
                 plain = name[len(ns) + 1:] if ns and name.startswith(ns + "/") else name
                 rows.append({"namespace": ns, "name": plain, "id": img.id, "created": img.attrs.get("Created", ""),
                              "size": stores.sizes(name, img.attrs)["size"], "labels": dict(labels)})
@@ -155,7 +165,7 @@ class Live:
         name = f"labutils-{ns + '-' if ns else ''}{purpose}-{uuid.uuid4().hex[:8]}"
         try:
             return engine.client().containers.create(engine.ref(image), name=name, labels=engine.owner_labels(),
-                                                     **kwargs)
+                                                     log_config=LOG_CONFIG, **kwargs)
         except _DockerImageNotFound:
             raise ImageNotFound(f"There is no image {image!r} on this engine.",
                                 hint="build it first (run the build cell above), or check the tag.") from None
@@ -177,13 +187,20 @@ class Live:
                         "seconds": round(time.perf_counter() - start, 3)}
             try:
                 status = container.wait(timeout=timeout)
-            except requests.exceptions.RequestException:
+            except engine.LOST + (requests.exceptions.Timeout,) as exc:
+                if not engine.timed_out(exc):
+                    raise engine.lost(exc, what) from None
                 raise RunTimeout(f"The container from {image} was still running after {timeout} s and was stopped.",
                                  command=what, log_tail=_logs(container)[-2000:],
                                  hint="pass a larger timeout=, or check that the program ends by itself.") from None
-            return {"exit_code": status["StatusCode"], "stdout": _logs(container, stdout=True, stderr=False),
-                    "stderr": _logs(container, stdout=False, stderr=True),
-                    "seconds": round(time.perf_counter() - start, 3)}
+            out, cut_out = read_logs(container, stdout=True, stderr=False)
+            err, cut_err = read_logs(container, stdout=False, stderr=True)
+            answer = {"exit_code": status["StatusCode"], "stdout": CUT + out if cut_out else out,
+                      "stderr": CUT + err if cut_err else err,
+                      "seconds": round(time.perf_counter() - start, 3)}
+            if cut_out or cut_err:
+                answer["truncated"] = True
+            return answer
         finally:
             _remove(container)
 
@@ -192,7 +209,10 @@ class Live:
         where = engine.published_host()
         bind = "127.0.0.1" if engine.binds_loopback() else "0.0.0.0"    # a remote engine publishes on its host
         what = f"docker run -d -p {bind}:{host_port or ''}:{port} {image}"
-        container = self._create(image, "serve", environment=env, ports={f"{port}/tcp": (bind, host_port)})
+        try:
+            container = self._create(image, "serve", environment=env, ports={f"{port}/tcp": (bind, host_port)})
+        except engine.LOST as exc:
+            raise engine.lost(exc, what) from None
         try:
             try:
                 container.start()
@@ -217,6 +237,13 @@ class Live:
             started = time.perf_counter()
             wait_ready(handle, image, ready_path, timeout, what)
             handle.info["seconds"] = round(time.perf_counter() - started, 3)
+        except engine.LOST as exc:
+            _remove(container)
+            raise engine.lost(exc, what) from None
+        except BaseException:
+            _remove(container)
+            raise
+        try:
             yield handle
         finally:
             _remove(container)
@@ -266,14 +293,16 @@ class Live:
                 if not dry_run:
                     _remove(c)
         for img in cli.images.list(filters={"label": engine.LABEL}):
-            if not (everyone or engine.mine(img.labels)):
+            labels = img.labels or {}
+            ours = [t for t in img.tags if t == labels.get(engine.REF_LABEL)]   # never a tag someone else gave it
+            if not ours or not (everyone or engine.mine(labels)):
                 continue
-            rows.append({"kind": "image", "name": ", ".join(img.tags) or "<none>",
-                         "id": img.short_id.split(":")[1], "removed": not dry_run})
+            rows.append({"kind": "image", "name": ", ".join(ours), "id": img.short_id.split(":")[1],
+                         "removed": not dry_run})
             if dry_run:
                 continue
             try:
-                for t in img.tags or [img.id]:
+                for t in ours:
                     cli.images.remove(t, noprune=False)
             except NotFound:
                 pass
@@ -291,44 +320,10 @@ class Live:
         return {"exit_code": proc.returncode, "stdout": proc.stdout, "stderr": proc.stderr,
                 "seconds": round(time.perf_counter() - start, 3)}
 
-    # --- base images: making and moving them (live only) -------------------------------
-    def import_rootfs(self, archive: str, name: str, changes: list[str]) -> None:
-        repo, _, tag = name.rpartition(":")
-        engine.client().api.import_image_from_file(archive, repository=repo, tag=tag, changes=changes)
-
-    def save_images(self, names: list[str], path: Path) -> int:
-        api = engine.client().api
-        res = api._get(api._url("/images/get"), params={"names": names}, stream=True)
-        api._raise_for_status(res)
-        written = 0
-        with open(path, "wb") as fh:
-            for chunk in res.iter_content(chunk_size=1 << 20):
-                fh.write(chunk)
-                written += len(chunk)
-        return written
-
-    def load_images(self, path: Path) -> list[str]:
-        loaded = []
-        with open(path, "rb") as fh:
-            for chunk in engine.client().api.load_image(fh):
-                if "error" in chunk:
-                    raise LabError(f"The engine could not load {path}.", engine_said=chunk["error"],
-                                   hint="check free disk space, and that the kit was copied completely.")
-                text = chunk.get("stream", "").strip()
-                if text.startswith("Loaded image:"):
-                    loaded.append(text.split(":", 1)[1].strip())
-        return loaded
-
-
-def _logs(container, **kw) -> str:
-    try:
-        return container.logs(**kw).decode("utf-8", "replace")
-    except (NotFound, APIError):
-        return ""
-
 
 def _remove(container) -> None:
+    """Remove a container, best effort and quietly: already gone, or an engine that went away, is no error here."""
     try:
         container.remove(force=True)
-    except NotFound:
+    except (NotFound, APIError, *engine.LOST):
         pass

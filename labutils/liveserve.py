@@ -6,7 +6,9 @@ import time
 import requests
 from docker.errors import APIError, NotFound
 
-from .errors import ContainerFailed, ServerNotReady
+from . import engine
+from .engine import LOST
+from .errors import ContainerFailed, HttpFailed, ServerNotReady
 
 EXEC_HINT = ("the program could not be started: a file it needs is missing. On scratch or alpine this usually "
              "means a dynamically linked binary (built with cgo against glibc): build it with CGO_ENABLED=0.")
@@ -20,19 +22,66 @@ class LiveServer:
         self.info = {"url": url, "host_port": host_port, "container_name": container.name}
 
     def get(self, path: str, timeout: float = 5) -> dict:
+        """GET ``path``: the whole answer within ``timeout`` seconds, at most ``BODY_LIMIT`` bytes of body.
+
+        Raises:
+            HttpFailed: no answer in time, a broken connection, or a body over the cap (what the server did).
+        """
         url = self.info["url"].rstrip("/") + "/" + path.lstrip("/")
-        resp = requests.get(url, timeout=timeout)
-        return {"url": url, "status": resp.status_code, "body": resp.text}
+        deadline = time.monotonic() + timeout
+        try:
+            with requests.get(url, timeout=timeout, stream=True) as resp:
+                body = bytearray()
+                for chunk in resp.iter_content(chunk_size=1 << 14):
+                    body += chunk
+                    if len(body) > BODY_LIMIT:
+                        raise HttpFailed(f"The server at {url} answered more than {BODY_LIMIT >> 20} MB; "
+                                         "labutils stopped reading.", command=f"GET {url}",
+                                         hint="a page of the lab is a few bytes: check what the handler writes.")
+                    if time.monotonic() > deadline:
+                        raise HttpFailed(f"The server at {url} was still sending after {timeout} s; "
+                                         "labutils stopped reading.", command=f"GET {url}",
+                                         hint="check that the handler ends its answer (no endless loop).")
+                text = body.decode(resp.encoding or "utf-8", "replace")
+                return {"url": url, "status": resp.status_code, "body": text}
+        except requests.RequestException as exc:
+            raise HttpFailed(f"GET {url} failed: {'no answer in time' if engine.timed_out(exc) else 'the connection broke'}.",
+                             command=f"GET {url}", engine_said=engine.short(exc),
+                             hint="check that the server answers this path and keeps running (its logs say).") from None
 
     def logs(self) -> str:
         return _logs(self._container)
 
 
-def _logs(container, **kw) -> str:
+LOG_LIMIT = 1 << 20
+"""Bytes of a container's output labutils keeps (the last ones); the rest is said to be cut, never held."""
+LOG_CONFIG = {"type": "json-file", "config": {"max-size": "1m", "max-file": "2"}}
+"""Every container's log on the engine's disk: at most two files of 1 MB, whatever the program prints."""
+BODY_LIMIT = 1 << 20
+"""Bytes of one HTTP answer labutils reads from a served container."""
+CUT = "[labutils] earlier output cut: only the last 1 MB is kept\n"
+
+
+def read_logs(container, limit: int = LOG_LIMIT, **kw) -> tuple[str, bool]:
+    """The last ``limit`` bytes a container printed, read as a stream, and whether earlier ones were cut.
+
+    Best effort: a container already gone, or an engine that went away, gives what was read so far.
+    """
+    kept, cut = bytearray(), False
     try:
-        return container.logs(**kw).decode("utf-8", "replace")
-    except (NotFound, APIError):
-        return ""
+        for chunk in container.logs(stream=True, follow=False, **kw):
+            kept += chunk
+            if len(kept) > limit:
+                del kept[:len(kept) - limit]
+                cut = True
+    except (NotFound, APIError, *LOST):
+        pass
+    return kept.decode("utf-8", "replace"), cut
+
+
+def _logs(container, **kw) -> str:
+    text, cut = read_logs(container, **kw)
+    return CUT + text if cut else text
 
 
 def raise_if_exited(container, image: str, what: str) -> None:
@@ -55,10 +104,8 @@ def wait_ready(handle: LiveServer, image: str, ready_path: str, timeout: float, 
         try:
             handle.get(ready_path, timeout=1)
             return
-        except (requests.ConnectionError, requests.Timeout):
-            pass
-        except requests.RequestException:
-            reached = True
+        except HttpFailed as exc:
+            reached = reached or not ("connection broke" in exc.message or "no answer" in exc.message)
         if time.monotonic() > deadline:
             hint = ("check the port it listens on (port=) and its logs; pass a larger timeout= if it starts slowly."
                     if reached else _unreached_hint(handle.info["url"]))

@@ -19,7 +19,8 @@ from pathlib import Path
 
 from . import errors as _errors
 from .errors import LabError, RecordingMissing
-from .util import digest, files_digest
+from .buildcontext import file_digest
+from .util import digest
 
 VOLATILE_KEYS = {"seconds", "times", "image_id", "id", "created", "container_name", "host_port", "url",
                  "diff_ids", "content", "total"}
@@ -115,8 +116,8 @@ def label(meta: dict) -> str:
 
 def script_key(folder, script: str) -> dict:
     folder = Path(folder)
-    names = sorted(p.name for p in folder.iterdir() if p.is_file())
-    return {"script": script, "folder": folder.name, "files": files_digest(folder, names)}
+    files = {p.name: file_digest(p) for p in sorted(folder.iterdir()) if p.is_file() or p.is_symlink()}
+    return {"script": script, "folder": folder.name, "files": files}
 
 
 def to_json(value, path: Path):

@@ -1,6 +1,9 @@
 """The book's published figures, and ours beside them (notebooks 01-06); the results log."""
 from __future__ import annotations
 
+import csv
+import io
+import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -8,7 +11,7 @@ import pandas as pd
 
 from .backend import describe
 from .settings import settings
-from .util import human_size
+from .util import human_size, locked, write_atomic
 
 
 def book_figures() -> pd.DataFrame:
@@ -81,23 +84,42 @@ def record(kind: str, tag: str, *, exercise: str = "", seconds: float, size_byte
            "content_bytes": content_bytes, "store": store}
     path = log_path()
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if path.exists() and _header(path) != ",".join(COLUMNS):
-            pd.read_csv(path).reindex(columns=COLUMNS).to_csv(path, index=False)   # an older log's columns
-        pd.DataFrame([row], columns=COLUMNS).to_csv(path, mode="a", header=not path.exists(), index=False)
+        with locked(path):
+            kept = read_log(path).to_csv(index=False)
+            write_atomic(path, kept + pd.DataFrame([row], columns=COLUMNS).to_csv(index=False, header=False))
     except OSError:
         pass
 
 
-def _header(path: Path) -> str:
-    with open(path) as fh:
-        return fh.readline().rstrip("\n")
+_said: set = set()
+
+
+def read_log(path: Path) -> pd.DataFrame:
+    """The results log in ``COLUMNS`` order, read around damage: an empty file is no rows, and a row that
+    does not fit the header (a kill mid-write, a full disk) is skipped and said once."""
+    try:
+        text = path.read_text(errors="replace")
+    except FileNotFoundError:
+        text = ""
+    rows = list(csv.reader(io.StringIO(text)))
+    header, body = (rows[0], rows[1:]) if rows else (COLUMNS, [])
+    good = [r for r in body if len(r) == len(header)]
+    bad = len(body) - len(good)
+    if (bad or not set(header) <= set(COLUMNS)) and str(path) not in _said:
+        _said.add(str(path))
+        print(f"[labutils] {path}: {bad} damaged row(s) skipped" + ("" if set(header) <= set(COLUMNS) else
+              " (its header is not the results log's: read as empty)") + "; the next row rewrites it whole.",
+              file=sys.stderr, flush=True)
+    if not set(header) <= set(COLUMNS):
+        good, header = [], COLUMNS
+    buf = io.StringIO()
+    csv.writer(buf).writerows([header] + good)
+    buf.seek(0)
+    return pd.read_csv(buf).reindex(columns=COLUMNS)
 
 
 def compare() -> pd.DataFrame:
     """The results log as a DataFrame, with the book's published size beside each image."""
-    path = log_path()
-    log = pd.read_csv(path) if path.exists() else pd.DataFrame(columns=COLUMNS)
-    log = log.reindex(columns=COLUMNS)     # a log written before a column was added
+    log = read_log(log_path())             # a log written before a column was added reads with every column
     book = book_figures()[["image", "book_text_mb"]].rename(columns={"image": "tag", "book_text_mb": "book_mb"})
     return log.merge(book, on="tag", how="left")

@@ -24,11 +24,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import EngineUnavailable
+from .errors import SettingsError
 
 ROOT = Path(__file__).resolve().parent.parent
 MODES = ("live", "recorded", "auto")
 _NAMESPACE = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$")
+RESERVED_NAMESPACES = ("library", "docker.io", "index.docker.io", "registry-1.docker.io", "localhost")
+"""Prefixes Docker reads as Docker Hub's own (``library/welcome`` *is* ``welcome``) or as a registry host."""
 
 
 @dataclass(frozen=True)
@@ -69,19 +71,24 @@ def settings() -> Settings:
     """Read every setting now.
 
     Raises:
-        EngineUnavailable: LABUTILS_MODE or LABUTILS_NAMESPACE has a value labutils cannot use (says what can).
+        SettingsError: LABUTILS_MODE or LABUTILS_NAMESPACE has a value labutils cannot use (says what can).
     """
     env = os.environ
     data = Path(env.get("LABUTILS_DATA") or ROOT / "data")
     mode = (env.get("LABUTILS_MODE", "auto").strip().lower() or "auto")
     if mode not in MODES:
-        raise EngineUnavailable(f"LABUTILS_MODE={mode!r} is not a mode labutils knows.",
+        raise SettingsError(f"LABUTILS_MODE={mode!r} is not a mode labutils knows.",
                                 hint="set LABUTILS_MODE to 'live', 'recorded' or 'auto', or unset it.")
     ns = env.get("LABUTILS_NAMESPACE", "").strip()
     if ns and not _NAMESPACE.match(ns):
-        raise EngineUnavailable(f"LABUTILS_NAMESPACE={ns!r} cannot prefix an image name.",
-                                hint="use lowercase letters and digits, separated by single '.', '_' or '-' "
-                                     "(e.g. 'alice').")
+        raise SettingsError(f"LABUTILS_NAMESPACE={ns!r} cannot prefix an image name.",
+                            hint="use lowercase letters and digits, separated by single '.', '_' or '-' "
+                                 "(e.g. 'alice').")
+    if ns in RESERVED_NAMESPACES:
+        raise SettingsError(f"LABUTILS_NAMESPACE={ns!r} is a name Docker reserves: {ns}/welcome:v1 would be "
+                            f"{'the plain welcome:v1' if ns != 'localhost' else 'an image of a registry at localhost'}, "
+                            "shared with everyone on this engine.",
+                            hint="use the learner's own name (e.g. 'alice').")
     record = env.get("LABUTILS_RECORD")
     replay_log = env.get("LABUTILS_REPLAY_LOG")
     return Settings(

@@ -7,11 +7,13 @@ to an engine: progress is the learner's own, kept beside their files.
 from __future__ import annotations
 
 import json
+import sys
 from datetime import datetime, timezone
 
 import pandas as pd
 
 from .settings import settings
+from .util import locked, write_atomic
 
 COLUMNS = ["notebook", "checkpoint", "passed", "when"]
 
@@ -20,23 +22,41 @@ def _path():
     return settings().work / "progress.json"
 
 
+_said: set = set()
+
+
 def _load() -> dict:
+    """progress.json as written; an empty, torn or foreign file reads as no progress (said once)."""
+    path = _path()
     try:
-        return json.loads(_path().read_text())
-    except (OSError, ValueError):
+        data = json.loads(path.read_text())
+        if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
+            raise ValueError("not a notebook -> checkpoint mapping")
+        return data
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        if str(path) not in _said:
+            _said.add(str(path))
+            print(f"[labutils] {path} could not be read ({type(exc).__name__}); progress starts again from "
+                  "here, the next checkpoint rewrites it whole.", file=sys.stderr, flush=True)
         return {}
 
 
 def mark(checkpoint: str, passed: bool) -> None:
-    """Keep the latest outcome of ``checkpoint`` for the notebook this kernel runs (never raises for a bad file)."""
-    data = _load()
+    """Keep the latest outcome of ``checkpoint`` for the notebook this kernel runs (never raises for a bad file).
+
+    Read, change and write under one lock, written whole (temporary file, then rename): kernels that
+    pass checkpoints at the same time each keep theirs.
+    """
     notebook = settings().notebook or "(no notebook)"
     name = checkpoint.split(":", 1)[0] if not checkpoint.startswith("your turn") else checkpoint
-    data.setdefault(notebook, {})[name] = {"passed": bool(passed),
-                                           "when": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     try:
-        _path().parent.mkdir(parents=True, exist_ok=True)
-        _path().write_text(json.dumps(data, indent=1, sort_keys=True))
+        with locked(_path()):
+            data = _load()
+            data.setdefault(notebook, {})[name] = {"passed": bool(passed),
+                                                   "when": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+            write_atomic(_path(), json.dumps(data, indent=1, sort_keys=True))
     except OSError:
         pass
 

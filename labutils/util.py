@@ -1,10 +1,14 @@
 """Small helpers that depend on nothing else in labutils."""
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import io
+import os
 import re
 import tarfile
+import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
@@ -36,21 +40,6 @@ def digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def files_digest(folder, names) -> dict[str, str]:
-    """``{relative path: sha256}`` of the named files (folders: every file under them; globs allowed)."""
-    folder = Path(folder)
-    out = {}
-    for name in names:
-        path = (folder / name).resolve()
-        found = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else (
-            [path] if path.is_file() else sorted(folder.glob(name)))
-        if not found:
-            out[str(name)] = "missing"
-        for p in found:
-            out[str(p.relative_to(folder.resolve()))] = digest(p.read_bytes())
-    return out
-
-
 def tar_bytes(files: dict[str, bytes], mode: int = 0o644) -> bytes:
     """An uncompressed tar archive holding ``{name: content}`` (mtime 0, so the same bytes every time)."""
     buf = io.BytesIO()
@@ -60,3 +49,37 @@ def tar_bytes(files: dict[str, bytes], mode: int = 0o644) -> bytes:
             info.size, info.mode, info.mtime = len(data), mode, 0
             tar.addfile(info, io.BytesIO(data))
     return buf.getvalue()
+
+
+@contextmanager
+def locked(path: Path):
+    """Hold an exclusive lock beside ``path`` (``<path>.lock``) for a block: writers of one file take turns.
+
+    A lock, not a retry: two kernels of one learner that write the same file at once both keep their change.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(path.name + ".lock"), "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` whole or not at all: a temporary file beside it, then a rename.
+
+    A kill or a full disk mid-write leaves the previous file, never half of a new one.
+    """
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -124,7 +124,7 @@ def test_recorded_mode_refuses_what_needs_an_engine(monkeypatch):
     with pytest.raises(lu.EngineUnavailable, match="recorded mode"):
         backend().import_rootfs("rootfs.tar", "x:y", [])
     monkeypatch.setenv("LABUTILS_MODE", "sideways")
-    with pytest.raises(lu.EngineUnavailable, match="not a mode"):
+    with pytest.raises(lu.SettingsError, match="not a mode"):
         engine.mode()
 
 
@@ -167,7 +167,7 @@ def test_namespace_names_and_ownership(monkeypatch):
     assert engine.mine({engine.LABEL: "true", engine.NAMESPACE_LABEL: "alice"})
     assert not engine.mine({engine.LABEL: "true"}) and not engine.mine({engine.NAMESPACE_LABEL: "alice"})
     monkeypatch.setenv("LABUTILS_NAMESPACE", "Alice Smith")
-    with pytest.raises(lu.EngineUnavailable, match="cannot prefix"):
+    with pytest.raises(lu.SettingsError, match="cannot prefix"):
         engine.namespace()
 
 

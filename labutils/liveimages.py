@@ -1,0 +1,38 @@
+"""The live backend's base-image transfers: importing a root file system, saving and loading kits (live only)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from . import engine
+from .errors import LabError
+
+
+class ImageTransfers:
+    """Part of ``Live``: the calls that move whole images in and out of the engine."""
+
+    def import_rootfs(self, archive: str, name: str, changes: list[str]) -> None:
+        repo, _, tag = name.rpartition(":")
+        engine.client().api.import_image_from_file(archive, repository=repo, tag=tag, changes=changes)
+
+    def save_images(self, names: list[str], path: Path) -> int:
+        api = engine.client().api
+        res = api._get(api._url("/images/get"), params={"names": names}, stream=True)
+        api._raise_for_status(res)
+        written = 0
+        with open(path, "wb") as fh:
+            for chunk in res.iter_content(chunk_size=1 << 20):
+                fh.write(chunk)
+                written += len(chunk)
+        return written
+
+    def load_images(self, path: Path) -> list[str]:
+        loaded = []
+        with open(path, "rb") as fh:
+            for chunk in engine.client().api.load_image(fh):
+                if "error" in chunk:
+                    raise LabError(f"The engine could not load {path}.", engine_said=chunk["error"],
+                                   hint="check free disk space, and that the kit was copied completely.")
+                text = chunk.get("stream", "").strip()
+                if text.startswith("Loaded image:"):
+                    loaded.append(text.split(":", 1)[1].strip())
+        return loaded
