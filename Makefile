@@ -58,7 +58,11 @@ lab: $(STAMP)
 
 test: test-live test-recorded test-binder
 
+# first what the tests need on the engine, as make lab makes it (local, else pulled, else offline stand-ins,
+# with progress), so that no test depends on another having made the bases
 test-live: $(STAMP)
+	$(BIN)/python -m labutils bases --offline
+	$(BIN)/python -m labutils doctor
 	LABUTILS_MODE=live $(BIN)/python -m pytest tests notebooks $(NBVAL)
 
 test-recorded: $(STAMP)

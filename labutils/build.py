@@ -184,7 +184,7 @@ def build(path, tag: str, dockerfile: str | None = None, target: str | None = No
             if not quiet:
                 print(f"[labutils] {original} is not on this engine and no registry answered: building with the "
                       f"offline stand-in {sub} instead (a rewritten copy; {df_path.name} is unchanged).", flush=True)
-        view = classic.View(labelled=bool(all_labels)) if builder == "classic" else None
+        view = classic.View(labels=len(all_labels)) if builder == "classic" else None
         shown: list[str] = []          # the log as the learner's Dockerfile numbers it
 
         def on_line(text: str, t: float) -> None:

@@ -71,23 +71,24 @@ def _is_label_step(instruction: str) -> bool:
 class View:
     """The log as the learner's Dockerfile numbers it.
 
-    labutils passes its label through the API, and the classic builder runs it
-    as one more ``LABEL`` step at the end ("Step 6/6" for a five-line file).
-    This view drops that step and counts the learner's instructions only.
+    labutils passes its labels through the API, and the classic builder runs them
+    as more ``LABEL`` steps at the end, one per label ("Step 6/8", "Step 7/8" and
+    "Step 8/8" under a five-line file). This view drops those steps and counts the
+    learner's instructions only. ``labels`` is how many labels were passed.
     """
 
-    def __init__(self, labelled: bool = True):
-        self.labelled = labelled
+    def __init__(self, labels: int | bool = True):
+        self.labels = int(labels)
         self.hiding = False
         self.total = None
 
     def line(self, text: str) -> str | None:
-        """The line as the learner sees it, or None for a line of labutils' own label step."""
+        """The line as the learner sees it, or None for a line of labutils' own label steps."""
         m = _STEP.match(text)
         if m:
             n, total, instruction = int(m.group(1)), int(m.group(2)), m.group(3)
-            self.total = total - 1 if self.labelled else total
-            self.hiding = self.labelled and n == total and _is_label_step(instruction)
+            self.total = max(total - self.labels, 0)
+            self.hiding = bool(self.labels) and n > self.total and _is_label_step(instruction)
             return None if self.hiding else f"Step {n}/{self.total} : {instruction}"
         if self.hiding and not text.startswith("Successfully "):
             return None

@@ -82,12 +82,15 @@ def published_host() -> str:
 
     LABUTILS_HOST_OVERRIDE when set (as testcontainers' host override: an engine in
     another network namespace or VM); else the host of a ``tcp://`` or ``ssh://``
-    DOCKER_HOST; else 127.0.0.1 (a local engine).
+    engine address (DOCKER_HOST, or the current Docker context's); else 127.0.0.1 (a local engine).
     """
     override = settings().host_override
     if override:
         return override
-    host = os.environ.get("DOCKER_HOST", "")
+    try:
+        host = engine_url()                  # DOCKER_HOST, else the current Docker context's host
+    except EngineUnavailable:
+        host = ""
     if host.startswith(("tcp://", "ssh://", "http://", "https://")):
         name = urlsplit(host).hostname or ""
         if name not in LOOPBACK:
@@ -118,6 +121,12 @@ def _client_for(url: str, tls_key: str, timeout: int = READ_TIMEOUT) -> docker.D
 
 
 _answered: dict = {}     # engine address -> when it last answered a ping
+_pending: list = []      # containers whose removal failed because the engine went away
+
+
+def remove_later(container_id: str) -> None:
+    """Remove this container at the next call that reaches the engine (its removal failed: the engine was gone)."""
+    _pending.append(container_id)
 _reaped: set = set()
 _versions: dict = {}
 
@@ -144,6 +153,12 @@ def client(*, fresh: bool = True) -> docker.DockerClient:
         raise EngineUnavailable(f"No Docker Engine answered at {url}.", engine_said=short(exc),
                                 hint=NO_ENGINE_HINT) from None
     _answered[url] = time.monotonic()
+    while _pending:
+        try:
+            cli.api.remove_container(_pending[-1], force=True)
+        except DockerException:
+            pass
+        _pending.pop()
     if (url, namespace()) not in _reaped:
         _reaped.add((url, namespace()))
         reap_orphans(cli)

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 from . import bases, tracking
 from .backend import backend
 from .containers import RunResult
 from .errors import CheckpointFailed, LabError
-from .settings import settings
+from .settings import WORK_NAMES, made_by_labutils, settings, work_dir
 
 
 def work() -> Path:
@@ -55,7 +56,7 @@ def write_exercise(name: str, *files: str, overwrite: bool = False, show: bool =
     if not src.is_dir():
         known = sorted(p.name for p in s.exercises.iterdir())
         raise LabError(f"There is no exercise {name!r}.", hint=f"use one of {known}.")
-    dest = s.work / name
+    dest = work_dir() / name
     dest.mkdir(parents=True, exist_ok=True)
     chosen = [src / f for f in files] if files else sorted(p for p in src.iterdir() if p.is_file())
     for path in chosen:
@@ -92,16 +93,20 @@ def run_script(folder, script: str = "build.sh", timeout: float = 600) -> RunRes
     learner's files are not changed). The classic builder is used
     (DOCKER_BUILDKIT=0), as by ``build()``, so both share one build cache.
     Where there is no docker CLI, it says so and returns None: the same steps
-    run through ``build`` and ``copy_out``.
+    run through ``build`` and ``copy_out``. With LABUTILS_NAMESPACE set (a shared
+    engine), the script's docker steps run through labutils instead, labelled and in
+    the learner's namespace, so learners never touch each other's images or containers.
 
     Raises:
         LabError: the script failed (its exit code and the last lines it printed).
     """
     b = backend()
+    folder = Path(folder)
+    if settings().namespace:
+        return _run_in_namespace(folder, script)
     if b.docker_cli() is None:
         print("No docker CLI here: the same steps run through labutils below.")
         return None
-    folder = Path(folder)
     with tempfile.TemporaryDirectory(prefix="labutils-script-") as tmp:
         copy = Path(tmp) / folder.name
         shutil.copytree(folder, copy)
@@ -122,12 +127,48 @@ def run_script(folder, script: str = "build.sh", timeout: float = 600) -> RunRes
                      recorded=b.describe()["label"])
 
 
+def _run_in_namespace(folder: Path, script: str) -> RunResult:
+    """build.sh's docker steps through labutils, in this learner's namespace (a shared engine)."""
+    from .grading import script_steps
+    from .steps import run_steps
+    path = folder / script
+    if not path.is_file():
+        raise LabError(f"There is no {script} in {folder}.", hint="write the lab's files first (write_exercise).")
+    steps, _ = script_steps(path)
+    for number, verb, args in steps:
+        if verb in ("unreadable", "other") or verb.startswith("docker "):
+            raise LabError(f"{script} line {number} is not a step labutils can run for you on a shared engine: "
+                           f"`{' '.join(args)}`.", command=f"sh {script}",
+                           hint="keep to the builder pattern's steps (docker build, container create, cp, rm, and "
+                                "rm of the binary), or run it on an engine of your own without LABUTILS_NAMESPACE.")
+    ns = settings().namespace
+    print(f"[labutils] LABUTILS_NAMESPACE={ns}: {script}'s docker steps run through labutils, so its images are "
+          f"yours ({ns}/...) and its container is labelled and removed; the folder is a copy, yours is unchanged.")
+    start = time.perf_counter()
+    result = run_steps(folder, steps, lambda tag, last: tag)
+    return RunResult(script, f"sh {script}", 0, result.log, "", round(time.perf_counter() - start, 3),
+                     recorded=backend().describe()["label"])
+
+
 def reset_work(dry_run: bool = False) -> list[Path]:
-    """Remove what the lab wrote under work/: exercise folders, results, figures. Returns what went."""
+    """Remove what the lab wrote under work/: exercise folders, yours, results, progress, figures. Returns what went.
+
+    Only names labutils writes are removed, and only from a work folder labutils made (or the course's own
+    ``<repo>/work``): a folder of the learner's own, named by LABUTILS_WORK, is refused whole.
+
+    Raises:
+        LabError: the work folder was not made by labutils (nothing is removed).
+    """
     folder = work()
     if not folder.is_dir():
         return []
-    gone = sorted(folder.iterdir())
+    if not made_by_labutils(folder):
+        raise LabError(f"{folder} was not made by labutils, so reset removes nothing from it.",
+                       hint=f"LABUTILS_WORK names a folder of your own: point it at a new folder (labutils makes "
+                            f"and marks it), or remove the lab's files from {folder} by hand.")
+    ours = set(WORK_NAMES) | {p.name for p in settings().exercises.iterdir() if p.is_dir()}
+    gone = sorted(p for p in folder.iterdir()
+                  if p.name in ours or (p.name.startswith((".results.csv.", ".progress.json.")) and p.name.endswith(".tmp")))
     if not dry_run:
         for path in gone:
             if path.is_dir() and not path.is_symlink():

@@ -193,6 +193,7 @@ class Live(ImageTransfers):
                 raise RunTimeout(f"The container from {image} was still running after {timeout} s and was stopped.",
                                  command=what, log_tail=_logs(container)[-2000:],
                                  hint="pass a larger timeout=, or check that the program ends by itself.") from None
+            container.reload()                       # LogPath, for read_logs to see a rotated log
             out, cut_out = read_logs(container, stdout=True, stderr=False)
             err, cut_err = read_logs(container, stdout=False, stderr=True)
             answer = {"exit_code": status["StatusCode"], "stdout": CUT + out if cut_out else out,
@@ -325,5 +326,7 @@ def _remove(container) -> None:
     """Remove a container, best effort and quietly: already gone, or an engine that went away, is no error here."""
     try:
         container.remove(force=True)
-    except (NotFound, APIError, *engine.LOST):
+    except (NotFound, APIError):
         pass
+    except engine.LOST:
+        engine.remove_later(container.id)       # the engine went away: removed when it answers again

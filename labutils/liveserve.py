@@ -1,6 +1,7 @@
 """A served container as the live backend sees it: its URL, its answers, its readiness."""
 from __future__ import annotations
 
+import os
 import time
 
 import requests
@@ -55,8 +56,8 @@ class LiveServer:
 
 LOG_LIMIT = 1 << 20
 """Bytes of a container's output labutils keeps (the last ones); the rest is said to be cut, never held."""
-LOG_CONFIG = {"type": "json-file", "config": {"max-size": "1m", "max-file": "2"}}
-"""Every container's log on the engine's disk: at most two files of 1 MB, whatever the program prints."""
+LOG_CONFIG = {"type": "json-file", "config": {"max-size": "4m", "max-file": "2"}}
+"""Every container's log on the engine's disk: at most two files of 4 MB, whatever the program prints."""
 BODY_LIMIT = 1 << 20
 """Bytes of one HTTP answer labutils reads from a served container."""
 CUT = "[labutils] earlier output cut: only the last 1 MB is kept\n"
@@ -76,7 +77,17 @@ def read_logs(container, limit: int = LOG_LIMIT, **kw) -> tuple[str, bool]:
                 cut = True
     except (NotFound, APIError, *LOST):
         pass
-    return kept.decode("utf-8", "replace"), cut
+    return kept.decode("utf-8", "replace"), cut or _rotated(container)
+
+
+def _rotated(container) -> bool:
+    """True when the engine's log of this container was rotated (so earlier output is gone), where it can be seen:
+    the engine on this machine keeps its json-file log at LogPath, and ``<LogPath>.1`` is the rotated part."""
+    path = (getattr(container, "attrs", None) or {}).get("LogPath") or ""
+    try:
+        return bool(path) and os.path.exists(path + ".1")
+    except OSError:
+        return False
 
 
 def _logs(container, **kw) -> str:

@@ -15,7 +15,7 @@ import sys
 import time
 from contextlib import contextmanager
 
-from .settings import settings
+from .settings import settings, work_dir
 
 
 def _lock_path():
@@ -97,6 +97,7 @@ def start(args: list[str]) -> int:
     It returns once the child holds the lock, so that anything started next sees it running.
     """
     log = log_path()
+    work_dir()
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "wb") as out:
         proc = subprocess.Popen([sys.executable, "-m", "labutils", "bases", *args], stdout=out,

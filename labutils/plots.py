@@ -12,7 +12,7 @@ import math
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from .settings import settings
+from .settings import settings, work_dir
 from .util import human_size
 
 
@@ -86,6 +86,7 @@ def build_times(times: pd.DataFrame, ax=None):
 def save(ax, name: str) -> Path:
     """Save the Axes' figure as ``work/figures/<name>.png``; returns the path."""
     out = settings().figures / (name if name.endswith(".png") else name + ".png")
+    work_dir()
     out.parent.mkdir(parents=True, exist_ok=True)
     ax.figure.savefig(out, dpi=120)
     return out

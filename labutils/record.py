@@ -66,6 +66,10 @@ def record_notebooks(notebooks, out=None, timeout: int = 900, write_outputs: boo
         LabError: there are no numbered notebooks; a notebook failed live or in replay.
     """
     import nbformat
+    target = Path(out) if out else settings().recording
+    if target.exists() and any(target.iterdir()) and not (target / "meta.json").is_file():
+        raise LabError(f"{target} is not a recording (it has no meta.json), so record will not replace it.",
+                       hint="pass --out a new folder, or an earlier recording's folder.")
     engine.client()                                   # fail now, clearly, without an engine
     from .images import clean
     removed = clean()                                 # every record starts from the same build cache
@@ -93,9 +97,7 @@ def record_notebooks(notebooks, out=None, timeout: int = 900, write_outputs: boo
                               LABUTILS_RECORD=None, DOCKER_HOST=NO_ENGINE):
                 _execute(path, timeout)
         left = unreplayed(new, log)
-        if out.exists():
-            shutil.rmtree(out)
-        shutil.copytree(new, out)
+        _replace_dir(new, out)
     if write_outputs:
         for path, nb in executed.items():
             nbformat.write(nb, path)
@@ -107,3 +109,18 @@ def record_notebooks(notebooks, out=None, timeout: int = 900, write_outputs: boo
         print(f"not replayed: {e['notebook']} cell {e['cell']}: {e['call']} {json.dumps(e['key'])[:120]}")
     print(f"{len(left)} recorded call(s) nothing replayed.")
     return 1 if left else 0
+
+
+def _replace_dir(new: Path, out: Path) -> None:
+    """Put a copy of ``new`` at ``out``: written beside it first, then renamed into place, so a failed copy
+    leaves the old recording whole. The old one goes only once the new one is there."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staged = out.with_name(f".{out.name}.new")
+    shutil.rmtree(staged, ignore_errors=True)
+    shutil.copytree(new, staged)
+    old = out.with_name(f".{out.name}.old")
+    shutil.rmtree(old, ignore_errors=True)
+    if out.exists():
+        out.rename(old)
+    staged.rename(out)
+    shutil.rmtree(old, ignore_errors=True)

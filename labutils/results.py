@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from .backend import describe
-from .settings import settings
+from .settings import settings, work_dir
 from .util import human_size, locked, write_atomic
 
 
@@ -84,6 +84,7 @@ def record(kind: str, tag: str, *, exercise: str = "", seconds: float, size_byte
            "content_bytes": content_bytes, "store": store}
     path = log_path()
     try:
+        work_dir()
         with locked(path):
             kept = read_log(path).to_csv(index=False)
             write_atomic(path, kept + pd.DataFrame([row], columns=COLUMNS).to_csv(index=False, header=False))

@@ -125,3 +125,24 @@ def overridden(**values: str | None):
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+WORK_MARKER = ".labutils-work"
+"""Written into a work folder labutils made itself; ``reset`` removes files only from such a folder."""
+WORK_NAMES = ("yours", "figures", "results.csv", "progress.json", "bases.log", "jupyterlab-workspaces",
+              ".bases.lock", "results.csv.lock", "progress.json.lock")
+"""What labutils writes at the top of work/, beside one folder per exercise."""
+
+
+def work_dir() -> Path:
+    """The work folder, made (and marked as labutils') when it does not exist yet; an existing one is not marked."""
+    work = settings().work
+    if not work.is_dir():
+        work.mkdir(parents=True, exist_ok=True)
+        (work / WORK_MARKER).write_text("Made by labutils: `python -m labutils reset` may clear what it wrote here.\n")
+    return work
+
+
+def made_by_labutils(work: Path) -> bool:
+    """True for the course's own work folder (``<repo>/work``) or one labutils made (it holds the marker)."""
+    return (work / WORK_MARKER).is_file() or work.resolve() == (ROOT / "work").resolve()

@@ -6,6 +6,7 @@ Taught in notebook 00.
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -215,17 +216,48 @@ def save_kit(path, *, quiet: bool = False) -> list[str]:
     return names
 
 
+def kit_names() -> set[str]:
+    """The names a kit may carry: each lab base, and its stand-in."""
+    return set(LAB_BASES) | {sub for sub in map(standin_for, LAB_BASES) if sub}
+
+
+def kit_contents(path: Path) -> list[str]:
+    """The image names a ``docker save`` archive carries, read from its manifest.json (nothing is loaded).
+
+    An untagged image counts as ``<untagged>``, so a kit holding one is refused like any other foreign image.
+
+    Raises:
+        LabError: the file is not such an archive.
+    """
+    try:
+        with tarfile.open(path) as tar:
+            manifest = json.load(tar.extractfile(tar.getmember("manifest.json")))
+        names = [t for entry in manifest for t in (entry.get("RepoTags") or ["<untagged>"])]
+    except (tarfile.TarError, KeyError, ValueError, TypeError, AttributeError):
+        raise LabError(f"{path} is not an image archive made by `docker save`.",
+                       hint="use the kit made with `python -m labutils bases --save kit.tar`.") from None
+    return [n.removeprefix("docker.io/library/").removeprefix("docker.io/") for n in names]
+
+
 def load_kit(path, *, quiet: bool = False) -> list[str]:
-    """``docker load`` a kit into this engine, with no network; returns the tags it brought."""
+    """``docker load`` a kit into this engine, with no network; returns the tags it brought.
+
+    The kit is read first: it must carry only the lab's bases under their names, or nothing is loaded.
+
+    Raises:
+        LabError: no such file, not a ``docker save`` archive, or it carries another image.
+    """
     path = Path(path)
     if not path.is_file():
         raise LabError(f"There is no kit at {path}.", hint="pass the file an instructor made with `bases --save`.")
-    try:
-        with tarfile.open(path) as tar:
-            tar.getmember("manifest.json")
-    except (tarfile.TarError, KeyError):
-        raise LabError(f"{path} is not an image archive made by `docker save`.",
-                       hint="use the kit made with `python -m labutils bases --save kit.tar`.") from None
+    carried = kit_contents(path)
+    allowed = kit_names()
+    foreign = [name for name in carried if name not in allowed]
+    if foreign or not carried:
+        raise LabError(f"{path} carries {'images the lab does not need: ' + ', '.join(foreign) if foreign else 'no named image'}; "
+                       "nothing was loaded (loading it could replace an image of that name on this engine).",
+                       hint=f"a kit holds only the lab's bases ({', '.join(sorted(allowed))}): make one with "
+                            "`python -m labutils bases --save kit.tar`.")
     loaded = backend().load_images(path)
     if not quiet:
         print(f"Loaded {', '.join(loaded)} from {path}.", flush=True)

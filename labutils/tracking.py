@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 
 import pandas as pd
 
-from .settings import settings
+from .settings import settings, work_dir
 from .util import locked, write_atomic
 
 COLUMNS = ["notebook", "checkpoint", "passed", "when"]
@@ -52,6 +52,7 @@ def mark(checkpoint: str, passed: bool) -> None:
     notebook = settings().notebook or "(no notebook)"
     name = checkpoint.split(":", 1)[0] if not checkpoint.startswith("your turn") else checkpoint
     try:
+        work_dir()
         with locked(_path()):
             data = _load()
             data.setdefault(notebook, {})[name] = {"passed": bool(passed),

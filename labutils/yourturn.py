@@ -13,19 +13,19 @@ left. hadolint's findings are added as advice, not graded.
 from __future__ import annotations
 
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import engine, tracking
 from .backend import backend
 from .build import BuildResult, build
-from .containers import copy_out, ps, run, serve
+from .steps import run_steps
+from .containers import ps, run, serve
 from .errors import BuildFailed, CheckpointFailed, LabError, RecordingMissing
-from .grading import (EXERCISE_LABEL, PAGES, TASKS, WELCOME, Check, Task, base_check, copy_checks, flag,
-                      positional, read_stages, script_steps, stage_count, yours_tag)
+from .grading import (EXERCISE_LABEL, PAGES, TASKS, WELCOME, Check, Task, base_check, copy_checks, read_stages,
+                      script_steps, stage_count, yours_tag)
 from .images import image_exists, same_files
-from .settings import settings
+from .settings import settings, work_dir
 from .util import human_size
 
 @dataclass(frozen=True)
@@ -89,7 +89,7 @@ class Review:
 def yours(exercise: str) -> Path:
     """The learner's folder for ``exercise`` (``work/yours/<exercise>``), with the lab's given sources in it."""
     task = _task(exercise)
-    folder = settings().work / "yours" / exercise
+    folder = work_dir() / "yours" / exercise
     folder.mkdir(parents=True, exist_ok=True)
     for name in task.given:
         target = folder / name
@@ -146,7 +146,8 @@ def your_turn(exercise: str, *, quiet: bool = False) -> Review:
     say(f"Building your {exercise} as {task.tag}:")
     try:
         if exercise == "builder-pattern":
-            result = _run_script(folder, script, task, quiet)
+            result = run_steps(folder, script, lambda tag, last: task.tag if last else yours_tag(tag),
+                               labels=_labels(exercise), quiet=quiet)
         else:
             result = build(folder, task.tag, labels=_labels(exercise), quiet=quiet)
     except RecordingMissing:
@@ -165,47 +166,6 @@ def your_turn(exercise: str, *, quiet: bool = False) -> Review:
     review = Review(exercise, folder, task.tag, True, tuple(checks), advice, result=result, recorded=recorded)
     say(review)
     return review
-
-
-# --- the builder pattern's script, run through labutils ---------------------------------
-
-def _run_script(folder: Path, steps, task: Task, quiet: bool) -> BuildResult:
-    """build.sh's docker steps, run through labutils in a copy of the folder (labelled, namespaced, named yours).
-
-    The last image the script builds is tagged ``task.tag``; the others ``<repo>:yours-<tag>``.
-    """
-    builds = [s for s in steps if s[1] == "build"]
-    if not builds:
-        raise BuildFailed("build.sh builds no image.", hint="add the two `docker image build` steps.")
-    containers: dict[str, str] = {}
-    renamed: dict[str, str] = {}
-    result = None
-    with tempfile.TemporaryDirectory(prefix="labutils-yours-") as tmp:
-        copy = Path(tmp) / folder.name
-        shutil.copytree(folder, copy)
-        for number, verb, args in steps:
-            if verb == "build":
-                tag = flag(args, "-t", "--tag") or f"step-{number}"
-                mine = task.tag if (number, verb, args) == builds[-1] else yours_tag(tag)
-                renamed[tag] = mine
-                context = [a for a in positional(args, ("-t", "--tag", "-f", "--file"))] or ["."]
-                result = build(copy / context[-1], mine, dockerfile=flag(args, "-f", "--file"),
-                               labels=_labels(task.exercise), quiet=quiet)
-            elif verb == "create":
-                image = positional(args, ("--name",))
-                containers[flag(args, "--name") or ""] = renamed.get(image[0], image[0]) if image else ""
-            elif verb == "cp" and args and ":" in args[0]:
-                name, _, path = args[0].partition(":")
-                dest = copy / (args[1] if len(args) > 1 else ".")
-                if name not in containers:
-                    raise BuildFailed(f"build.sh line {number} copies from {name!r}, which no step created.",
-                                      hint="create the container by that --name first.")
-                copy_out(containers[name], path, dest)
-            elif verb == "rm-host":
-                for a in args:
-                    if not a.startswith("-"):
-                        (copy / a).unlink(missing_ok=True)
-    return result
 
 
 # --- the image ----------------------------------------------------------------------------

@@ -72,3 +72,51 @@ def golang_base() -> str:
     """The lab's Go image as this engine has it: golang:1.15.6 (local or pulled), else its stand-in."""
     from labutils import bases
     return bases.resolve("golang:1.15.6", quiet=True).used
+
+
+class EngineProxy:
+    """The real engine behind a socket of our own, so a test can take it away and bring it back."""
+
+    def __init__(self, path: Path, target: str = "/var/run/docker.sock"):
+        import socketserver
+        import threading
+        outer = self
+
+        class Pipe(socketserver.BaseRequestHandler):
+            def handle(self):
+                import select
+                import socket as s
+                upstream = s.socket(s.AF_UNIX, s.SOCK_STREAM)
+                upstream.connect(target)
+                outer.open.append(self.request)
+                pair = {self.request: upstream, upstream: self.request}
+                try:
+                    while True:
+                        ready, _, _ = select.select(list(pair), [], [], 0.5)
+                        for sock in ready:
+                            data = sock.recv(65536)
+                            if not data:
+                                return
+                            pair[sock].sendall(data)
+                except OSError:
+                    return
+                finally:
+                    upstream.close()
+
+        self.path, self.open = path, []
+        server_class = type("Server", (socketserver.ThreadingUnixStreamServer,),
+                            {"daemon_threads": True, "block_on_close": False})
+        self.server = server_class(str(path), Pipe)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        import socket as s
+        for conn in self.open:
+            try:
+                conn.shutdown(s.SHUT_RDWR)
+            except OSError:
+                pass
+        self.server.shutdown()
+        self.server.server_close()
+        self.path.unlink(missing_ok=True)

@@ -16,7 +16,7 @@ import labutils as lu
 from labutils import bases, engine, standins
 
 pytestmark = pytest.mark.engine
-from shared import ROOT, golang_base, small_base
+from shared import ROOT, EngineProxy, golang_base, small_base
 
 
 def _py(code: str, env: dict, timeout: float = 600, **kw):
@@ -191,54 +191,6 @@ def test_an_interrupted_build_leaves_nothing_running_and_the_next_build_works(li
     assert not running, "the build's container must not keep running after the interrupt"
     (tmp_path / "Dockerfile").write_text("FROM alpine:latest\nRUN echo again\n")
     assert lu.build(tmp_path, "lutest-interrupted:v1", quiet=True).size > 0
-
-
-class EngineProxy:
-    """The real engine behind a socket of our own, so a test can take it away and bring it back."""
-
-    def __init__(self, path: Path, target: str = "/var/run/docker.sock"):
-        import socketserver
-        import threading
-        outer = self
-
-        class Pipe(socketserver.BaseRequestHandler):
-            def handle(self):
-                import select
-                import socket as s
-                upstream = s.socket(s.AF_UNIX, s.SOCK_STREAM)
-                upstream.connect(target)
-                outer.open.append(self.request)
-                pair = {self.request: upstream, upstream: self.request}
-                try:
-                    while True:
-                        ready, _, _ = select.select(list(pair), [], [], 0.5)
-                        for sock in ready:
-                            data = sock.recv(65536)
-                            if not data:
-                                return
-                            pair[sock].sendall(data)
-                except OSError:
-                    return
-                finally:
-                    upstream.close()
-
-        self.path, self.open = path, []
-        server_class = type("Server", (socketserver.ThreadingUnixStreamServer,),
-                            {"daemon_threads": True, "block_on_close": False})
-        self.server = server_class(str(path), Pipe)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def stop(self):
-        import socket as s
-        for conn in self.open:
-            try:
-                conn.shutdown(s.SHUT_RDWR)
-            except OSError:
-                pass
-        self.server.shutdown()
-        self.server.server_close()
-        self.path.unlink(missing_ok=True)
 
 
 def test_an_engine_restarted_mid_lab_fails_fast_then_reconnects(live, tmp_path, monkeypatch):

@@ -1,12 +1,11 @@
 """Real-engine tests of run(), serve() and copy_out(): every container removed, every failure explained."""
 from __future__ import annotations
 
-import socket
 
 import pytest
 
 import labutils as lu
-from labutils import bases, engine
+from labutils import engine
 from shared import small_base
 
 

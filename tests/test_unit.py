@@ -56,7 +56,7 @@ Successfully tagged welcome-runtime:v1"""
 
 def test_steps_are_numbered_as_the_learners_file():
     """labutils' own LABEL step is not the learner's: a two-line Dockerfile shows steps 1/2 and 2/2."""
-    view = classic.View(labelled=True)
+    view = classic.View(labels=1)
     shown = [s for s in (view.line(t) for t in CLASSIC_WITH_LABEL.splitlines()) if s is not None]
     assert shown[0] == "Step 1/2 : FROM scratch" and shown[2] == "Step 2/2 : COPY welcome ."
     assert not any("LABEL" in s or "1c2826a59f70" in s for s in shown)

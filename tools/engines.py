@@ -168,7 +168,10 @@ def up(name: str) -> None:
                  if spec["mirror"] else "")
               + f" && exec dockerd -H unix:///run/dind/docker.sock -H tcp://0.0.0.0:2375 --tls=false"
                 f" --cgroup-parent=/{container(name)}")
-    host("run", "-d", "--name", container(name), "--label", "io.labutils.rig=engine",
+    # the engine's TCP listener is reached only on a bridge of its own: the host and this container, no other
+    if host("network", "inspect", network(name), check=False, capture=True).returncode != 0:
+        host("network", "create", "--label", "io.labutils.rig=network", network(name), capture=True)
+    host("run", "-d", "--name", container(name), "--label", "io.labutils.rig=engine", "--network", network(name),
          "--cap-add", "ALL", "--cap-drop", "SYS_RESOURCE",
          "--security-opt", "seccomp=unconfined", "--security-opt", "apparmor=unconfined",
          "--security-opt", "systempaths=unconfined", "--cgroupns", "host",
@@ -178,6 +181,11 @@ def up(name: str) -> None:
          IMAGE, "sh", "-c", script, capture=True)
     wait(name)
     say(f"{container(name)}: Docker {version(name)} ({spec['store']}) at {address(name)}")
+
+
+def network(name: str) -> str:
+    """The rig engine's private bridge: containers on the default bridge (a learner's) cannot reach its port 2375."""
+    return f"{container(name)}-net"
 
 
 def wait(name: str, seconds: int = 90) -> None:
@@ -266,6 +274,7 @@ def down(name: str, purge: bool) -> None:
         time.sleep(2)
     else:
         sys.exit(f"{container(name)} could not be removed: see `docker inspect {container(name)}`.")
+    host("network", "rm", network(name), check=False, capture=True)
     if purge:
         host("volume", "rm", f"{container(name)}-docker", f"{container(name)}-containerd", check=False, capture=True)
         shutil.rmtree(sock_dir(name), ignore_errors=True)
@@ -328,6 +337,19 @@ def main(argv=None) -> int:
     if unknown:
         parser.error(f"unknown engine {unknown}; choose from {list(STORES)}")
     failed = []
+    try:
+        failed = run(args)
+    finally:
+        if args.command == "all":                 # every exit path: the engines it started are removed
+            for name in args.engines:
+                down(name, purge=False)
+    if failed:
+        say(f"failed on: {', '.join(failed)}")
+    return 1 if failed else 0
+
+
+def run(args) -> list[str]:
+    failed = []
     for name in args.engines:
         if args.command in ("up", "all"):
             up(name)
@@ -343,9 +365,7 @@ def main(argv=None) -> int:
             sizes(name)
         if args.command == "down":
             down(name, args.purge)
-    if failed:
-        say(f"failed on: {', '.join(failed)}")
-    return 1 if failed else 0
+    return failed
 
 
 if __name__ == "__main__":
