@@ -212,7 +212,8 @@ def test_a_flood_of_output_is_cut_not_kept(live):
                  timeout=300)
     grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
     assert out.ok and len(out.stdout.encode()) <= (1 << 20) + 100
-    if engine.published_host() == "127.0.0.1" and os.path.isdir("/var/lib/docker/containers"):
+    if os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock") == "unix:///var/run/docker.sock" \
+            and os.path.isdir("/var/lib/docker/containers"):
         assert out.truncated and out.stdout.startswith("[labutils] earlier output cut")   # a local engine shows it
     assert grown_mb < 100, f"the kernel grew by {grown_mb:.0f} MB for 200 MB of output"
     print(f"200 MB printed: {len(out.stdout)} characters kept, max RSS +{grown_mb:.1f} MB, "
