@@ -15,6 +15,7 @@ from docker.utils.build import exclude_paths
 from .build import build
 from .containers import file_size, run, serve
 from .exercises import write_exercise
+from .buildcontext import ignore_patterns
 from .util import human_size
 
 STATIC = {"CGO_ENABLED": "0"}
@@ -101,11 +102,7 @@ def pinned_and_unpinned(folder) -> dict:
 def context_bytes(folder, dockerfile_name: str = "Dockerfile") -> int:
     """Bytes of the build context the client sends (after .dockerignore), as docker-py computes it."""
     folder = Path(folder)
-    ignore = folder / ".dockerignore"
-    patterns = []
-    if ignore.is_file():
-        patterns = [line.strip() for line in ignore.read_text().splitlines()
-                    if line.strip() and not line.strip().startswith("#")]
+    patterns = ignore_patterns(folder)
     return sum((folder / p).stat().st_size for p in exclude_paths(str(folder), patterns, dockerfile_name)
                if (folder / p).is_file())
 
