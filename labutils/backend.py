@@ -2,19 +2,18 @@
 
 ``backend()`` answers with the live backend (the engine), the recorder that
 wraps it (``LABUTILS_RECORD``), or the recorded backend (no engine at all).
-All three have the same calls: build, run, serve, copy_out, stat, inspect,
-exists, pull, history, images, containers, save, remove, run_script. Public
-functions ask ``backend()`` and never which mode they are in.
+All three keep one contract, ``seam.Backend``. Public functions ask
+``backend()`` and never which mode they are in.
 """
 from __future__ import annotations
 
 import contextlib
-import os
 from functools import lru_cache
 from pathlib import Path
 
 from . import engine
-from .settings import settings
+from .seam import Backend, Description
+from .settings import overridden, settings
 from .live import Live
 from .recorded import Recorded
 from .recorder import Recorder
@@ -28,7 +27,7 @@ def _recorded(path: str) -> Recorded:
 engine.on_reset(_recorded.cache_clear)
 
 
-def backend():
+def backend() -> Backend:
     """The backend for this call: recorded, recording, or live (settings read now).
 
     Raises:
@@ -43,7 +42,7 @@ def backend():
     return Live()
 
 
-def describe() -> dict:
+def describe() -> Description:
     """Mode, engine version and (recorded) the recording's label, for the results log and the doctor."""
     return backend().describe()
 
@@ -56,12 +55,5 @@ def from_recording():
     the notebook shows the recorded answer, labelled as recorded. Yields the
     recorded backend.
     """
-    before = os.environ.get("LABUTILS_MODE")
-    os.environ["LABUTILS_MODE"] = "recorded"
-    try:
+    with overridden(LABUTILS_MODE="recorded"):
         yield backend()
-    finally:
-        if before is None:
-            os.environ.pop("LABUTILS_MODE", None)
-        else:
-            os.environ["LABUTILS_MODE"] = before

@@ -196,7 +196,7 @@ def build(path, tag: str, dockerfile: str | None = None, target: str | None = No
 
         req = {"context": str(context), "tag": tag, "dockerfile": str(prepared.path), "target": target,
                "nocache": bool(nocache), "buildargs": dict(buildargs or {}), "labels": all_labels,
-               "builder": builder, "key": key, "record": engine.LABEL in all_labels}
+               "builder": builder, "key": key, "replayable": engine.LABEL in all_labels}
         answer = backend().build(req, on_line)
         if builder == "classic" and classic.refused(answer) and backend().has_buildkit():
             if not quiet:

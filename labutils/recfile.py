@@ -19,7 +19,6 @@ from pathlib import Path
 
 from . import errors as _errors
 from .errors import LabError, RecordingMissing
-from .buildcontext import file_digest
 from .util import digest
 
 VOLATILE_KEYS = {"seconds", "times", "image_id", "id", "created", "container_name", "host_port", "url",
@@ -112,12 +111,6 @@ def load(path: Path) -> tuple[dict, dict[str, list[dict]]]:
 def label(meta: dict) -> str:
     return (f"recorded {meta['recorded']} on Docker Engine {meta['docker_version']} "
             f"(API {meta['api_version']}, {meta.get('builder', 'classic')} builder)")
-
-
-def script_key(folder, script: str) -> dict:
-    folder = Path(folder)
-    files = {p.name: file_digest(p) for p in sorted(folder.iterdir()) if p.is_file() or p.is_symlink()}
-    return {"script": script, "folder": folder.name, "files": files}
 
 
 def to_json(value, path: Path):

@@ -19,7 +19,8 @@ from collections import defaultdict
 from pathlib import Path
 
 from .errors import EngineUnavailable, RecordingMissing
-from .recfile import canon, differences, from_json, label, load, rebuild_error, script_key
+from . import seam
+from .recfile import canon, differences, from_json, label, load, rebuild_error
 from .util import cmd_text
 from .settings import settings
 
@@ -108,95 +109,97 @@ class Recorded:
                 "recording does not hold (see that build's error), so what it would do is unknown.",
                 hint=_MISSING_HINT)
 
-    # -- the calls
-    def describe(self) -> dict:
+    # -- the calls (seam.Backend)
+    def describe(self):
         return {"mode": "recorded", "engine_version": self.meta["docker_version"],
                 "api_version": self.meta["api_version"], "os_arch": self.meta.get("os_arch", ""),
                 "label": self.label}
 
-    def has_buildkit(self) -> bool:
+    def has_buildkit(self):
         return True
 
-    def docker_cli(self) -> str | None:
+    def docker_cli(self):
         return "recorded"
 
-    def build(self, req: dict, on_line) -> dict:
+    def build(self, req, on_line):
         what = f"build of {req['tag']} from {req['key']['dockerfile']}"
         try:
-            answer = self.answer("build", req["key"], what)
+            answer = self.answer("build", seam.key("build", req), what)
         except RecordingMissing:
             self.unknown_tags.add(req["tag"])
             raise
         self.unknown_tags.discard(req["tag"])
-        for text, t in zip(answer["log"], answer["times"]):
+        for text, t in zip(answer["log"], answer["times"], strict=True):
             on_line(text, t)
         return answer
 
     def inspect(self, tag):
-        self._refuse_unknown(tag, f"docker image inspect {tag}")
-        return self.answer("inspect", {"tag": tag}, f"docker image inspect {tag}")
+        return self._image_call("inspect", f"docker image inspect {tag}", tag)
 
     def exists(self, name):
-        return self.answer("exists", {"name": name}, f"whether {name} exists")
+        return self.answer("exists", seam.key("exists", name), f"whether {name} exists")
 
     def pull(self, name, quiet=False):
-        return self.answer("pull", {"name": name}, f"docker pull {name}")
+        return self.answer("pull", seam.key("pull", name), f"docker pull {name}")
 
     def history(self, tag):
-        self._refuse_unknown(tag, f"docker history {tag}")
-        return self.answer("history", {"tag": tag}, f"docker history {tag}")
+        return self._image_call("history", f"docker history {tag}", tag)
 
     def images(self, tags, reference):
-        return self.answer("images", {"tags": list(tags), "reference": reference},
+        return self.answer("images", seam.key("images", tags, reference),
                            "docker image ls " + " ".join(tags or [reference or ""]))
 
     def save(self, tag):
-        self._refuse_unknown(tag, f"docker save {tag}")
-        return self.answer("save", {"tag": tag}, f"the layer analysis of {tag}")
+        return self._image_call("save", f"the layer analysis of {tag}", tag)
 
     def run(self, image, command, env, timeout):
         what = f"docker run {image}" + (f" {cmd_text(command)}" if command else "")
-        self._refuse_unknown(image, what)
-        return self.answer("run", {"image": image, "command": cmd_text(command), "env": env}, what)
+        return self._image_call("run", what, image, command, env, timeout)
 
     @contextlib.contextmanager
     def serve(self, image, port, env, ready_path, timeout, host_port):
         what = f"docker run -d -p 127.0.0.1::{port} {image}"
-        self._refuse_unknown(image, what)
-        a = self.answer("serve", {"image": image, "port": port, "env": env, "ready_path": ready_path}, what)
-        yield RecordedServer(a, self.label)
+        yield RecordedServer(self._image_call("serve", what, image, port, env, ready_path, timeout, host_port),
+                             self.label)
 
     def copy_out(self, image, path):
-        what = f"docker container cp {image}:{path}"
-        self._refuse_unknown(image, what)
-        return self.answer("copy_out", {"image": image, "path": path}, what)
+        return self._image_call("copy_out", f"docker container cp {image}:{path}", image, path)
 
     def stat(self, image, path):
-        what = f"the size of {path} in {image}"
-        self._refuse_unknown(image, what)
-        return self.answer("stat", {"image": image, "path": path}, what)
+        return self._image_call("stat", f"the size of {path} in {image}", image, path)
 
     def containers(self):
-        return self.answer("containers", {}, "docker ps -a")
+        return self.answer("containers", seam.key("containers"), "docker ps -a")
 
+    def run_script(self, folder, script, timeout, source=None):
+        return self.answer("run_script", seam.key("run_script", folder, script, timeout, source), f"sh {script}")
+
+    def _image_call(self, call: str, what: str, image: str, *args):
+        """A call about one image: refused when this session built it from files the recording lacks."""
+        self._refuse_unknown(image, what)
+        return self.answer(call, seam.key(call, image, *args), what)
+
+    # -- the calls no recording holds (seam.LIVE_ONLY)
     def remove(self, dry_run, everyone):
         print("[labutils] recorded mode: no engine is used, so there is nothing to clean.")
         return []
 
-    def run_script(self, folder, script, timeout, source=None):
-        return self.answer("run_script", script_key(source or folder, script), f"sh {script}")
+    def lab_images(self):
+        raise _needs_engine("the class view")
 
-    def __getattr__(self, name):
-        if name.startswith("_"):
-            raise AttributeError(name)
+    def import_rootfs(self, archive, name, changes):
+        raise _needs_engine(f"making the base image {name}")
 
-        def refuse(*_, **__):
-            raise EngineUnavailable(
-                "labutils is in recorded mode, so it does not talk to an engine, and this call needs one: "
-                "the recording cannot answer it.",
-                hint="run it where a Docker Engine answers (LABUTILS_MODE=live), or use the calls the notebooks "
-                     "make, which the recording holds.")
-        return refuse
+    def save_images(self, names, path):
+        raise _needs_engine("saving a kit of base images")
+
+    def load_images(self, path):
+        raise _needs_engine(f"loading the kit {path}")
+
+
+def _needs_engine(what: str) -> EngineUnavailable:
+    return EngineUnavailable(f"labutils is in recorded mode, and {what} needs a Docker Engine: a recording "
+                             "cannot answer it.", hint="run it where a Docker Engine answers (LABUTILS_MODE=live).")
 
 
 class RecordedServer:

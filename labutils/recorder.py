@@ -12,10 +12,10 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import archive
+from . import archive, seam
 from .errors import LabError
-from .recfile import script_key, split, to_json
-from .util import cmd_text
+from .recfile import split, to_json
+from .seam import Backend
 from .settings import settings
 
 NO_PRINTED = {"build"}      # a build's printed output is its log, stored once in the answer
@@ -40,14 +40,12 @@ def _cell() -> int | None:
 
 
 class Recorder:
-    """The live backend, with every answer also stored under ``LABUTILS_RECORD``."""
+    """The live backend, with every answer also stored under ``LABUTILS_RECORD`` (the calls in ``seam.KEYS``)."""
 
-    def __init__(self, live, path: Path):
+    mode = "live"
+
+    def __init__(self, live: Backend, path: Path):
         self.live, self.path = live, path
-        self.mode = "live"
-
-    def __getattr__(self, name):
-        return getattr(self.live, name)
 
     def _store(self, call: str, key: dict, answer=None, printed: str = "", error: LabError | None = None):
         s = settings()
@@ -80,61 +78,63 @@ class Recorder:
         vol["values"] = dict(sorted(vol["values"].items(), key=lambda kv: int(kv[0])))
         vol_book.write_text(json.dumps(vol, indent=1, ensure_ascii=False) + "\n")
 
-    def _call(self, call: str, key: dict, fn, encode=lambda a: a):
+    def _call(self, call: str, *args, encode=lambda a: a):
+        """``live.<call>(*args)``, its answer (or LabError) and printed output stored under its key."""
+        key = seam.key(call, *args)
         tee = _Tee(sys.stdout)
         try:
             with contextlib.redirect_stdout(tee):
-                answer = fn()
+                answer = getattr(self.live, call)(*args)
         except LabError as exc:
             self._store(call, key, printed=tee.copy.getvalue(), error=exc)
             raise
         self._store(call, key, encode(answer), "" if call in NO_PRINTED else tee.copy.getvalue())
         return answer
 
+    # -- recorded calls (seam.KEYS)
     def build(self, req, on_line):
-        if not req["record"]:
+        """Recorded when the request is replayable (a lab build, not a base image's)."""
+        if not req["replayable"]:
             return self.live.build(req, on_line)
-        return self._call("build", req["key"], lambda: self.live.build(req, on_line))
+        return self._call("build", req, on_line)
 
     def inspect(self, tag):
-        return self._call("inspect", {"tag": tag}, lambda: self.live.inspect(tag))
+        return self._call("inspect", tag)
 
     def exists(self, name):
-        return self._call("exists", {"name": name}, lambda: self.live.exists(name))
+        return self._call("exists", name)
 
     def pull(self, name, quiet=False):
-        return self._call("pull", {"name": name}, lambda: self.live.pull(name, quiet))
+        return self._call("pull", name, quiet)
 
     def history(self, tag):
-        return self._call("history", {"tag": tag}, lambda: self.live.history(tag))
+        return self._call("history", tag)
 
     def images(self, tags, reference):
-        return self._call("images", {"tags": list(tags), "reference": reference},
-                          lambda: self.live.images(tags, reference))
+        return self._call("images", tags, reference)
 
     def save(self, tag):
-        return self._call("save", {"tag": tag}, lambda: self.live.save(tag), archive.reduce)
+        return self._call("save", tag, encode=archive.reduce)
 
     def run(self, image, command, env, timeout):
-        return self._call("run", {"image": image, "command": cmd_text(command), "env": env},
-                          lambda: self.live.run(image, command, env, timeout))
+        return self._call("run", image, command, env, timeout)
 
     def copy_out(self, image, path):
-        return self._call("copy_out", {"image": image, "path": path}, lambda: self.live.copy_out(image, path))
+        return self._call("copy_out", image, path)
 
     def stat(self, image, path):
-        return self._call("stat", {"image": image, "path": path}, lambda: self.live.stat(image, path))
+        return self._call("stat", image, path)
 
     def containers(self):
-        return self._call("containers", {}, self.live.containers)
+        return self._call("containers")
 
     def run_script(self, folder, script, timeout, source=None):
-        return self._call("run_script", script_key(source or folder, script),
-                          lambda: self.live.run_script(folder, script, timeout))
+        return self._call("run_script", folder, script, timeout, source)
 
     @contextlib.contextmanager
     def serve(self, image, port, env, ready_path, timeout, host_port):
-        key = {"image": image, "port": port, "env": env, "ready_path": ready_path}
+        """The live server, each GET noted; stored when the block ends."""
+        key = seam.key("serve", image, port, env, ready_path, timeout, host_port)
         with self.live.serve(image, port, env, ready_path, timeout, host_port) as handle:
             watched = _WatchedServer(handle)
             try:
@@ -142,8 +142,35 @@ class Recorder:
             finally:
                 self._store("serve", key, {"info": handle.info, "logs": handle.logs(), "gets": watched.gets})
 
+    # -- passed on unrecorded (seam.LIVE_ONLY says why)
+    def describe(self):
+        return self.live.describe()
+
+    def has_buildkit(self):
+        return self.live.has_buildkit()
+
+    def docker_cli(self):
+        return self.live.docker_cli()
+
+    def lab_images(self):
+        return self.live.lab_images()
+
+    def remove(self, dry_run, everyone):
+        return self.live.remove(dry_run, everyone)
+
+    def import_rootfs(self, archive, name, changes):
+        return self.live.import_rootfs(archive, name, changes)
+
+    def save_images(self, names, path):
+        return self.live.save_images(names, path)
+
+    def load_images(self, path):
+        return self.live.load_images(path)
+
 
 class _WatchedServer:
+    """A live server whose GETs are noted for the recording."""
+
     def __init__(self, handle):
         self.handle, self.info, self.gets = handle, handle.info, []
 

@@ -77,17 +77,31 @@ def golang_base() -> str:
 class EngineProxy:
     """The real engine behind a socket of our own, so a test can take it away and bring it back."""
 
-    def __init__(self, path: Path, target: str = "/var/run/docker.sock"):
+    def __init__(self, path: Path, target: str | None = None):
+        """Forward `path` to `target` (unix:// or tcp://), by default the engine this test session uses."""
         import socketserver
         import threading
+        from urllib.parse import urlsplit
+        from labutils import engine
+        self.target = target or engine.engine_url()
+        url = urlsplit(self.target)
+        assert url.path != str(path), "the proxy must not forward to itself: make it before setting DOCKER_HOST"
         outer = self
+
+        def connect():
+            import socket as s
+            if url.scheme == "unix":
+                upstream = s.socket(s.AF_UNIX, s.SOCK_STREAM)
+                upstream.connect(url.path)
+            else:
+                upstream = s.create_connection((url.hostname, url.port or 2375))
+            return upstream
 
         class Pipe(socketserver.BaseRequestHandler):
             def handle(self):
                 import select
                 import socket as s
-                upstream = s.socket(s.AF_UNIX, s.SOCK_STREAM)
-                upstream.connect(target)
+                upstream = connect()
                 outer.open.append(self.request)
                 pair = {self.request: upstream, upstream: self.request}
                 try:
@@ -109,6 +123,10 @@ class EngineProxy:
         self.server = server_class(str(path), Pipe)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
+
+    def again(self) -> "EngineProxy":
+        """The same engine back behind the same socket, after stop()."""
+        return EngineProxy(self.path, self.target)
 
     def stop(self):
         import socket as s

@@ -194,9 +194,9 @@ def test_an_interrupted_build_leaves_nothing_running_and_the_next_build_works(li
 
 def test_an_engine_restarted_mid_lab_fails_fast_then_reconnects(live, tmp_path, monkeypatch):
     sock = tmp_path / "engine.sock"
+    proxy = EngineProxy(sock)
     monkeypatch.setenv("DOCKER_HOST", f"unix://{sock}")
     monkeypatch.setenv("LABUTILS_MODE", "live")
-    proxy = EngineProxy(sock)
     try:
         assert "repository" in lu.images().columns
         proxy.stop()                                      # the engine goes away mid-lab
@@ -205,7 +205,7 @@ def test_an_engine_restarted_mid_lab_fails_fast_then_reconnects(live, tmp_path, 
             lu.images()
         assert time.monotonic() - start < 10, "a vanished engine must fail fast, not hang"
         assert str(sock) in info.value.message and "DOCKER_HOST" in info.value.hint
-        proxy = EngineProxy(sock)                         # and comes back
+        proxy = proxy.again()                             # and comes back
         assert "repository" in lu.images().columns, "the next call reconnects by itself"
     finally:
         proxy.stop()

@@ -234,13 +234,13 @@ def test_the_engine_lost_mid_build_and_mid_run(live, tmp_path, monkeypatch):
             lu.build(tmp_path, "lutest-lost:v1", nocache=True, quiet=True)
         assert "start it again" in info.value.hint
         timer.join()
-        proxy = EngineProxy(sock)
+        proxy = proxy.again()
         timer = threading.Timer(2.0, proxy.stop)
         timer.start()
         with pytest.raises(lu.EngineUnavailable, match="went away during"):
             lu.run(base, ["sleep", "8"], timeout=60)
         timer.join()
-        proxy = EngineProxy(sock)
+        proxy = proxy.again()
         assert lu.run(base, ["echo", "back"]).stdout == "back\n", "the next call works"
         assert lu.ps().empty, "the container of the lost run is removed once the engine answers"
     finally:
