@@ -12,6 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from . import engine
+from .errors import EngineUnavailable
 from .seam import Backend, Description
 from .settings import overridden, settings
 from .live import Live
@@ -40,6 +41,20 @@ def backend() -> Backend:
     if s.record_to is not None:
         return Recorder(Live(), s.record_to)
     return Live()
+
+
+def live(what: str) -> Backend:
+    """The live backend, after the engine answered: for what only an engine can do (``what``).
+
+    Raises:
+        EngineUnavailable: recorded mode, or no engine answers; says what to do.
+    """
+    b = backend()
+    if b.mode != "live":
+        raise EngineUnavailable(f"{what} needs a Docker Engine, and labutils is in recorded mode.",
+                                hint="start an engine (or set DOCKER_HOST) and unset LABUTILS_MODE, then try again.")
+    b.describe()
+    return b
 
 
 def describe() -> Description:

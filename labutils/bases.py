@@ -17,7 +17,7 @@ from pathlib import Path
 from dockerfile_parse import DockerfileParser
 from dockerfile_parse.parser import image_from
 
-from . import engine, making
+from . import engine, making, names
 from .backend import backend
 from .errors import BaseImageUnavailable
 
@@ -93,7 +93,7 @@ class Resolution:
 
 def resolve(ref: str, *, quiet: bool = False) -> Resolution:
     """Local, else pulled, else its stand-in; raises BaseImageUnavailable."""
-    own = engine.ref(ref)
+    own = names.ref(ref)
     if ref != "scratch" and own != ref and exists(own):   # an image this learner built, under their namespace
         return Resolution(ref, own, "namespace")
     if ref == "scratch" or exists(ref):
@@ -191,5 +191,5 @@ def prepare(dockerfile: Path, buildargs: dict | None = None, *, quiet: bool = Fa
     tmp = tempfile.TemporaryDirectory(prefix="labutils-dockerfile-")
     path = Path(tmp.name) / (dockerfile.name + ".standin")
     path.write_text(out.content)
-    standins = {k: v for k, v in subs.items() if v != engine.ref(k)}
+    standins = {k: v for k, v in subs.items() if v != names.ref(k)}
     return PreparedDockerfile(path, standins, stages, pulled, tmp)

@@ -12,7 +12,7 @@ from typing import Mapping
 
 from dockerfile_parse import DockerfileParser
 
-from . import bases, buildkit, buildcontext, classic, engine, results
+from . import bases, buildcontext, buildkit, classic, names, results
 from .backend import backend
 from .errors import BuildFailed, LabError
 from .util import human_size
@@ -168,9 +168,9 @@ def build(path, tag: str, dockerfile: str | None = None, target: str | None = No
         raise BuildFailed(f"Building {tag} cannot stop at target {target!r}: no stage has that name.",
                           command=command, hint=(f"use one of the stage names {named}." if named else
                                                  "this Dockerfile names no stages; add `AS <name>` to a FROM line."))
-    all_labels = dict(engine.labels() if labels is None else labels)
-    if engine.LABEL in all_labels:
-        all_labels[engine.REF_LABEL] = engine.full_ref(tag)
+    all_labels = dict(names.labels() if labels is None else labels)
+    if names.LABEL in all_labels:
+        all_labels[names.REF_LABEL] = names.full_ref(tag)
     key = {"tag": tag, "dockerfile": df_path.name, "target": target, "nocache": bool(nocache),
            "buildargs": dict(buildargs or {}), "files": buildcontext.inputs(context, df_path)}
     if builder != "classic":
@@ -196,7 +196,7 @@ def build(path, tag: str, dockerfile: str | None = None, target: str | None = No
 
         req = {"context": str(context), "tag": tag, "dockerfile": str(prepared.path), "target": target,
                "nocache": bool(nocache), "buildargs": dict(buildargs or {}), "labels": all_labels,
-               "builder": builder, "key": key, "replayable": engine.LABEL in all_labels}
+               "builder": builder, "key": key, "replayable": names.LABEL in all_labels}
         answer = backend().build(req, on_line)
         if builder == "classic" and classic.refused(answer) and backend().has_buildkit():
             if not quiet:
@@ -209,7 +209,7 @@ def build(path, tag: str, dockerfile: str | None = None, target: str | None = No
     finally:
         prepared.cleanup()
     return _finish(answer, tag=tag, context=context, df_path=df_path, target=target, builder=builder,
-                   substitutions=prepared.substitutions, quiet=quiet, logged=engine.LABEL in all_labels,
+                   substitutions=prepared.substitutions, quiet=quiet, logged=names.LABEL in all_labels,
                    command=command, log="\n".join(shown), total=view.total if view else None)
 
 

@@ -54,6 +54,9 @@ def _current_context() -> str | None:
     return name or None
 
 
+_context_tls: dict = {}     # a Docker context's host -> its TLS settings, noted by engine_url()
+
+
 def engine_url() -> str:
     """Where labutils will look for the engine, as Docker would.
 
@@ -70,6 +73,7 @@ def engine_url() -> str:
             raise EngineUnavailable(f"The Docker context {name!r} does not exist.",
                                     hint="run `docker context ls` and `docker context use default`, "
                                          "or unset DOCKER_CONTEXT.")
+        _context_tls[ctx.Host] = ctx.TLSConfig or False
         return ctx.Host
     return "unix:///var/run/docker.sock"
 
@@ -110,14 +114,10 @@ def cli_host() -> str:
 
 @lru_cache(maxsize=None)
 def _client_for(url: str, tls_key: str, timeout: int = READ_TIMEOUT) -> docker.DockerClient:
+    """A client of ``url`` (from ``engine_url()``, which also noted a Docker context's TLS settings)."""
     if os.environ.get("DOCKER_HOST"):
         return docker.from_env(timeout=timeout)  # honours DOCKER_TLS_VERIFY/CERT_PATH
-    name = _current_context()
-    if name and name != "default":
-        from docker.context import ContextAPI
-        ctx = ContextAPI.get_context(name)
-        return docker.DockerClient(base_url=ctx.Host, tls=ctx.TLSConfig or False, timeout=timeout)
-    return docker.DockerClient(base_url=url, timeout=timeout)
+    return docker.DockerClient(base_url=url, tls=_context_tls.get(url, False), timeout=timeout)
 
 
 _answered: dict = {}     # engine address -> when it last answered a ping

@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 import pandas as pd
 
-from . import engine
+from . import names
 from .backend import backend
 from .errors import ImageNotFound
 from .util import human_size
@@ -59,7 +59,7 @@ def image_sizes(tag: str) -> pd.DataFrame:
 
 def image_exists(tag: str) -> bool:
     """True when the engine has an image of that name (in this learner's namespace)."""
-    return backend().exists(engine.ref(tag))
+    return backend().exists(names.ref(tag))
 
 
 def inspect(tag: str) -> dict:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import engine
+from . import dockerapi, engine
 from .errors import LabError
 
 
@@ -11,21 +11,21 @@ class ImageTransfers:
     """Part of ``Live``: the calls that move whole images in and out of the engine."""
 
     def import_rootfs(self, archive: str, name: str, changes: list[str]) -> None:
+        """``docker import`` of a root file system (the stand-in base images)."""
         repo, _, tag = name.rpartition(":")
         engine.client().api.import_image_from_file(archive, repository=repo, tag=tag, changes=changes)
 
     def save_images(self, names: list[str], path: Path) -> int:
-        api = engine.client().api
-        res = api._get(api._url("/images/get"), params={"names": names}, stream=True)
-        api._raise_for_status(res)
+        """``docker save`` of several images into one kit; bytes written."""
         written = 0
         with open(path, "wb") as fh:
-            for chunk in res.iter_content(chunk_size=1 << 20):
+            for chunk in dockerapi.export_images(names):
                 fh.write(chunk)
                 written += len(chunk)
         return written
 
     def load_images(self, path: Path) -> list[str]:
+        """``docker load`` of a kit; the names loaded."""
         loaded = []
         with open(path, "rb") as fh:
             for chunk in engine.client().api.load_image(fh):

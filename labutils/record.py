@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from . import engine
+from .backend import live
 from .errors import LabError
 from .recfile import notebook_files
 from .settings import overridden, settings
@@ -70,7 +71,8 @@ def record_notebooks(notebooks, out=None, timeout: int = 900, write_outputs: boo
     if target.exists() and any(target.iterdir()) and not (target / "meta.json").is_file():
         raise LabError(f"{target} is not a recording (it has no meta.json), so record will not replace it.",
                        hint="pass --out a new folder, or an earlier recording's folder.")
-    engine.client()                                   # fail now, clearly, without an engine
+    with overridden(LABUTILS_MODE="live"):
+        live("recording the notebooks")               # fail now, clearly, without an engine
     from .images import clean
     removed = clean()                                 # every record starts from the same build cache
     print(f"Removed {len(removed)} container(s) and image(s) labutils had made (base images kept), so that every "

@@ -15,8 +15,8 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from . import engine, making
-from .backend import backend
+from . import making
+from .backend import backend, live
 from .bases import (BULLSEYE, DEBIAN, GOLANG, LAB_BASES, RECIPES, STANDIN_LABEL, Resolution, _unpullable, exists,
                     pull, repository_name, standin_for)
 from .build import build
@@ -47,7 +47,7 @@ def make_debian(*, quiet: bool = False, tag: str = DEBIAN, suite: str = "bookwor
     """
     _need_root_tools()
     mirror = settings().debian_mirror
-    engine.client()
+    live("making the Debian base image")
     with tempfile.TemporaryDirectory(prefix="labutils-rootfs-") as tmp:
         rootfs = Path(tmp) / "rootfs"
         cmd = ["debootstrap", "--variant=minbase", suite, str(rootfs), mirror]

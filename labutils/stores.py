@@ -4,9 +4,7 @@ Taught in notebook 01 ("What image size means on your engine"); used by ``live``
 """
 from __future__ import annotations
 
-import json
-
-from . import engine
+from . import dockerapi, engine
 
 _stores: dict = {}
 engine.on_reset(_stores.clear)
@@ -40,11 +38,8 @@ def sizes(name: str, attrs: dict) -> dict:
     if store != "containerd":
         return {"size": attrs.get("Size", 0), "content": None, "total": None, "store": store}
     content, unpacked = attrs.get("Size", 0), None
-    api = engine.client(fresh=False).api
-    if _at_least(api.api_version, "1.47"):
-        res = api._get(api._url("/images/json"),
-                       params={"manifests": 1, "filters": json.dumps({"reference": [name]})})
-        for summary in api._result(res, json=True):
+    if _at_least(dockerapi.api_version(), "1.47"):
+        for summary in dockerapi.image_summaries(name):
             if summary.get("Id") != attrs["Id"]:
                 continue
             values = [m.get("ImageData", {}).get("Size", {}).get("Unpacked") for m in summary.get("Manifests") or []

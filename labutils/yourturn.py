@@ -16,7 +16,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import engine, tracking
+from . import names, tracking
 from .backend import backend
 from .build import BuildResult, build
 from .steps import run_steps
@@ -263,7 +263,7 @@ def _advice(folder: Path, task: Task) -> list[str]:
 
 
 def _labels(exercise: str) -> dict:
-    return {**engine.labels(), EXERCISE_LABEL: exercise}
+    return {**names.labels(), EXERCISE_LABEL: exercise}
 
 
 def _task(exercise: str) -> Task:
