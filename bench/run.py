@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import labutils as lu  # noqa: E402
-from labutils import bases, engine, lab, standins  # noqa: E402
+from labutils import bases, buildkit, engine, lab, settings, standins  # noqa: E402
 
 PY = str(ROOT / ".venv" / "bin" / "python") if (ROOT / ".venv" / "bin" / "python").exists() else sys.executable
 NBVAL = ["-m", "pytest", "notebooks", "--nbval", "--nbval-sanitize-with", "notebooks/sanitize.cfg",
@@ -105,7 +105,7 @@ def main() -> int:
         rows.append(("the lab's build.sh itself (docker CLI, warm)", fmt(script), "-", "-"))
 
     # 3. classic builder vs BuildKit
-    if lu.buildkit_cli():
+    if buildkit.cli():
         for cache, nocache in (("cold", True), ("warm", False)):
             c = [lab.build_approach(ms, nocache=nocache)["seconds"] for _ in range(n)]
             k = [lab.build_approach(ms, nocache=nocache, builder="buildkit")["seconds"] for _ in range(n)]
@@ -137,7 +137,7 @@ def main() -> int:
         for sub in (bases.GOLANG, bases.ALPINE, bases.GOLANG_MUSL):
             recipe, base = bases.RECIPES[sub]
             made[sub] = f"bench-{sub.split(':')[0]}:{sub.split(':')[1]}"
-            standins.make_from_dockerfile(made[sub], lu.settings().data / "bases" / recipe, "bench",
+            standins.make_from_dockerfile(made[sub], settings.settings().data / "bases" / recipe, "bench",
                                           quiet=True, base=made[base], nocache=True)
         return made
     made = {}

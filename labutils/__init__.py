@@ -4,40 +4,44 @@
     result = lu.build("work/normal-build", "welcome:v1")
     lu.run("welcome:v1").stdout
 
-Settings are read when a call needs them (``labutils.settings``); every call
-that needs an engine goes through one seam (``labutils.backend``), live or recorded.
+The top level is what a learner calls in a notebook. What an instructor or a
+maintainer calls lives in named modules: ``labutils.settings`` (every setting,
+read when asked), ``labutils.engine`` (``reset_caches``, ``docker_cli``),
+``labutils.buildkit`` (``cli``), ``labutils.backend`` (the seam, ``from_recording``),
+``labutils.results`` (``compare``, ``book_figures``), ``labutils.yourturn`` (``yours``),
+``labutils.classview`` (the class view), ``labutils.standins`` (kits),
+``labutils.record`` (recording the notebooks), ``labutils.practices`` (notebook 07).
 """
-from .analyze import Analysis, analyze
-from .backend import from_recording
-from .build import BuildResult, Step, build
-from .buildkit import cli as buildkit_cli
+from .analysis import Analysis, analyze
+from .building import BuildResult, Step, build
+from .checkup import doctor, ready as lab_ready
 from .containers import HttpAnswer, RunResult, Server, copy_out, file_size, ps, run, serve
-from .doctor import doctor, ready as lab_ready
-from .engine import docker_cli, reset_caches
 from .errors import (BaseImageUnavailable, BuildFailed, CheckpointFailed, ContainerFailed, EngineUnavailable,
                      HttpFailed, ImageNotFound, InvalidArgument, LabError, PortInUse, RecordingMissing,
                      RunTimeout, ServerNotReady, SettingsError)
 from .exercises import checkpoint, exercise_files, run_script, show, work, write_exercise
-from .images import clean, image_exists, image_size, image_sizes, images, inspect, layer_digests, layers, same_files
-from .lab import approaches, builders, measure, spread, summary, versus, with_buildkit
-from .lint import lint
-from .tracking import progress
-from .yourturn import Review, your_turn, yours
-from .results import book_figures, compare, versus_book
-from .settings import settings
+from .imageinfo import clean, image_exists, image_size, image_sizes, images, inspect, layer_digests, layers, same_files
+from .lab import builders, measure, spread, summary, versus, with_buildkit
+from .linting import lint
+from .results import versus_book
 from .standins import ensure as ensure_bases
+from .tracking import progress
 from .util import human_size
-from . import lab
+from .yourturn import Review, your_turn
 
 __all__ = [
-    "build", "run", "serve", "copy_out", "file_size", "ps", "image_size", "image_exists", "inspect", "layers",
-    "layer_digests", "same_files", "image_sizes",
-    "images", "clean", "doctor", "lab_ready", "ensure_bases", "human_size", "write_exercise", "show", "run_script",
-    "checkpoint", "work", "exercise_files", "settings", "reset_caches", "docker_cli",
-    "book_figures", "versus_book", "compare", "lab", "plots",
-    "measure", "spread", "summary", "versus", "approaches", "builders", "with_buildkit",
-    "analyze", "Analysis", "your_turn", "yours", "Review", "progress", "lint", "buildkit_cli", "from_recording",
-    "BuildResult", "Step", "RunResult", "Server", "HttpAnswer",
+    # build, run, serve and look at images (Docker's own calls)
+    "build", "run", "serve", "copy_out", "file_size", "ps", "run_script",
+    "images", "inspect", "image_size", "image_sizes", "image_exists", "layers", "layer_digests", "same_files",
+    "analyze", "lint", "clean",
+    # the lab's files, checks and progress
+    "write_exercise", "show", "work", "exercise_files", "checkpoint", "your_turn", "progress",
+    "doctor", "lab_ready", "ensure_bases",
+    # measuring and comparing
+    "measure", "spread", "summary", "versus", "builders", "with_buildkit", "versus_book", "human_size", "plots",
+    # results
+    "BuildResult", "Step", "RunResult", "Server", "HttpAnswer", "Analysis", "Review",
+    # errors
     "LabError", "EngineUnavailable", "BuildFailed", "BaseImageUnavailable", "ContainerFailed", "CheckpointFailed",
     "RunTimeout", "ServerNotReady", "PortInUse", "ImageNotFound", "RecordingMissing", "SettingsError",
     "InvalidArgument", "HttpFailed",
@@ -49,6 +53,4 @@ def __getattr__(name):
     if name == "plots":
         import importlib
         return importlib.import_module(".plots", __name__)
-    if name == "WORK":              # read when asked, so LABUTILS_WORK set after import is honoured
-        return work()
     raise AttributeError(f"module 'labutils' has no attribute {name!r}")

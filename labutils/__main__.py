@@ -5,9 +5,9 @@ import argparse
 import sys
 
 from . import standins
-from .images import clean
+from .imageinfo import clean
 from .settings import settings
-from .doctor import doctor, ready
+from .checkup import doctor, ready
 from .errors import LabError
 
 

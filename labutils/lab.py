@@ -12,10 +12,10 @@ from dataclasses import dataclass
 import pandas as pd
 
 from .backend import backend, from_recording
-from .build import build
+from .building import build
 from .containers import copy_out
 from .exercises import write_exercise
-from .images import image_exists, image_size
+from .imageinfo import image_exists, image_size
 from .results import beside_book
 from .util import human_size
 
@@ -136,8 +136,8 @@ def _files(name: str) -> list[str]:
     return [p.name for p in write_exercise(approach(name).exercise, show=False).iterdir()]
 
 
-def approaches(a: str = "builder pattern", b: str = "multi-stage to scratch", times: pd.DataFrame | None = None
-               ) -> pd.DataFrame:
+def versus(times: pd.DataFrame | None = None, a: str = "builder pattern", b: str = "multi-stage to scratch"
+           ) -> pd.DataFrame:
     """Two approaches side by side: files to maintain, whether a binary crosses the host, the final image.
 
     Without ``times`` the image sizes are asked of the engine ("not built" when
@@ -164,11 +164,6 @@ def approaches(a: str = "builder pattern", b: str = "multi-stage to scratch", ti
         out[f"{a} / {b}"] = [round(out.loc[label, a] / out.loc[label, b], 2)
                              if label.endswith("(median)") and out.loc[label, b] else None for label in out.index]
     return out
-
-
-def versus(times: pd.DataFrame, a: str = "builder pattern", b: str = "multi-stage to scratch") -> pd.DataFrame:
-    """The lab's builder pattern vs multi-stage table, with this machine's measurements added."""
-    return approaches(a, b, times)
 
 
 def with_buildkit(fn):

@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 from docker.utils.build import exclude_paths
 
-from .build import build
+from .building import build
 from .containers import file_size, run, serve
 from .exercises import write_exercise
 from .buildcontext import ignore_patterns

@@ -73,7 +73,7 @@ def record_notebooks(notebooks, out=None, timeout: int = 900, write_outputs: boo
                        hint="pass --out a new folder, or an earlier recording's folder.")
     with overridden(LABUTILS_MODE="live"):
         live("recording the notebooks")               # fail now, clearly, without an engine
-    from .images import clean
+    from .imageinfo import clean
     removed = clean()                                 # every record starts from the same build cache
     print(f"Removed {len(removed)} container(s) and image(s) labutils had made (base images kept), so that every "
           "recording starts from the same build cache.", flush=True)

@@ -19,7 +19,7 @@ from . import making
 from .backend import backend, live
 from .bases import (BULLSEYE, DEBIAN, GOLANG, LAB_BASES, RECIPES, STANDIN_LABEL, Resolution, _unpullable, exists,
                     pull, repository_name, standin_for)
-from .build import build
+from .building import build
 from .errors import BaseImageUnavailable, LabError
 from .settings import settings
 

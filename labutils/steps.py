@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
-from .build import BuildResult, build
+from .building import BuildResult, build
 from .containers import copy_out
 from .errors import BuildFailed
 from .grading import flag, positional

@@ -18,13 +18,13 @@ from pathlib import Path
 
 from . import names, tracking
 from .backend import backend
-from .build import BuildResult, build
+from .building import BuildResult, build
 from .steps import run_steps
 from .containers import ps, run, serve
 from .errors import BuildFailed, CheckpointFailed, LabError, RecordingMissing
 from .grading import (EXERCISE_LABEL, PAGES, TASKS, WELCOME, Check, Task, base_check, copy_checks, read_stages,
                       script_steps, stage_count, yours_tag)
-from .images import image_exists, same_files
+from .imageinfo import image_exists, same_files
 from .settings import settings, work_dir
 from .util import human_size
 
@@ -248,7 +248,7 @@ def _build_fix(exc: BuildFailed, folder: Path, graded: Path) -> str:
 
 
 def _advice(folder: Path, task: Task) -> list[str]:
-    from .lint import hadolint, lint
+    from .linting import hadolint, lint
     if hadolint() is None:
         return []
     out = []

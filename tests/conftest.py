@@ -26,9 +26,9 @@ def private_results_log(tmp_path_factory):
 @pytest.fixture(autouse=True)
 def fresh_caches():
     """Every test starts and ends with no cached engine, mode or recording."""
-    lu.reset_caches()
+    engine.reset_caches()
     yield
-    lu.reset_caches()
+    engine.reset_caches()
 
 
 def _labelled_containers(cli) -> set[str]:

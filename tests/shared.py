@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 import labutils as lu
+from labutils import buildkit
 from labutils.util import tar_bytes
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,7 +37,7 @@ def _write(folder, **files):
 
 
 def _need_buildkit():
-    if lu.buildkit_cli() is None:
+    if buildkit.cli() is None:
         skip_or_fail("no docker CLI that builds with BuildKit (CI installs Debian's docker.io, whose 20.10 "
                      "client does)")
 

@@ -128,7 +128,7 @@ def test_buildkit_failure_names_the_step(live, tmp_path):
 
 
 def test_analyze_finds_the_deleted_file_in_both_layouts(live, tmp_path):
-    from labutils.analyze import analyze_archive
+    from labutils.analysis import analyze_archive
     (tmp_path / "Dockerfile").write_text(
         "FROM alpine:latest\nRUN head -c 3000000 /dev/urandom > /big.bin\nRUN rm /big.bin\n")
     lu.build(tmp_path, T + "waste:v1", quiet=True)

@@ -12,7 +12,7 @@ import pytest
 from docker.errors import NotFound
 
 import labutils as lu
-from labutils import bases, engine, standins
+from labutils import bases, engine, results, standins
 
 pytestmark = pytest.mark.engine
 from shared import ROOT, EngineProxy, golang_base, small_base
@@ -101,7 +101,7 @@ lu.build(fa, "activity:v1", dockerfile="Dockerfile.solution", quiet=True)
 with lu.serve("activity:v1") as server:
     port, body = server.host_port, server.get("/login").body
 print(json.dumps({"tag": built.tag, "out": out, "port": port, "body": body,
-                  "images": sorted(lu.images()["repository"]), "rows": len(lu.compare()),
+                  "images": sorted(lu.images()["repository"]), "rows": len(results.compare()),
                   "ps": len(lu.ps())}))
 """
 

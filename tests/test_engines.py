@@ -51,7 +51,7 @@ def test_serve_reaches_a_tcp_docker_host(tmp_path, monkeypatch):
     tcp = os.environ["LABUTILS_RIG_TCP"]
     monkeypatch.setenv("DOCKER_HOST", tcp)
     monkeypatch.delenv("LABUTILS_HOST_OVERRIDE", raising=False)
-    lu.reset_caches()
+    engine.reset_caches()
     try:
         host = tcp.split("//", 1)[1].rsplit(":", 1)[0]
         assert engine.published_host() == host and not engine.binds_loopback()
@@ -64,7 +64,7 @@ def test_serve_reaches_a_tcp_docker_host(tmp_path, monkeypatch):
             assert server.get("/").body == "served\n"
         assert lu.ps().empty
     finally:
-        lu.reset_caches()
+        engine.reset_caches()
 
 
 def test_each_size_is_named_for_what_it_is(live, tmp_path):

@@ -15,7 +15,7 @@ import pytest
 from docker.errors import NotFound
 
 import labutils as lu
-from labutils import buildcontext, engine, results, standins
+from labutils import buildcontext, engine, results, settings, standins, yourturn
 from labutils.settings import overridden
 from shared import ROOT, EngineProxy, golang_base, small_base
 
@@ -145,7 +145,7 @@ def test_a_torn_results_log_is_read_around(live, tmp_path, monkeypatch, capsys):
     results._said.clear()
     assert lu.run(small_base(), ["true"]).ok
     assert "damaged row" in capsys.readouterr().err
-    frame = lu.compare()
+    frame = results.compare()
     assert len(frame) == 2 and list(frame["kind"]) == ["run", "run"]
 
 
@@ -287,7 +287,7 @@ def test_reserved_namespaces_are_refused(monkeypatch):
     for name in ("library", "docker.io"):
         monkeypatch.setenv("LABUTILS_NAMESPACE", name)
         with pytest.raises(lu.SettingsError, match="reserves"):
-            lu.settings()
+            settings.settings()
 
 
 HANGS = """package main
@@ -346,7 +346,7 @@ def test_a_lab_error_shows_in_ipython_as_a_message():
         shell.run_cell("import labutils as lu\nlu.build('/nonexistent-folder', 'x:v1')")
     text = captured.stdout + captured.stderr
     assert "LabError" in text and "is not a folder" in text and "What to do" in text
-    assert "labutils/build.py" not in text and "Traceback" not in text
+    assert "labutils/building.py" not in text and "Traceback" not in text
     try:
         lu.build("/nonexistent-folder", "x:v1")
     except lu.LabError as exc:                      # outside IPython it is a normal exception with its frames
@@ -355,7 +355,7 @@ def test_a_lab_error_shows_in_ipython_as_a_message():
 
 def test_your_turn_numbers_its_log_as_the_learners_file(live, tmp_path, monkeypatch):
     monkeypatch.setenv("LABUTILS_WORK", str(tmp_path))
-    folder = lu.yours("multi-stage")
+    folder = yourturn.yours("multi-stage")
     (folder / "Dockerfile").write_text((ROOT / "data/exercises/multi-stage/Dockerfile").read_text())
     review = lu.your_turn("multi-stage", quiet=True)
     n = len([line for line in (folder / "Dockerfile").read_text().splitlines()
@@ -369,7 +369,7 @@ def test_build_sh_paths_stay_inside_its_copy(live, tmp_path, monkeypatch):
     monkeypatch.setenv("LABUTILS_WORK", str(tmp_path / "work"))
     victim = tmp_path / "victim.txt"
     victim.write_text("keep me\n")
-    folder = lu.yours("builder-pattern")
+    folder = yourturn.yours("builder-pattern")
     src = ROOT / "data/exercises/builder-pattern"
     for name in ("Dockerfile.build", "Dockerfile"):
         (folder / name).write_text((src / name).read_text())

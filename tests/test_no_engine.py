@@ -50,5 +50,5 @@ def test_compare_puts_the_book_beside_our_rows(monkeypatch, tmp_path):
     monkeypatch.setattr(results, "describe", lambda: {"mode": "live", "engine_version": "test"})
     results.record("build", "welcome:v1", exercise="normal-build", seconds=1.0, size_bytes=10, steps_run=5,
                    steps_cached=0, builder="classic")
-    row = lu.compare().iloc[0]
+    row = results.compare().iloc[0]
     assert (row.book_mb, row.approach, row.cache) == (805, "normal build", "cold")

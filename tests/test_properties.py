@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 import labutils as lu
+from labutils import yourturn
 from shared import ROOT, small_base
 from test_faults import Opened, _context
 
@@ -78,7 +79,7 @@ def test_your_turn_runs_any_build_sh_safely(live, monkeypatch, lines):
     tmp, ctx, outside = _fresh_context()
     try:
         monkeypatch.setenv("LABUTILS_WORK", str(tmp / "work"))
-        folder = lu.yours("builder-pattern")
+        folder = yourturn.yours("builder-pattern")
         src = ROOT / "data/exercises/builder-pattern"
         for name in ("Dockerfile.build", "Dockerfile"):
             (folder / name).write_text((src / name).read_text())

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 import labutils as lu
-from labutils import engine
+from labutils import engine, lab, results
 from labutils.backend import backend
 
 from shared import ROOT
@@ -93,7 +93,7 @@ def test_the_lab_replays_without_touching_an_engine(recorded, capsys, monkeypatc
     assert "Successfully tagged welcome-runtime:v1" in err.out, "the recorded build log is printed again"
     banners = [line for line in err.err.splitlines() if line.startswith("[labutils]")]
     assert len(banners) == 4 and all("recorded" in b and "no engine was used" in b for b in banners)
-    assert lu.compare().query("tag == 'welcome-runtime:v1'")["mode"].eq("recorded").all()
+    assert results.compare().query("tag == 'welcome-runtime:v1'")["mode"].eq("recorded").all()
 
 
 def test_the_copied_binary_is_the_recorded_one(recorded, monkeypatch):
@@ -157,7 +157,7 @@ def test_asking_more_often_than_recorded_says_so(recorded, monkeypatch):
 def test_measure_replays_every_repeat(recorded, monkeypatch):
     monkeypatch.setenv("LABUTILS_NOTEBOOK", "06-summary")
     times = lu.measure(repeats=3, quiet=True)
-    assert len(times) == 3 * 2 * len(lu.lab.APPROACHES)
+    assert len(times) == 3 * 2 * len(lab.APPROACHES)
     assert times.attrs["recorded"]
     cold = times[times["cache"] == "cold"]
     assert (cold["steps_cached"] == 0).all() and (times[times["cache"] == "warm"]["steps_cached"] > 0).all()
@@ -178,7 +178,7 @@ def test_auto_mode_falls_back_to_the_recording_only_without_an_engine(monkeypatc
     assert engine.mode() == "recorded"
     assert "answers from the recording" in capsys.readouterr().err
     monkeypatch.setenv("LABUTILS_RECORDING", str(tmp_path / "none"))
-    lu.reset_caches()
+    engine.reset_caches()
     assert engine.mode() == "live"
     with pytest.raises(lu.EngineUnavailable, match="dead.sock"):
         engine.client()

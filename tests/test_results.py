@@ -8,7 +8,7 @@ import sys
 import pytest
 
 import labutils as lu
-from labutils import engine
+from labutils import engine, results
 
 
 pytestmark = pytest.mark.engine
@@ -27,7 +27,7 @@ def test_results_log_has_a_row_per_build_run_and_serve(live, exercise, monkeypat
     server = lu.build(exercise("activity"), T + "activity:log", dockerfile="Dockerfile.solution", quiet=True)
     with lu.serve(server.tag):
         pass
-    log = lu.compare()
+    log = results.compare()
     assert list(log["kind"]) == ["build", "run", "build", "serve"]
     row = log.iloc[0]
     assert (row.exercise, row.tag, row.size_bytes) == ("multi-stage", built.tag, built.size)
@@ -53,7 +53,7 @@ def test_record_then_replay_gives_the_live_answers(live, exercise, monkeypatch, 
     monkeypatch.setenv("LABUTILS_MODE", "recorded")
     monkeypatch.setenv("LABUTILS_RECORDING", str(rec))
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-engine.sock")
-    lu.reset_caches()
+    engine.reset_caches()
     again = lu.build(folder, T + "rec:v1", quiet=True)
     assert (again.size, again.image_id, again.log, again.diff_ids) == (built.size, built.image_id, built.log,
                                                                       built.diff_ids)
@@ -68,7 +68,7 @@ def test_a_rerecord_of_unchanged_files_changes_only_volatile_values(live, exerci
     """Two recordings of the same cold builds and runs: the stable files are identical, the volatile ones not."""
     folder = exercise("multi-stage")
     for name in ("one", "two"):
-        lu.reset_caches()                                # as a new `python -m labutils record` process starts
+        engine.reset_caches()                                # as a new `python -m labutils record` process starts
         monkeypatch.setenv("LABUTILS_RECORD", str(tmp_path / name))
         lu.build(folder, T + "rerecord:v1", nocache=True, quiet=True)
         lu.run(T + "rerecord:v1")

@@ -7,7 +7,7 @@ import pytest
 
 import labutils as lu
 from labutils import bases, buildkit, classic, engine, recfile
-from labutils.build import _hint
+from labutils.building import _hint
 
 
 @pytest.mark.parametrize("size, shown", [
@@ -210,7 +210,7 @@ def test_settings_are_read_when_asked(monkeypatch, tmp_path):
     folder = lu.write_exercise("normal-build", show=False)
     assert folder == tmp_path / "late" / "normal-build" == lu.work() / "normal-build"
     from labutils import results
-    assert results.log_path() == tmp_path / "late" / "results.csv" and lu.WORK == tmp_path / "late"
+    assert results.log_path() == tmp_path / "late" / "results.csv" and lu.work() == tmp_path / "late"
 
 
 def test_the_import_graph_is_a_tree():
@@ -238,6 +238,26 @@ def test_the_import_graph_is_a_tree():
     for m in graph:
         visit(m)
     assert max(len(p.read_text().splitlines()) for p in pkg.glob("*.py")) < 350
+
+
+def test_no_public_name_shadows_a_submodule_and_the_seam_is_only_below_it():
+    import ast
+    import importlib
+    import types
+    from pathlib import Path
+    pkg = Path(lu.__file__).parent
+    modules = {p.stem for p in pkg.glob("*.py")}
+    assert not (modules - {"plots"}) & set(lu.__all__), f"these names hide their module: {sorted(modules & set(lu.__all__))}"
+    for name in sorted(modules - {"__init__", "__main__"}):
+        assert isinstance(importlib.import_module(f"labutils.{name}"), types.ModuleType)
+        assert isinstance(getattr(lu, name, importlib.import_module(f"labutils.{name}")), types.ModuleType), name
+    below = {"engine", "live", "liveserve", "liveimages", "stores", "dockerapi"}
+    for p in pkg.glob("*.py"):
+        if p.stem in below:
+            continue
+        calls = [n for n in ast.walk(ast.parse(p.read_text())) if isinstance(n, ast.Attribute) and n.attr == "client"
+                 and isinstance(n.value, ast.Name) and n.value.id == "engine"]
+        assert not calls, f"{p.name} calls engine.client() above the seam: ask backend() instead"
 
 
 @pytest.mark.parametrize("docker_host, override, host, loopback", [

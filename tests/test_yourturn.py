@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 import labutils as lu
-from labutils import classview, grading, tracking, yourturn
+from labutils import classview, grading, lab, tracking, yourturn
 
 from shared import EXERCISES, ROOT
 
@@ -157,9 +157,9 @@ def learner(work, monkeypatch, live):
 @pytest.mark.engine
 @pytest.mark.parametrize("exercise", sorted(WRONG))
 def test_your_turn_grades_a_wrong_file_and_a_right_one(exercise, learner):
-    folder = lu.yours(exercise)
+    folder = yourturn.yours(exercise)
     if exercise == "multi-stage":        # the lesson compares with the builder pattern's image
-        lu.lab.build_approach(lu.lab.approach("builder pattern"))
+        lab.build_approach(lab.approach("builder pattern"))
     _write(folder, WRONG[exercise])
     before = {p.name: p.read_bytes() for p in folder.iterdir()}
     wrong = lu.your_turn(exercise, quiet=True)
@@ -185,7 +185,7 @@ def test_your_turn_grades_a_wrong_file_and_a_right_one(exercise, learner):
 
 @pytest.mark.engine
 def test_a_build_that_fails_names_the_line(learner):
-    folder = lu.yours("normal-build")
+    folder = yourturn.yours("normal-build")
     (folder / "Dockerfile").write_text("FROM golang:1.15.6\nWORKDIR /myapp\nCOPY welcome.go .\n"
                                        "RUN go build -o welcome ./missing\nENTRYPOINT [\"./welcome\"]\n")
     review = lu.your_turn("normal-build", quiet=True)
@@ -205,7 +205,7 @@ def test_class_view_over_several_namespaces(live, tmp_path):
             os.environ.update(LABUTILS_NAMESPACE=ns, LABUTILS_WORK=str(tmp_path / ns))
             lu.build(lu.write_exercise("multi-stage", show=False), "welcome-optimized:v1", quiet=True)
             if files:
-                _write(lu.yours("multi-stage"), files)
+                _write(yourturn.yours("multi-stage"), files)
                 lu.your_turn("multi-stage", quiet=True)
         os.environ.clear()
         os.environ.update(env)
