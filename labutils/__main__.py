@@ -75,22 +75,16 @@ def _reset(args) -> int:
 def _run_all(args) -> int:
     import pandas as pd
     from . import lab, plots
-    from .containers import run, serve
+    from .behaviour import behaves
     pd.set_option("display.width", 200)
     pd.set_option("display.max_columns", 20)
     print(f"Building the lab's {len(lab.APPROACHES)} approaches, {args.repeats} times cold and warm each ...")
     times = lab.measure(repeats=args.repeats)
     failures = []
     for a in lab.APPROACHES:
-        if a.exercise == "activity":
-            with serve(a.tag) as server:
-                body = server.get("/").body
-            ok, said = body == "<h1>Home Page</h1>", f"GET / -> {body!r}"
-        else:
-            out = run(a.tag)
-            ok, said = out.ok and out.stdout.strip() != "", f"prints {out.stdout.strip()!r}"
-        print(f"[{'ok' if ok else '!!'}] {a.tag}: {said}")
-        if not ok:
+        b = behaves(a.tag, a.exercise)
+        print(f"[{'ok' if b.ok else '!!'}] {a.tag}: {b.said}")
+        if not b.ok:
             failures.append(a.tag)
     summary = lab.summary(times)
     print("\nEvery approach, with the book's figures:\n" + summary.to_string(index=False))

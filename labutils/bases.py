@@ -9,15 +9,14 @@ is never changed.
 """
 from __future__ import annotations
 
-import io
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dockerfile_parse import DockerfileParser
 from dockerfile_parse.parser import image_from
 
-from . import engine, making, names
+from . import dockerfile as reader, engine, making, names
+from .names import repository_name, split_ref  # noqa: F401 (bases' callers name them here)
 from .backend import backend
 from .errors import BaseImageUnavailable
 
@@ -40,23 +39,6 @@ RECIPES = {GOLANG: ("golang.Dockerfile", BULLSEYE), GOLANG_MUSL: ("golang-musl.D
 
 _unpullable: dict[str, str] = {}   # image -> why the pull failed, for this process
 engine.on_reset(_unpullable.clear)
-
-
-def split_ref(ref: str) -> tuple[str, str]:
-    """``golang:1.15.6`` -> (``golang``, ``1.15.6``); digest refs keep their digest."""
-    if "@" in ref:
-        repo, digest = ref.split("@", 1)
-        return repo, "@" + digest
-    last = ref.rsplit("/", 1)[-1]
-    if ":" in last:
-        repo, tag = ref.rsplit(":", 1)
-        return repo, tag
-    return ref, "latest"
-
-
-def repository_name(ref: str) -> str:
-    """The short repository name: ``docker.io/library/golang:1.15`` -> ``golang``."""
-    return split_ref(ref)[0].rsplit("/", 1)[-1]
 
 
 def standin_for(ref: str) -> str | None:
@@ -133,20 +115,10 @@ class PreparedDockerfile:
             self._tmpdir = None
 
 
-def stage_names(parser: DockerfileParser) -> list[str]:
-    names = []
-    for insn in parser.structure:
-        if insn["instruction"] == "FROM":
-            _, stage = image_from(insn["value"])
-            names.append(stage)
-    return names
-
-
 def prepare(dockerfile: Path, buildargs: dict | None = None, *, quiet: bool = False) -> PreparedDockerfile:
     """Resolve every image the Dockerfile names; rewrite a copy if a stand-in is needed."""
-    text = dockerfile.read_text()
-    parser = DockerfileParser(fileobj=io.BytesIO(text.encode()), build_args=dict(buildargs or {}))
-    stages = stage_names(parser)
+    parser = reader.parser(dockerfile, buildargs)
+    stages = reader.stage_names(dockerfile, buildargs)
     known_stages: set[str] = set()
     parents = parser.parent_images
     new_parents, subs, pulled = [], {}, []
@@ -163,29 +135,26 @@ def prepare(dockerfile: Path, buildargs: dict | None = None, *, quiet: bool = Fa
         if stages[index]:
             known_stages.add(stages[index].lower())
     copy_froms = []
-    for insn in parser.structure:                   # COPY --from=<image>
-        if insn["instruction"] in ("COPY", "ADD"):
-            for word in insn["value"].split():
-                if word.startswith("--from="):
-                    src = word.split("=", 1)[1]
-                    if src.lower() in known_stages or src.isdigit():
-                        continue
-                    res = resolve(src, quiet=quiet)
-                    if res.how == "pulled":
-                        pulled.append(src)
-                    if res.how in ("stand-in", "namespace"):
-                        subs[src] = res.used
-                        copy_froms.append((insn, word, f"--from={res.used}"))
+    for insn in reader.read(dockerfile, buildargs).copies(from_context=False):     # COPY --from=<image>
+        src = insn.flag("from") or ""
+        if not src or src.lower() in known_stages or src.isdigit():
+            continue
+        res = resolve(src, quiet=quiet)
+        if res.how == "pulled":
+            pulled.append(src)
+        if res.how in ("stand-in", "namespace"):
+            subs[src] = res.used
+            copy_froms.append((insn.line, f"--from={src}", f"--from={res.used}"))
     if not subs:
         return PreparedDockerfile(dockerfile, {}, stages, pulled)
-    out = DockerfileParser(fileobj=io.BytesIO(text.encode()), build_args=dict(buildargs or {}))
+    out = reader.parser(dockerfile, buildargs)
     # parent_images' setter writes the substituted value; keep the learner's
     # unresolved ${ARG} text where no stand-in was needed.
     raw = [image_from(i["value"])[0] for i in out.structure if i["instruction"] == "FROM"]
     out.parent_images = [subs.get(p, raw[i]) for i, p in enumerate(parents)]
-    for insn, old, new in copy_froms:
+    for line, old, new in copy_froms:
         for current in out.structure:
-            if current["startline"] == insn["startline"]:
+            if current["startline"] + 1 == line:
                 out.add_lines_at(current, current["content"].replace(old, new, 1), replace=True)
                 break
     tmp = tempfile.TemporaryDirectory(prefix="labutils-dockerfile-")

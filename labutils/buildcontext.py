@@ -10,17 +10,14 @@ A source that climbs out of the context is left for the engine to refuse, by lin
 from __future__ import annotations
 
 import hashlib
-import io
-import json
 import os
 import posixpath
 from fnmatch import fnmatchcase
 from pathlib import Path
 
 from docker.utils.build import exclude_paths
-from dockerfile_parse import DockerfileParser
 
-from .errors import BuildFailed
+from . import dockerfile
 
 OUTSIDE = "outside the build context"
 MISSING = "missing"
@@ -91,37 +88,12 @@ def file_digest(path: Path) -> str:
 
 
 def copy_sources(df_path: Path) -> list[tuple[int, list[str]]]:
-    """``(line, sources)`` of each COPY/ADD from the context (not ``--from``), read with dockerfile-parse.
+    """``(line, sources)`` of each COPY/ADD from the context (not ``--from``).
 
     Raises:
         BuildFailed: an instruction's JSON form is malformed (names the line and what to write).
     """
-    parser = DockerfileParser(fileobj=io.BytesIO(df_path.read_bytes()))
-    out = []
-    for insn in parser.structure:
-        if insn["instruction"] not in ("COPY", "ADD"):
-            continue
-        value, line = insn["value"].strip(), insn["startline"] + 1
-        if value.startswith("["):
-            try:
-                words = json.loads(value)
-                if not isinstance(words, list) or not all(isinstance(w, str) for w in words):
-                    raise ValueError("not a list of strings")
-            except ValueError as exc:
-                raise BuildFailed(f"Line {line} of {df_path.name} is not a valid {insn['instruction']}: "
-                                  f"`{insn['content'].strip()}` ({exc}).",
-                                  instruction=f"{insn['instruction']} {value}",
-                                  hint=f'write it as {insn["instruction"]} ["source", "destination"] with the '
-                                       'brackets and quotes closed, or without brackets: '
-                                       f'{insn["instruction"]} source destination.') from None
-        else:
-            words = value.split()
-        flags = [w for w in words if w.startswith("--")]
-        if any(f.startswith("--from=") for f in flags):
-            continue
-        paths = [w for w in words if not w.startswith("--")]
-        out.append((line, paths[:-1]))
-    return out
+    return [(i.line, list(i.args[:-1])) for i in dockerfile.read(df_path).copies(from_context=True)]
 
 
 def inputs(context: Path, df_path: Path) -> dict[str, str]:

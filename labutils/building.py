@@ -4,15 +4,14 @@ Taught in notebooks 01-04 (the lab's builds), 06 (both builders) and 07.
 """
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Mapping
 
-from dockerfile_parse import DockerfileParser
 
 from . import bases, buildcontext, buildkit, classic, names, results
+from . import dockerfile as dockerfile_reader
 from .backend import backend
 from .errors import BuildFailed, LabError
 from .util import human_size
@@ -161,8 +160,7 @@ def build(path, tag: str, dockerfile: str | None = None, target: str | None = No
     context = Path(path).resolve()
     df_path = _dockerfile(context, dockerfile)
     command = _command(tag, df_path, context, target, builder)
-    stages = bases.stage_names(DockerfileParser(fileobj=io.BytesIO(df_path.read_bytes()),
-                                                build_args=dict(buildargs or {})))
+    stages = dockerfile_reader.stage_names(df_path, buildargs)
     if target is not None and target.lower() not in {s.lower() for s in stages if s}:
         named = [s for s in stages if s]
         raise BuildFailed(f"Building {tag} cannot stop at target {target!r}: no stage has that name.",
@@ -184,7 +182,7 @@ def build(path, tag: str, dockerfile: str | None = None, target: str | None = No
             if not quiet:
                 print(f"[labutils] {original} is not on this engine and no registry answered: building with the "
                       f"offline stand-in {sub} instead (a rewritten copy; {df_path.name} is unchanged).", flush=True)
-        view = classic.View(labels=len(all_labels), steps=_step_count(prepared.path)) if builder == "classic" else None
+        view = classic.View(labels=len(all_labels), steps=dockerfile_reader.read(prepared.path).step_count) if builder == "classic" else None
         shown: list[str] = []          # the log as the learner's Dockerfile numbers it
 
         def on_line(text: str, t: float) -> None:
@@ -211,14 +209,6 @@ def build(path, tag: str, dockerfile: str | None = None, target: str | None = No
     return _finish(answer, tag=tag, context=context, df_path=df_path, target=target, builder=builder,
                    substitutions=prepared.substitutions, quiet=quiet, logged=names.LABEL in all_labels,
                    command=command, log="\n".join(shown), total=view.total if view else None)
-
-
-def _step_count(df_path: Path) -> int:
-    """The steps the classic builder runs for a Dockerfile: its instructions, less the ARGs before the first FROM."""
-    structure = DockerfileParser(fileobj=io.BytesIO(Path(df_path).read_bytes())).structure
-    names = [i["instruction"] for i in structure if i["instruction"] != "COMMENT"]
-    first = names.index("FROM") if "FROM" in names else 0
-    return len(names) - first
 
 
 def _finish(answer: dict, *, tag, context, df_path, target, builder, substitutions, quiet, logged,

@@ -15,10 +15,10 @@ from contextlib import contextmanager
 import pandas as pd
 
 from .backend import backend
-from .containers import run, serve
+from .behaviour import behaves
 from .errors import LabError
 from .util import human_size
-from .grading import PAGES, TASKS, WELCOME
+from .grading import TASKS
 from .settings import overridden
 
 COLUMNS = ["learner", "exercise", "whose", "image", "exists", "size", "size_bytes", "built", "works", "said"]
@@ -34,16 +34,12 @@ def as_learner(namespace: str):
             yield
 
 
-def _works(tag: str, serves: bool, size: int, most: float | None) -> tuple[bool, str]:
+def _works(tag: str, exercise: str, size: int, most: float | None) -> tuple[bool, str]:
     if most is not None and size >= most:
         return False, f"{human_size(size)}: the lab's image is under {human_size(most)}"
     try:
-        if serves:
-            with serve(tag) as server:
-                bodies = [server.get(p).body for p in PAGES]
-            return bodies == list(PAGES.values()), f"GET / -> {bodies[0]!r}"
-        out = run(tag, timeout=30)
-        return out.ok and out.stdout == WELCOME, f"prints {(out.stdout or out.stderr).strip()[:60]!r}"
+        b = behaves(tag, exercise, timeout=30)
+        return b.ok, b.said
     except LabError as exc:
         return False, exc.message[:80]
 
@@ -76,7 +72,7 @@ def class_view(check: bool = True) -> pd.DataFrame:
                        "built": img["created"][:19].replace("T", " ") if img else "", "works": None, "said": ""}
                 if img is not None and check:
                     with as_learner(ns):
-                        row["works"], row["said"] = _works(tag, task.serves, img["size"], task.max_size)
+                        row["works"], row["said"] = _works(tag, task.exercise, img["size"], task.max_size)
                 rows.append(row)
     return pd.DataFrame(rows, columns=COLUMNS)
 

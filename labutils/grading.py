@@ -1,20 +1,18 @@
 """The file checks of "your turn": what a reviewer reads in the learner's Dockerfiles and build.sh.
 
 Pure functions of the files (no engine): every exercise's Task, the Check they produce, and each finding
-naming its line (from dockerfile-parse's structure, numbered as an editor numbers them). ``yourturn`` adds
+naming its line (read by ``dockerfile.read``, numbered as an editor numbers them). ``yourturn`` adds
 the image checks and runs them.
 """
 from __future__ import annotations
 
-import io
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
-from dockerfile_parse import DockerfileParser
+from .dockerfile import Instruction, Stage, read  # noqa: F401 (graders name them here)
+from .names import repository_name
 
-WELCOME = "Welcome to multi-stage Docker builds\n"
-PAGES = {"/": "<h1>Home Page</h1>", "/contact": "<h1>Contact Us</h1>", "/login": "<h1>Login Page</h1>"}
 EXERCISE_LABEL = "io.labutils.exercise"
 
 @dataclass(frozen=True)
@@ -60,45 +58,16 @@ class Check:
 
 # --- reading the learner's Dockerfiles ----------------------------------------------------
 
-@dataclass(frozen=True)
-class Instruction:
-    name: str
-    value: str
-    line: int          # 1-based, as an editor numbers it
-
-
-@dataclass(frozen=True)
-class Stage:
-    base: str
-    alias: str
-    line: int
-    instructions: tuple[Instruction, ...]
-
-
 def read_stages(path: Path) -> list[Stage]:
-    parser = DockerfileParser(fileobj=io.BytesIO(path.read_bytes()))
-    stages: list[Stage] = []
-    current: list[Instruction] = []
-    for entry in parser.structure:
-        if entry["instruction"] == "COMMENT":
-            continue
-        ins = Instruction(entry["instruction"].upper(), entry["value"], entry["startline"] + 1)
-        if ins.name == "FROM":
-            words = [w for w in ins.value.split() if not w.startswith("--")]
-            alias = words[2] if len(words) >= 3 and words[1].lower() == "as" else ""
-            stages.append(Stage(words[0] if words else "", alias, ins.line, ()))
-            current = []
-        current.append(ins)
-        if stages:
-            stages[-1] = Stage(stages[-1].base, stages[-1].alias, stages[-1].line, tuple(current))
-    return stages
+    """The stages of a learner's Dockerfile (``dockerfile.read``)."""
+    return read(path).stages
 
 
 def family_of(image: str) -> str:
     """``golang``, ``alpine``, ``scratch`` or the image's repository name (a stand-in counts as its original)."""
     if image.lower() == "scratch":
         return "scratch"
-    repo = image.split("@")[0].rsplit("/", 1)[-1].split(":")[0].lower()
+    repo = repository_name(image).lower()
     return repo[len("labutils-"):] if repo.startswith("labutils-") else repo
 
 
@@ -136,11 +105,8 @@ def copy_checks(stages: list[Stage], name: str, multi_stage: bool) -> list[Check
                                    + ("`COPY --from=builder /myapp/welcome .`" if multi_stage else "`COPY welcome .`")
                                    + " after its FROM.")]
     for ins in copies:
-        words = shlex.split(ins.value)
-        flags = [w for w in words if w.startswith("--")]
-        paths = [w for w in words if not w.startswith("--")]
-        sources = paths[:-1]
-        if multi_stage and not any(f.startswith("--from=") for f in flags):
+        sources = list(ins.args[:-1])
+        if multi_stage and ins.flag("from") is None:
             return [Check(what, False, f"line {ins.line} of {name} (`{ins.name} {ins.value}`) copies from the build "
                                        "context, not from the build stage; use `COPY --from=<stage> <binary> .`.")]
         whole = [s for s in sources if s.rstrip("/") in ("", ".", "/", "*") or "*" in s or s.endswith("/")]

@@ -13,7 +13,8 @@ import pandas as pd
 from docker.utils.build import exclude_paths
 
 from .building import build
-from .containers import file_size, run, serve
+from .behaviour import behaves
+from .containers import file_size
 from .exercises import write_exercise
 from .buildcontext import ignore_patterns
 from .util import human_size
@@ -61,10 +62,7 @@ def dockerfile(name: str) -> Path:
 
 
 def _works(program: str, tag: str) -> bool:
-    if program == "server":
-        with serve(tag) as server:
-            return server.get("/").body == "<h1>Home Page</h1>"
-    return run(tag).stdout == "Welcome to multi-stage Docker builds\n"
+    return behaves(tag, PROGRAMS[program]).ok
 
 
 def to_the_floor(program: str = "welcome") -> pd.DataFrame:

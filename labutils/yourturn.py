@@ -20,9 +20,10 @@ from . import names, tracking
 from .backend import backend
 from .building import BuildResult, build
 from .steps import run_steps
+from .behaviour import behaves
 from .containers import ps, run, serve
 from .errors import BuildFailed, CheckpointFailed, LabError, RecordingMissing
-from .grading import (EXERCISE_LABEL, PAGES, TASKS, WELCOME, Check, Task, base_check, copy_checks, read_stages,
+from .grading import (EXERCISE_LABEL, TASKS, Check, Task, base_check, copy_checks, read_stages,
                       script_steps, stage_count, yours_tag)
 from .imageinfo import image_exists, same_files
 from .settings import settings, work_dir
@@ -178,19 +179,17 @@ def _image_checks(task: Task, folder: Path, graded: Path, result: BuildResult) -
     where = f"line {entry.line} of Dockerfile (`{entry.name} {entry.value}`)" if entry else "Dockerfile (no ENTRYPOINT)"
     if task.serves:
         try:
-            with serve(task.tag) as server:
-                bodies = {p: server.get(p).body for p in PAGES}
-            ok = bodies == PAGES
-            fix = "" if ok else (f"it answered {bodies}; serve the lab's main.go unchanged, and check {where}.")
+            b = behaves(task.tag, task.exercise)
+            ok, fix = b.ok, "" if b.ok else f"it answered {b.bodies}; serve the lab's main.go unchanged, and check {where}."
         except LabError as exc:
             ok, fix = False, _serve_fix(exc, graded, where)
         checks.append(Check("it serves /, /contact and /login with the lab's three headings", ok, fix))
     else:
-        out = run(task.tag)
-        ok = out.ok and out.stdout == WELCOME
-        checks.append(Check("it prints the lab's welcome line", ok,
-                            "" if ok else f"it exited {out.exit_code} and printed {(out.stdout + out.stderr)[:200]!r}; "
-                                          f"check {where} runs the program you built."))
+        b = behaves(task.tag, task.exercise)
+        out = b.output
+        checks.append(Check("it prints the lab's welcome line", b.ok,
+                            "" if b.ok or out is None else f"it exited {out.exit_code} and printed "
+                            f"{(out.stdout + out.stderr)[:200]!r}; check {where} runs the program you built."))
     size = result.size
     if task.max_size is not None:
         ok = size < task.max_size

@@ -137,7 +137,8 @@ def test_prepare_rewrites_a_copy_with_a_parser(monkeypatch, tmp_path):
     text = ("ARG GO=golang:1.15.6\n"
             "FROM ${GO} AS builder\nRUN echo build\n"
             "FROM builder AS test\nRUN echo test\n"
-            "FROM alpine:latest\nCOPY --from=builder /a /a\nCOPY --from=alpine:latest /etc/passwd /p\n")
+            "FROM alpine:latest\nCOPY --from=builder /a /a\nCOPY --from=alpine:latest /etc/passwd /p\n"
+            'COPY --chown=1:1 --from=alpine:latest ["/etc/group", "/g r"]\n')
     df = tmp_path / "Dockerfile"
     df.write_text(text)
     prepared = bases.prepare(df)
@@ -148,12 +149,37 @@ def test_prepare_rewrites_a_copy_with_a_parser(monkeypatch, tmp_path):
         assert "FROM builder AS test" in out
         assert f"FROM {bases.ALPINE}\n" in out
         assert f"COPY --from={bases.ALPINE} /etc/passwd /p" in out
+        assert f'COPY --chown=1:1 --from={bases.ALPINE} ["/etc/group", "/g r"]' in out, "the JSON form too"
         assert "COPY --from=builder /a /a" in out
-        assert prepared.stages == ["builder", "test", None]
+        assert prepared.stages == ["builder", "test", ""]
     finally:
         prepared.cleanup()
     assert df.read_text() == text
     assert not prepared.path.exists()
+
+
+def test_one_reader_splits_flags_json_and_words_and_names_a_bad_line(tmp_path):
+    from labutils import buildcontext, dockerfile, grading
+    df = tmp_path / "Dockerfile"
+    df.write_text("ARG V=1\nFROM --platform=$BUILDPLATFORM golang:1.15.6 AS build\n# a comment\n"
+                  'COPY --chown=1:1 ["a b.txt", "c.txt", "/dst/"]\nCOPY --from=build /out /out\n'
+                  "RUN go build \\\n  -o /out .\nFROM scratch\nCOPY --from=build /out /\n")
+    read = dockerfile.read(df)
+    assert [i.name for i in read.instructions] == ["ARG", "FROM", "COPY", "COPY", "RUN", "FROM", "COPY"]
+    first_copy = read.instructions[2]
+    assert first_copy.flags == {"chown": "1:1"} and first_copy.args == ("a b.txt", "c.txt", "/dst/")
+    assert first_copy.json_form and first_copy.line == 4
+    assert read.step_count == 6, "the ARG before the first FROM is no step of the classic builder"
+    assert [(s.base, s.alias, s.line) for s in read.stages] == [("golang:1.15.6", "build", 2), ("scratch", "", 8)]
+    assert read.stages[0].instructions[0].flag("platform") == "$BUILDPLATFORM"
+    assert buildcontext.copy_sources(df) == [(4, ["a b.txt", "c.txt"])], "--from copies are not the context's"
+    assert grading.read_stages(df) == read.stages
+    assert dockerfile.stage_names(df) == ["build", ""]
+    df.write_text('FROM scratch\nCMD ["a",\nCOPY ["a.txt", \n')
+    with pytest.raises(lu.BuildFailed, match="Line 3 of Dockerfile is not a valid COPY"):
+        dockerfile.read(df)
+    df.write_text('FROM scratch\nCMD ["a",\n')
+    assert dockerfile.read(df).instructions[1].args == ('["a",',), "CMD falls back to the shell form, as Docker does"
 
 
 def test_namespace_names_and_ownership(monkeypatch):
