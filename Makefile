@@ -1,5 +1,5 @@
 # make lab    - set up .venv, make the base images ready, start JupyterLab on notebooks/
-# make test   - the whole suite: unit, real engine and nbval live, then nbval in recorded mode (no engine), then
+# make test   - the whole suite: ruff and mypy, unit, real engine and nbval live, then nbval in recorded mode (no engine), then
 #               again as Binder runs it (a fresh environment, no docker CLI, no engine)
 # make run    - every exercise headless: the comparison table and the figures (work/figures/)
 # make record - run the notebooks live (recording + stored outputs), then replay them with no engine
@@ -17,7 +17,7 @@ NBVAL  := --nbval --nbval-sanitize-with notebooks/sanitize.cfg --nbval-cell-time
 # the recorded pass points DOCKER_HOST at nothing: it must not need (or reach) an engine
 NO_ENGINE := LABUTILS_MODE=recorded DOCKER_HOST=unix:///nonexistent/labutils-recorded-mode.sock
 
-.PHONY: test-engines engines-down lab test test-live test-recorded test-binder test-unit test-notebooks run record bases doctor clean venv
+.PHONY: test-engines engines-down lab test lint test-live test-recorded test-binder test-unit test-notebooks run record bases doctor clean venv
 
 venv: $(STAMP)
 
@@ -56,7 +56,12 @@ lab: $(STAMP)
 	  --LabApp.default_url=$$(ls $(LAB_WORKSPACES)/*.jupyterlab-workspace >/dev/null 2>&1 && echo /lab || echo /lab/tree/00-setup.ipynb) \
 	  $$([ "$$(id -u)" = 0 ] && echo --allow-root) $(LAB_ARGS)
 
-test: test-live test-recorded test-binder
+test: lint test-live test-recorded test-binder
+
+# static checks first (seconds): ruff's rules and mypy's settings are in pyproject.toml
+lint: $(STAMP)
+	$(BIN)/ruff check labutils tests tools bench
+	$(BIN)/mypy labutils
 
 # first what the tests need on the engine, as make lab makes it (local, else pulled, else offline stand-ins,
 # with progress), so that no test depends on another having made the bases

@@ -64,73 +64,78 @@ def nbval(env: dict) -> None:
         raise SystemExit("the notebook suite failed under the benchmark:\n" + proc.stdout[-3000:])
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--out", default=str(ROOT / "bench" / "results.md"))
-    args = parser.parse_args()
-    n = 3 if args.quick else 7
-    rows: list[tuple[str, str, str, str]] = []     # what, result, goal, met
-    os.environ["LABUTILS_WORK"] = tempfile.mkdtemp(prefix="labutils-bench-")
-    os.environ.setdefault("LABUTILS_MODE", "live")
-    version = engine.version()
+Row = tuple[str, str, str, str]          # what, result, goal, met
 
-    # 1. labutils build() vs docker build, warm and cold
+
+def build_vs_cli(n: int) -> list[Row]:
+    """1. labutils build() vs docker build, warm and cold."""
+    rows: list[Row] = []
     folder = lu.write_exercise("normal-build", show=False)
     lu.build(folder, "bench-welcome:v1", quiet=True)
     prepared = bases.prepare(folder / "Dockerfile", quiet=True)       # the CLI gets the stand-in copy, untimed
-    for cache, nocache in (("warm", False), ("cold", True)):
-        ours = timed(lambda: lu.build(folder, "bench-welcome:v1", nocache=nocache, quiet=True), n)
-        theirs = timed(lambda: docker_build(prepared.path, folder, "bench-welcome:v1", nocache), n)
-        ratio = statistics.median(ours) / statistics.median(theirs)
-        goal = "at most 1.05" if cache == "warm" else "-"
-        met = ("yes" if ratio <= 1.05 else "no") if cache == "warm" else "-"
-        rows.append((f"labutils `build()` / `docker build` CLI, {cache}", f"{ratio:.3f} (labutils {fmt(ours)}; "
-                     f"CLI {fmt(theirs)})", goal, met))
-        print(rows[-1], flush=True)
-    prepared.cleanup()
+    try:
+        for cache, nocache in (("warm", False), ("cold", True)):
+            ours = timed(lambda nocache=nocache: lu.build(folder, "bench-welcome:v1", nocache=nocache, quiet=True), n)
+            theirs = timed(lambda nocache=nocache: docker_build(prepared.path, folder, "bench-welcome:v1", nocache), n)
+            ratio = statistics.median(ours) / statistics.median(theirs)
+            goal = "at most 1.05" if cache == "warm" else "-"
+            met = ("yes" if ratio <= 1.05 else "no") if cache == "warm" else "-"
+            rows.append(say((f"labutils `build()` / `docker build` CLI, {cache}",
+                             f"{ratio:.3f} (labutils {fmt(ours)}; CLI {fmt(theirs)})", goal, met)))
+    finally:
+        prepared.cleanup()
+    return rows
 
-    # 2. builder pattern vs multi-stage, cold and warm (same approach code as the summary notebook)
+
+def pattern_vs_multistage(n: int) -> list[Row]:
+    """2. builder pattern vs multi-stage, cold and warm (same approach code as the summary notebook)."""
+    rows: list[Row] = []
     bp_, ms = lab.approach("builder pattern"), lab.approach("multi-stage to scratch")
     for cache, nocache in (("cold", True), ("warm", False)):
         a = [lab.build_approach(bp_, nocache=nocache)["seconds"] for _ in range(n)]
         b = [lab.build_approach(ms, nocache=nocache)["seconds"] for _ in range(n)]
-        rows.append((f"builder pattern / multi-stage, {cache}",
-                     f"{statistics.median(a) / statistics.median(b):.2f} (builder pattern {fmt(a)}; multi-stage {fmt(b)})",
-                     "-", "-"))
-        print(rows[-1], flush=True)
+        rows.append(say((f"builder pattern / multi-stage, {cache}", f"{statistics.median(a) / statistics.median(b):.2f} "
+                         f"(builder pattern {fmt(a)}; multi-stage {fmt(b)})", "-", "-")))
     bp_folder = lu.write_exercise("builder-pattern", show=False)
     script = timed(lambda: lu.run_script(bp_folder, "build.sh"), n) if engine.docker_cli() else []
     if script:
         rows.append(("the lab's build.sh itself (docker CLI, warm)", fmt(script), "-", "-"))
+    return rows
 
-    # 3. classic builder vs BuildKit
-    if buildkit.cli():
-        for cache, nocache in (("cold", True), ("warm", False)):
-            c = [lab.build_approach(ms, nocache=nocache)["seconds"] for _ in range(n)]
-            k = [lab.build_approach(ms, nocache=nocache, builder="buildkit")["seconds"] for _ in range(n)]
-            rows.append((f"BuildKit / classic builder, multi-stage, {cache}",
+
+def classic_vs_buildkit(n: int) -> list[Row]:
+    """3. classic builder vs BuildKit."""
+    if not buildkit.cli():
+        return [("BuildKit / classic builder", "no docker CLI with BuildKit here", "-", "-")]
+    ms, rows = lab.approach("multi-stage to scratch"), []
+    for cache, nocache in (("cold", True), ("warm", False)):
+        c = [lab.build_approach(ms, nocache=nocache)["seconds"] for _ in range(n)]
+        k = [lab.build_approach(ms, nocache=nocache, builder="buildkit")["seconds"] for _ in range(n)]
+        rows.append(say((f"BuildKit / classic builder, multi-stage, {cache}",
                          f"{statistics.median(k) / statistics.median(c):.2f} (BuildKit {fmt(k)}; classic {fmt(c)})",
-                         "-", "-"))
-            print(rows[-1], flush=True)
-    else:
-        rows.append(("BuildKit / classic builder", "no docker CLI with BuildKit here", "-", "-"))
+                         "-", "-")))
+    return rows
 
-    # 4. the notebook suite under nbval, recorded (no engine) and live (bases present)
-    # the notebooks print paths under the repository's work/, so the suite runs there, as `make test` does
+
+def notebook_suite(n: int, quick: bool) -> list[Row]:
+    """4. the notebook suite under nbval, recorded (no engine) and live (bases present).
+
+    The notebooks print paths under the repository's work/, so the suite runs there, as `make test` does.
+    """
     base_env = {k: v for k, v in os.environ.items() if k != "LABUTILS_WORK"}
     rec_env = dict(base_env, LABUTILS_MODE="recorded", DOCKER_HOST="unix:///nonexistent/bench.sock")
     rec = timed(lambda: nbval(rec_env), n)
-    rows.append(("nbval over every notebook, recorded mode", fmt(rec), "under 60 s",
-                 "yes" if statistics.median(rec) < 60 else "no"))
-    print(rows[-1], flush=True)
-    if not args.quick:
+    rows = [say(("nbval over every notebook, recorded mode", fmt(rec), "under 60 s",
+                 "yes" if statistics.median(rec) < 60 else "no"))]
+    if not quick:
         live = timed(lambda: nbval(dict(base_env, LABUTILS_MODE="live")), 3)
-        rows.append(("nbval over every notebook, live, base images present", fmt(live), "under 5 minutes",
-                     "yes" if statistics.median(live) < 300 else "no"))
-        print(rows[-1], flush=True)
+        rows.append(say(("nbval over every notebook, live, base images present", fmt(live), "under 5 minutes",
+                         "yes" if statistics.median(live) < 300 else "no")))
+    return rows
 
-    # 5. the offline stand-ins from nothing: both debootstraps, then every recipe without any build cache
+
+def standins_from_nothing(quick: bool) -> list[Row]:
+    """5. the offline stand-ins from nothing: both debootstraps, then every recipe without any build cache."""
     def from_nothing():
         made = {bases.DEBIAN: standins.make_debian(quiet=True, tag="bench-debian:bookworm"),
                 bases.BULLSEYE: standins.make_debian(quiet=True, tag="bench-debian:bullseye", suite="bullseye")}
@@ -140,17 +145,30 @@ def main() -> int:
             standins.make_from_dockerfile(made[sub], settings.settings().data / "bases" / recipe, "bench",
                                           quiet=True, base=made[base], nocache=True)
         return made
-    made = {}
-    fresh = timed(lambda: made.update(from_nothing()), 1 if args.quick else 2)
-    rows.append(("`bases --offline` from nothing (debootstrap, no build cache)", fmt(fresh), "under 3 minutes",
-                 "yes" if statistics.median(fresh) < 180 else "no"))
-    print(rows[-1], flush=True)
-    for tag in [*made.values(), "bench-welcome:v1"]:
-        try:
-            engine.client().images.remove(tag, force=True)
-        except Exception:
-            pass
+    made: dict = {}
+    fresh = timed(lambda: made.update(from_nothing()), 1 if quick else 2)
+    row = say(("`bases --offline` from nothing (debootstrap, no build cache)", fmt(fresh), "under 3 minutes",
+               "yes" if statistics.median(fresh) < 180 else "no"))
+    subprocess.run([cli(), "image", "rm", "-f", *made.values(), "bench-welcome:v1"], capture_output=True)
+    return [row]
 
+
+def say(row: Row) -> Row:
+    print(row, flush=True)
+    return row
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--out", default=str(ROOT / "bench" / "results.md"))
+    args = parser.parse_args()
+    n = 3 if args.quick else 7
+    os.environ["LABUTILS_WORK"] = tempfile.mkdtemp(prefix="labutils-bench-")
+    os.environ.setdefault("LABUTILS_MODE", "live")
+    version = engine.version()
+    rows = (build_vs_cli(n) + pattern_vs_multistage(n) + classic_vs_buildkit(n) + notebook_suite(n, args.quick)
+            + standins_from_nothing(args.quick))
     date = datetime.now(timezone.utc).strftime("%Y-%m-%d")
     lines = [f"Measured {date} on {os.cpu_count()} cores, Docker Engine {version.get('Version')} "
              f"(API {version.get('ApiVersion')}), offline stand-ins; `python bench/run.py{' --quick' if args.quick else ''}`.",

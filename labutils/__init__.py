@@ -14,11 +14,25 @@ read when asked), ``labutils.engine`` (``reset_caches``, ``docker_cli``),
 """
 from .analysis import Analysis, analyze
 from .building import BuildResult, Step, build
-from .checkup import doctor, ready as lab_ready
+from .checkup import doctor
+from .checkup import ready as lab_ready
 from .containers import HttpAnswer, RunResult, Server, copy_out, file_size, ps, run, serve
-from .errors import (BaseImageUnavailable, BuildFailed, CheckpointFailed, ContainerFailed, EngineUnavailable,
-                     HttpFailed, ImageNotFound, InvalidArgument, LabError, PortInUse, RecordingMissing,
-                     RunTimeout, ServerNotReady, SettingsError)
+from .errors import (
+    BaseImageUnavailable,
+    BuildFailed,
+    CheckpointFailed,
+    ContainerFailed,
+    EngineUnavailable,
+    HttpFailed,
+    ImageNotFound,
+    InvalidArgument,
+    LabError,
+    PortInUse,
+    RecordingMissing,
+    RunTimeout,
+    ServerNotReady,
+    SettingsError,
+)
 from .exercises import checkpoint, exercise_files, run_script, show, work, write_exercise
 from .imageinfo import clean, image_exists, image_size, image_sizes, images, inspect, layer_digests, layers, same_files
 from .lab import builders, measure, spread, summary, versus, with_buildkit

@@ -5,10 +5,10 @@ import argparse
 import sys
 
 from . import standins
-from .imageinfo import clean
-from .settings import settings
 from .checkup import doctor, ready
 from .errors import LabError
+from .imageinfo import clean
+from .settings import settings
 
 
 def _doctor(args) -> int:
@@ -38,11 +38,11 @@ def _bases(args) -> int:
 def _bases_in_background(args) -> int:
     """make lab's first step: base images ready now, or being made while JupyterLab opens."""
     from . import engine, making
-    from .bases import LAB_BASES, exists, standin_for
+    from .bases import LAB_BASES, exists, standin_of
     if not engine.answers():
         print("No Docker Engine answered: the notebooks will run in recorded mode.")
         return 1
-    missing = [ref for ref in LAB_BASES if not exists(ref) and not exists(standin_for(ref))]
+    missing = [ref for ref in LAB_BASES if not exists(ref) and not exists(standin_of(ref))]
     if not missing:
         print("The lab's base images are ready.")
         return 0
@@ -74,6 +74,7 @@ def _reset(args) -> int:
 
 def _run_all(args) -> int:
     import pandas as pd
+
     from . import lab, plots
     from .behaviour import behaves
     pd.set_option("display.width", 200)
@@ -100,6 +101,7 @@ def _run_all(args) -> int:
 
 def _class(args) -> int:
     import pandas as pd
+
     from . import classview, plots
     pd.set_option("display.width", 200)
     pd.set_option("display.max_columns", 20)

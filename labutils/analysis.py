@@ -84,8 +84,8 @@ def analyze_listing(listing: dict, tag: str = "") -> Analysis:
             file_rows.append({"layer": index, "path": path, "bytes": size, "kind": kind})
     files = pd.DataFrame(file_rows, columns=["layer", "path", "bytes", "kind"])
     last = {p: e["layers"][-1] for p, e in seen.items()}
-    files["changed_later"] = [last[p] > layer for p, layer in zip(files["path"], files["layer"])]
-    for index, name in enumerate(names):
+    files["changed_later"] = [last[p] > layer for p, layer in zip(files["path"], files["layer"], strict=True)]
+    for index in range(len(names)):
         mine = files[files["layer"] == index]
         later = mine[mine["changed_later"] & (mine["kind"] != "deleted")]
         layer_rows.append({"layer": index, "created_by": history[index] if index < len(history) else "",

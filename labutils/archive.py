@@ -36,7 +36,8 @@ def _members(archive: tarfile.TarFile, name: str) -> tuple[list[list], str]:
             if m.isreg():
                 h = hashlib.sha256()
                 fh = layer.extractfile(m)
-                for chunk in iter(lambda: fh.read(1 << 20), b""):
+                assert fh is not None, "a regular member has data"
+                while chunk := fh.read(1 << 20):
                     h.update(chunk)
                 content = h.hexdigest()
             described.append(f"{path}\0{m.type.decode()}\0{m.mode:o}\0{m.uid}:{m.gid}\0{m.linkname}\0{content}")
@@ -54,15 +55,31 @@ def read_archive(path) -> dict:
     """
     with tarfile.open(path, mode="r:*") as archive:
         names = set(archive.getnames())
-        manifest = json.load(archive.extractfile("manifest.json"))[0]
+        manifest = read_json(archive, "manifest.json")[0]
         layout = "oci" if "oci-layout" in names or "index.json" in names else "legacy"
-        config = json.load(archive.extractfile(manifest["Config"]))
+        config = read_json(archive, manifest["Config"])
         read = [_members(archive, name) for name in manifest["Layers"]]
     history = [h.get("created_by", "").replace("/bin/sh -c #(nop) ", "").strip()
                for h in config.get("history", []) if not h.get("empty_layer")]
     return {"layout": layout, "history": history, "layers": [entries for entries, _ in read],
             "files_digests": [files for _, files in read],
             "rest": [{"files": 0, "bytes": 0} for _ in read]}
+
+
+def read_json(archive: tarfile.TarFile, name: str):
+    """A JSON member of an image archive (``manifest.json``, a config).
+
+    Raises:
+        LabError: the archive has no such file (it is not an image archive).
+    """
+    try:
+        fh = archive.extractfile(name)
+    except KeyError:
+        fh = None
+    if fh is None:
+        raise LabError(f"The archive has no {name}: it is not an image archive (`docker save` writes one).",
+                       hint="check the file: a kit or a saved image is a tar with a manifest.json.")
+    return json.load(fh)
 
 
 def reduce(listing: dict) -> dict:
@@ -77,7 +94,7 @@ def reduce(listing: dict) -> dict:
                posixpath.join(posixpath.dirname(p), posixpath.basename(p)[len(WHITEOUT):])
                for layer in listing["layers"] for p, _, _, wh in layer if wh}
     keep, rest = [], []
-    for layer, before in zip(listing["layers"], listing["rest"]):
+    for layer, before in zip(listing["layers"], listing["rest"], strict=True):
         kept, files, size = [], before["files"], before["bytes"]
         for entry in layer:
             path, nbytes, is_dir, wh = entry

@@ -8,19 +8,19 @@ All three keep one contract, ``seam.Backend``. Public functions ask
 from __future__ import annotations
 
 import contextlib
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from . import engine
 from .errors import EngineUnavailable
-from .seam import Backend, Description
-from .settings import overridden, settings
 from .live import Live
 from .recorded import Recorded
 from .recorder import Recorder
+from .seam import Backend, Description
+from .settings import overridden, settings
 
 
-@lru_cache(maxsize=None)
+@cache
 def _recorded(path: str) -> Recorded:
     return Recorded(Path(path))
 
@@ -55,6 +55,14 @@ def live(what: str) -> Backend:
                                 hint="start an engine (or set DOCKER_HOST) and unset LABUTILS_MODE, then try again.")
     b.describe()
     return b
+
+
+def mark(df):
+    """``df`` with ``attrs["recorded"]`` set to the recording's label where the answers were replayed."""
+    label = backend().describe()["label"]
+    if label:
+        df.attrs["recorded"] = label
+    return df
 
 
 def describe() -> Description:

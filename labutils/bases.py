@@ -10,15 +10,17 @@ is never changed.
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from dockerfile_parse.parser import image_from
 
-from . import dockerfile as reader, engine, making, names
-from .names import repository_name, split_ref  # noqa: F401 (bases' callers name them here)
+from . import dockerfile as reader
+from . import engine, making, names
 from .backend import backend
 from .errors import BaseImageUnavailable
+from .names import repository_name, split_ref  # noqa: F401 (bases' callers name them here)
 
 STANDIN_LABEL = "io.labutils.standin"
 DEBIAN = "labutils-debian:bookworm"
@@ -47,6 +49,14 @@ def standin_for(ref: str) -> str | None:
     if repo == "golang" and split_ref(ref)[1].endswith("-alpine"):
         return GOLANG_MUSL
     return STANDINS.get(repo)
+
+
+def standin_of(ref: str) -> str:
+    """The stand-in of an image the lab names (each of LAB_BASES has one)."""
+    sub = standin_for(ref)
+    if sub is None:
+        raise BaseImageUnavailable(f"{ref} has no offline stand-in.", hint=f"use one of {list(LAB_BASES)}.")
+    return sub
 
 
 def exists(ref: str) -> bool:
@@ -115,7 +125,7 @@ class PreparedDockerfile:
             self._tmpdir = None
 
 
-def prepare(dockerfile: Path, buildargs: dict | None = None, *, quiet: bool = False) -> PreparedDockerfile:
+def prepare(dockerfile: Path, buildargs: Mapping[str, str] | None = None, *, quiet: bool = False) -> PreparedDockerfile:
     """Resolve every image the Dockerfile names; rewrite a copy if a stand-in is needed."""
     parser = reader.parser(dockerfile, buildargs)
     stages = reader.stage_names(dockerfile, buildargs)

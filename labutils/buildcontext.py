@@ -64,7 +64,7 @@ def match(found: dict[str, str], source: str) -> list[str]:
     elif _glob(source):
         parts = source.split("/")
         roots = [p for p in found if len(p.split("/")) == len(parts)
-                 and all(fnmatchcase(a, b) for a, b in zip(p.split("/"), parts))]
+                 and all(fnmatchcase(a, b) for a, b in zip(p.split("/"), parts, strict=True))]
     else:
         roots = [source] if source in found else []
     out = set()

@@ -4,16 +4,16 @@ Taught in notebooks 01-04 (the lab's builds), 06 (both builders) and 07.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Mapping
-
 
 from . import bases, buildcontext, buildkit, classic, names, results
 from . import dockerfile as dockerfile_reader
 from .backend import backend
-from .errors import BuildFailed, LabError
+from .errors import BuildFailed, InvalidArgument, LabError
+from .seam import BuildAnswer, BuildRequest
 from .util import human_size
 
 
@@ -61,11 +61,6 @@ class BuildResult:
     store: str = field(repr=False, default="")
 
     @property
-    def size_mb(self) -> float:
-        """Size in MB as ``docker image ls`` counts them (10**6 bytes)."""
-        return self.size / 1e6
-
-    @property
     def steps_cached(self) -> int:
         return sum(s.cached for s in self.steps)
 
@@ -81,12 +76,6 @@ class BuildResult:
     def __repr__(self) -> str:
         return (f"BuildResult(tag={self.tag!r}, size={human_size(self.size)!r}, "
                 f"steps={len(self.steps)}, seconds={self.seconds:.1f})")
-
-    def steps_frame(self):
-        """The steps as a DataFrame: number, instruction, seconds, cached."""
-        import pandas as pd
-        return pd.DataFrame([{"step": s.number, "instruction": s.instruction,
-                              "seconds": round(s.seconds, 2), "cached": s.cached} for s in self.steps])
 
 
 def _hint(error: str, target: str | None) -> str:
@@ -154,9 +143,44 @@ def build(path, tag: str, dockerfile: str | None = None, target: str | None = No
         RecordingMissing: recorded mode, and the recording holds no build of these files.
         LabError: no such folder or Dockerfile, or an unknown builder.
     """
+    plan = _plan(path, tag, dockerfile, target, nocache, buildargs, labels, builder, quiet)
+    prepared = bases.prepare(plan.df_path, buildargs, quiet=quiet)
+    try:
+        _say_bases(plan, prepared)
+        answer, plan, log, total = _run(plan, prepared)
+    finally:
+        prepared.cleanup()
+    return _finish(answer, plan, prepared.substitutions, log, total)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """One build as asked: what the engine gets (``req``) and what the result and its errors name."""
+    tag: str
+    context: Path
+    df_path: Path
+    target: str | None
+    builder: str
+    quiet: bool
+    command: str
+    req: BuildRequest = field(repr=False)
+
+    @property
+    def logged(self) -> bool:
+        return names.LABEL in self.req["labels"]
+
+    def with_buildkit(self) -> _Plan:
+        req: BuildRequest = {**self.req, "builder": "buildkit", "key": {**self.req["key"], "builder": "buildkit"}}
+        return replace(self, builder="buildkit", req=req,
+                       command=_command(self.tag, self.df_path, self.context, self.target, "buildkit"))
+
+
+def _plan(path, tag, dockerfile, target, nocache, buildargs, labels, builder, quiet) -> _Plan:
+    """Check what was asked (builder, folder, Dockerfile, target) and make the engine's request."""
     if builder not in ("classic", "buildkit"):
-        raise LabError(f"builder={builder!r} is not a builder labutils knows.",
-                       hint="use builder='classic' (the engine's API) or builder='buildkit' (through the docker CLI).")
+        raise InvalidArgument(f"builder={builder!r} is not a builder labutils knows.",
+                              hint="use builder='classic' (the engine's API) or builder='buildkit' (through the "
+                                   "docker CLI).")
     context = Path(path).resolve()
     df_path = _dockerfile(context, dockerfile)
     command = _command(tag, df_path, context, target, builder)
@@ -173,47 +197,50 @@ def build(path, tag: str, dockerfile: str | None = None, target: str | None = No
            "buildargs": dict(buildargs or {}), "files": buildcontext.inputs(context, df_path)}
     if builder != "classic":
         key["builder"] = builder
-    prepared = bases.prepare(df_path, buildargs, quiet=quiet)
-    try:
-        for ref in prepared.pulled:
-            if not quiet:
-                print(f"[labutils] pulled {ref} from the registry; building on it as it is.", flush=True)
-        for original, sub in prepared.substitutions.items():
-            if not quiet:
-                print(f"[labutils] {original} is not on this engine and no registry answered: building with the "
-                      f"offline stand-in {sub} instead (a rewritten copy; {df_path.name} is unchanged).", flush=True)
-        view = classic.View(labels=len(all_labels), steps=dockerfile_reader.read(prepared.path).step_count) if builder == "classic" else None
-        shown: list[str] = []          # the log as the learner's Dockerfile numbers it
-
-        def on_line(text: str, t: float) -> None:
-            line = view.line(text) if view else text
-            if line is not None:
-                shown.append(line)
-                if not quiet:
-                    print(line, flush=True)
-
-        req = {"context": str(context), "tag": tag, "dockerfile": str(prepared.path), "target": target,
-               "nocache": bool(nocache), "buildargs": dict(buildargs or {}), "labels": all_labels,
-               "builder": builder, "key": key, "replayable": names.LABEL in all_labels}
-        answer = backend().build(req, on_line)
-        if builder == "classic" and classic.refused(answer) and backend().has_buildkit():
-            if not quiet:
-                print(f"[labutils] this engine refuses the classic builder ({str(answer['error']).strip()[:120]}); "
-                      "building with BuildKit instead.", flush=True)
-            builder, view = "buildkit", None
-            command = _command(tag, df_path, context, target, builder)
-            shown.clear()
-            answer = backend().build({**req, "builder": "buildkit", "key": {**key, "builder": "buildkit"}}, on_line)
-    finally:
-        prepared.cleanup()
-    return _finish(answer, tag=tag, context=context, df_path=df_path, target=target, builder=builder,
-                   substitutions=prepared.substitutions, quiet=quiet, logged=names.LABEL in all_labels,
-                   command=command, log="\n".join(shown), total=view.total if view else None)
+    req: BuildRequest = {"context": str(context), "tag": tag, "dockerfile": str(df_path), "target": target,
+           "nocache": bool(nocache), "buildargs": dict(buildargs or {}), "labels": all_labels,
+           "builder": builder, "key": key, "replayable": names.LABEL in all_labels}
+    return _Plan(tag, context, df_path, target, builder, quiet, command, req)
 
 
-def _finish(answer: dict, *, tag, context, df_path, target, builder, substitutions, quiet, logged,
-            command, log: str, total: int | None) -> BuildResult:
+def _say_bases(plan: _Plan, prepared) -> None:
+    if plan.quiet:
+        return
+    for ref in prepared.pulled:
+        print(f"[labutils] pulled {ref} from the registry; building on it as it is.", flush=True)
+    for original, sub in prepared.substitutions.items():
+        print(f"[labutils] {original} is not on this engine and no registry answered: building with the "
+              f"offline stand-in {sub} instead (a rewritten copy; {plan.df_path.name} is unchanged).", flush=True)
+
+
+def _run(plan: _Plan, prepared) -> tuple[BuildAnswer, _Plan, str, int | None]:
+    """The build on the engine (BuildKit where the engine refuses the classic builder); its log as numbered."""
+    view = classic.View(labels=len(plan.req["labels"]), steps=dockerfile_reader.read(prepared.path).step_count) \
+        if plan.builder == "classic" else None
+    shown: list[str] = []          # the log as the learner's Dockerfile numbers it
+
+    def on_line(text: str, t: float) -> None:
+        line = view.line(text) if view else text
+        if line is not None:
+            shown.append(line)
+            if not plan.quiet:
+                print(line, flush=True)
+
+    plan = replace(plan, req={**plan.req, "dockerfile": str(prepared.path)})
+    answer = backend().build(plan.req, on_line)
+    if plan.builder == "classic" and classic.refused(answer) and backend().has_buildkit():
+        if not plan.quiet:
+            print(f"[labutils] this engine refuses the classic builder ({str(answer['error']).strip()[:120]}); "
+                  "building with BuildKit instead.", flush=True)
+        plan, view = plan.with_buildkit(), None
+        shown.clear()
+        answer = backend().build(plan.req, on_line)
+    return answer, plan, "\n".join(shown), view.total if view else None
+
+
+def _finish(answer: BuildAnswer, plan: _Plan, substitutions: dict, log: str, total: int | None) -> BuildResult:
     """The one ending of every build: parse the log into steps, raise or return, log the row, say the size."""
+    tag, builder = plan.tag, plan.builder
     lines, times = answer["log"], answer["times"]
     if builder == "buildkit":
         raw_steps, failing = buildkit.steps(lines)
@@ -229,24 +256,26 @@ def _finish(answer: dict, *, tag, context, df_path, target, builder, substitutio
                      else f" at {label}{failing['instruction']}")
         tail = "\n".join((failing["lines"] if failing else lines)[-12:])
         raise BuildFailed(f"Building {tag}{' with BuildKit' if builder == 'buildkit' else ''} failed{where}.",
-                          command=command, step=(failing or {}).get("number"),
+                          command=plan.command, step=(failing or {}).get("number"),
                           instruction=(failing or {}).get("instruction"), exit_code=answer.get("exit_code"),
                           log=log, log_tail=tail, engine_said=str(answer["error"]).strip(),
-                          hint=_hint(str(answer["error"]), target))
+                          hint=_hint(str(answer["error"]), plan.target))
     image = answer["image"]
+    assert image is not None, "a build without an error names its image"
     result = BuildResult(tag=tag, image_id=answer.get("image_id") or image["id"], size=image["size"],
                          content_size=image.get("content"), total_size=image.get("total"),
                          store=image.get("store", ""),
-                         seconds=answer["seconds"], steps=steps, log=log, dockerfile=df_path.name, target=target,
+                         seconds=answer["seconds"], steps=steps, log=log, dockerfile=plan.df_path.name,
+                         target=plan.target,
                          substitutions=dict(substitutions), builder=builder,
                          finished=datetime.now(timezone.utc).isoformat(timespec="seconds"),
                          diff_ids=tuple(image["diff_ids"]), user=image["user"], attrs=image,
                          recorded=backend().describe()["label"])
-    if logged:
-        results.record("build", tag, exercise=context.name, seconds=result.seconds, size_bytes=result.size,
+    if plan.logged:
+        results.log_row("build", tag, exercise=plan.context.name, seconds=result.seconds, size_bytes=result.size,
                        steps_run=result.steps_run, steps_cached=result.steps_cached, builder=builder,
                        content_bytes=result.content_size, store=result.store)
-    if not quiet:
+    if not plan.quiet:
         kit = " (BuildKit)" if builder == "buildkit" else ""
         print(f"[labutils] {tag}: {human_size(result.size)} in {result.seconds:.1f} s{kit}", flush=True)
     return result

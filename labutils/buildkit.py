@@ -9,7 +9,7 @@ import re
 import shutil
 import subprocess
 import time
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from .engine import on_reset
@@ -29,7 +29,7 @@ def _forget():
     cli.cache_clear()
 
 
-@lru_cache(maxsize=None)
+@cache
 def cli() -> str | None:
     """A docker CLI that builds with BuildKit: a client before 23.0 (built in, with
     DOCKER_BUILDKIT=1) or a newer one with the buildx plugin; None if there is none."""
@@ -40,7 +40,8 @@ def cli() -> str | None:
         seen.append(candidate)
         try:
             out = subprocess.run([candidate, "--version"], capture_output=True, text=True, timeout=20).stdout
-            major = int(re.search(r"version (\d+)\.", out).group(1))
+            found = re.search(r"version (\d+)\.", out)
+            major = int(found.group(1)) if found else 0
             if major < 23:
                 return candidate
             if subprocess.run([candidate, "buildx", "version"], capture_output=True, timeout=20).returncode == 0:
@@ -65,6 +66,7 @@ def run(exe: str, *, host: str, context: str, tag: str, dockerfile: str, target,
     lines, times = [], []
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    assert proc.stdout is not None
     try:
         for text in proc.stdout:
             text = strip_ansi(text.rstrip("\n"))
@@ -120,7 +122,7 @@ class Vertices:
             self.v[m.group(1)]["lines"].append(m.group(2))
 
     def steps(self) -> list[dict]:
-        out = []
+        out: list[dict] = []
         for key in self.order:
             v = self.v[key]
             if v["step"]:

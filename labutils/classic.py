@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Mapping
 
 from docker.errors import APIError
 
@@ -58,7 +59,7 @@ _REFUSED = re.compile(r"legacy builder|classic builder|builder version|only supp
                       r"requires buildkit|buildkit is required|is not supported by the legacy", re.I)
 
 
-def refused(answer: dict) -> bool:
+def refused(answer: Mapping) -> bool:
     """True when the engine refused the classic builder itself (no step ran), as an engine without it would."""
     return bool(answer["error"]) and not any(_STEP.match(line) for line in answer["log"]) \
         and bool(_REFUSED.search(str(answer["error"])))
@@ -83,7 +84,7 @@ class View:
         self.labels = int(labels)
         self.steps = steps          # the learner's instructions, where known: settles one LABEL step or one per label
         self.hiding = False
-        self.total = None
+        self.total: int | None = None
 
     def line(self, text: str) -> str | None:
         """The line as the learner sees it, or None for a line of labutils' own label steps."""
@@ -107,7 +108,8 @@ def steps(lines, times, wall: float):
 
     Also returns the failing step (the one still open when the log ends), or None.
     """
-    out, current = [], None
+    out: list[dict] = []
+    current = None
 
     def close(now):
         nonlocal current
@@ -115,7 +117,7 @@ def steps(lines, times, wall: float):
             out.append({**current, "seconds": max(0.0, now - current["start"])})
             current = None
 
-    for text, t in zip(lines, times):
+    for text, t in zip(lines, times, strict=True):
         m = _STEP.match(text)
         if m:
             close(t)

@@ -17,9 +17,10 @@ import pandas as pd
 from .backend import backend
 from .behaviour import behaves
 from .errors import LabError
-from .util import human_size
 from .grading import TASKS
+from .seam import LabImageRow
 from .settings import overridden
+from .util import human_size
 
 COLUMNS = ["learner", "exercise", "whose", "image", "exists", "size", "size_bytes", "built", "works", "said"]
 NO_NAMESPACE = "(no namespace)"
@@ -57,7 +58,7 @@ def class_view(check: bool = True) -> pd.DataFrame:
         EngineUnavailable: no engine answers (the class view needs the shared engine itself).
     """
     found = backend().lab_images()
-    by_learner: dict[str, dict[str, dict]] = {}
+    by_learner: dict[str, dict[str, LabImageRow]] = {}
     for img in found:
         by_learner.setdefault(img["namespace"], {})[img["name"]] = img
     rows = []
@@ -65,14 +66,14 @@ def class_view(check: bool = True) -> pd.DataFrame:
         images = by_learner[ns]
         for task in TASKS.values():
             for whose, tag in (("reference", task.reference), ("yours", task.tag)):
-                img = images.get(tag)
+                have = images.get(tag)
                 row = {"learner": ns or NO_NAMESPACE, "exercise": task.exercise, "whose": whose, "image": tag,
-                       "exists": img is not None, "size": human_size(img["size"]) if img else "",
-                       "size_bytes": img["size"] if img else None,
-                       "built": img["created"][:19].replace("T", " ") if img else "", "works": None, "said": ""}
-                if img is not None and check:
+                       "exists": have is not None, "size": human_size(have["size"]) if have else "",
+                       "size_bytes": have["size"] if have else None,
+                       "built": have["created"][:19].replace("T", " ") if have else "", "works": None, "said": ""}
+                if have is not None and check:
                     with as_learner(ns):
-                        row["works"], row["said"] = _works(tag, task.exercise, img["size"], task.max_size)
+                        row["works"], row["said"] = _works(tag, task.exercise, have["size"], task.max_size)
                 rows.append(row)
     return pd.DataFrame(rows, columns=COLUMNS)
 

@@ -5,15 +5,16 @@ exceptions and KeyboardInterrupt included. Taught in notebooks 01-05.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Mapping, Sequence
+from typing import Any
 
 import pandas as pd
 
 from . import results
-from .backend import backend
+from .backend import backend, mark
 from .util import cmd_text
 
 
@@ -58,7 +59,7 @@ def run(image: str, command: str | Sequence[str] | None = None,
     """
     b = backend()
     a = b.run(image, command, dict(env or {}), timeout)
-    results.record("run", image, seconds=a["seconds"], exit_code=a["exit_code"])
+    results.log_row("run", image, seconds=a["seconds"], exit_code=a["exit_code"])
     return RunResult(image, cmd_text(command), a["exit_code"], a["stdout"], a["stderr"], a["seconds"],
                      recorded=b.describe()["label"], truncated=bool(a.get("truncated")))
 
@@ -78,7 +79,7 @@ class Server:
     url: str
     host_port: int
     container_name: str
-    _handle: object = field(repr=False, default=None)
+    _handle: Any = field(repr=False, default=None)       # the backend's seam.Server
     recorded: str = field(repr=False, default="")
     """Empty for a live server; else when and on which Docker its answers were recorded."""
 
@@ -113,7 +114,7 @@ def serve(image: str, port: int = 8080, env: Mapping[str, str] | None = None,
     b = backend()
     with b.serve(image, port, dict(env or {}), ready_path, timeout, host_port) as handle:
         info = handle.info
-        results.record("serve", image, seconds=info.get("seconds", 0.0))
+        results.log_row("serve", image, seconds=info.get("seconds", 0.0))
         yield Server(image, info["url"], info["host_port"], info["container_name"], handle,
                      recorded=b.describe()["label"])
 
@@ -146,8 +147,4 @@ def file_size(image: str, path: str) -> int:
 
 def ps() -> pd.DataFrame:
     """``docker ps -a`` of labutils' containers, as a DataFrame (empty when all were removed)."""
-    b = backend()
-    df = pd.DataFrame(b.containers(), columns=["name", "image", "status"])
-    if b.describe()["label"]:
-        df.attrs["recorded"] = b.describe()["label"]
-    return df
+    return mark(pd.DataFrame(backend().containers(), columns=["name", "image", "status"]))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -80,12 +81,12 @@ class Dockerfile:
         return [i for i in out if (i.flag("from") is None) == from_context]
 
 
-def parser(path: Path, buildargs: dict | None = None) -> DockerfileParser:
+def parser(path: Path, buildargs: Mapping[str, str] | None = None) -> DockerfileParser:
     """dockerfile-parse's parser of ``path`` in memory (the file is never written), build args applied."""
     return DockerfileParser(fileobj=io.BytesIO(Path(path).read_bytes()), build_args=dict(buildargs or {}))
 
 
-def read(path: Path, buildargs: dict | None = None) -> Dockerfile:
+def read(path: Path, buildargs: Mapping[str, str] | None = None) -> Dockerfile:
     """Every instruction of ``path`` (comments left out), flags and arguments split.
 
     Raises:
@@ -124,6 +125,6 @@ def _split(name: str, value: str, path: Path, line: int, content: str) -> tuple[
     return flags, tuple(rest.split()), False
 
 
-def stage_names(path: Path, buildargs: dict | None = None) -> list[str]:
+def stage_names(path: Path, buildargs: Mapping[str, str] | None = None) -> list[str]:
     """Each stage's AS name ("" where it has none), as the builder sees it (build args applied)."""
     return [image_from(i["value"])[1] or "" for i in parser(path, buildargs).structure if i["instruction"] == "FROM"]

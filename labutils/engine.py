@@ -8,18 +8,16 @@ both work. Only the live backend (``live.py``) talks to the client made here.
 """
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import shutil
 import socket
 import sys
 import time
-from functools import lru_cache
+from functools import cache, wraps
 from pathlib import Path
 from urllib.parse import urlsplit
-
-import http.client
-from functools import wraps
 
 import docker
 import requests
@@ -27,8 +25,21 @@ import urllib3
 from docker.errors import DockerException
 
 from .errors import EngineUnavailable
-from .names import (HOST_LABEL, LABEL, NAMESPACE_LABEL, PID_LABEL, REF_LABEL, full_ref, labels, mine,  # noqa: F401
-                    namespace, owner_labels, owns, plain, ref)
+from .names import (  # noqa: F401
+    HOST_LABEL,
+    LABEL,
+    NAMESPACE_LABEL,
+    PID_LABEL,
+    REF_LABEL,
+    full_ref,
+    labels,
+    mine,
+    namespace,
+    owner_labels,
+    owns,
+    plain,
+    ref,
+)
 from .settings import settings
 
 # Builds stream nothing while a long RUN step works; the read timeout must
@@ -112,7 +123,7 @@ def cli_host() -> str:
     return engine_url().replace("http+unix://", "unix://")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _client_for(url: str, tls_key: str, timeout: int = READ_TIMEOUT) -> docker.DockerClient:
     """A client of ``url`` (from ``engine_url()``, which also noted a Docker context's TLS settings)."""
     if os.environ.get("DOCKER_HOST"):
@@ -239,7 +250,7 @@ def mode() -> str:
     return _auto_mode(engine_url(), str(s.recording))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _auto_mode(url: str, recording: str) -> str:
     if answers():
         return "live"

@@ -68,21 +68,26 @@ def write_exercise(name: str, *files: str, overwrite: bool = False, show: bool =
         if not kept:
             shutil.copy2(path, target)
         if show:
-            note = "  (yours, kept: it differs from the lab's; overwrite=True restores it)" if kept else ""
-            print(f"--- {target.relative_to(s.work.parent)}{note}")
-            print(target.read_text().rstrip("\n"))
+            _print_file(target, "  (yours, kept: it differs from the lab's; overwrite=True restores it)" if kept else "")
     return dest
+
+
+def shown(path) -> str:
+    """A learner's path as the notebooks name it: relative to the folder that holds work/."""
+    try:
+        return str(Path(path).resolve().relative_to(work().resolve().parent))
+    except ValueError:
+        return str(path)
 
 
 def show(path) -> None:
     """Print a file of the learner's, with its name."""
-    path = Path(path)
-    try:
-        shown = path.resolve().relative_to(work().resolve().parent)
-    except ValueError:
-        shown = path
-    print(f"--- {shown}")
-    print(path.read_text().rstrip("\n"))
+    _print_file(path)
+
+
+def _print_file(path, note: str = "") -> None:
+    print(f"--- {shown(path)}{note}")
+    print(Path(path).read_text().rstrip("\n"))
 
 
 def run_script(folder, script: str = "build.sh", timeout: float = 600) -> RunResult | None:

@@ -30,13 +30,21 @@ class Task:
     max_size: float | None = None
     min_size: float | None = None
     same_as: str | None = None     # the lesson says "identical" to this image's final layer
+    builder_dockerfile: str = ""   # the builder pattern: the build image's Dockerfile, graded first
+    script: str = ""               # the builder pattern: the script that builds both images
+
+    @property
+    def graded(self) -> str:
+        """The Dockerfile whose build the checks name (the build image's, in the builder pattern)."""
+        return self.builder_dockerfile or "Dockerfile"
 
 
 TASKS = {t.exercise: t for t in (
     Task("normal-build", "Exercise 4.01: a normal build", ("Dockerfile",), ("welcome.go",),
          "welcome:yours", "welcome:v1", "golang", 1, min_size=300e6),
     Task("builder-pattern", "Exercise 4.02: the builder pattern", ("Dockerfile.build", "Dockerfile", "build.sh"),
-         ("welcome.go",), "welcome-runtime:yours", "welcome-runtime:v1", "scratch", 1, max_size=10e6),
+         ("welcome.go",), "welcome-runtime:yours", "welcome-runtime:v1", "scratch", 1, max_size=10e6,
+         builder_dockerfile="Dockerfile.build", script="build.sh"),
     Task("multi-stage", "Exercise 4.03: one multi-stage Dockerfile", ("Dockerfile",), ("welcome.go",),
          "welcome-optimized:yours", "welcome-optimized:v1", "scratch", 2, max_size=10e6,
          same_as="welcome-runtime:v1"),
@@ -126,6 +134,16 @@ _DOCKER_VERBS = {("image", "build"): "build", ("build",): "build", ("container",
 
 def script_steps(path: Path) -> tuple[list[tuple[int, str, list[str]]], list[Check]]:
     """build.sh's docker steps, line by line, and the checks a reviewer makes of them."""
+    steps = read_script(path)
+    return steps, _pattern_checks(steps) + [
+        Check(f"build.sh line {number} is a step of the builder pattern", False,
+              f"line {number} (`{' '.join(args)}`) is not one of the pattern's steps (docker build, "
+              "container create, cp, rm, and rm of the binary); take it out.")
+        for number, verb, args in steps if verb in ("unreadable", "other") or verb.startswith("docker ")]
+
+
+def read_script(path: Path) -> list[tuple[int, str, list[str]]]:
+    """``(line, verb, arguments)`` of each step of a shell script: docker's verbs named, ``rm-host``, ``other``."""
     steps: list[tuple[int, str, list[str]]] = []
     for number, text in enumerate(path.read_text().splitlines(), 1):
         text = text.strip()
@@ -138,17 +156,18 @@ def script_steps(path: Path) -> tuple[list[tuple[int, str, list[str]]], list[Che
             continue
         if words and words[0] == "docker":
             rest = words[1:]
-            for n in (2, 1):
-                verb = _DOCKER_VERBS.get(tuple(rest[:n]))
-                if verb:
-                    steps.append((number, verb, rest[n:]))
-                    break
-            else:
-                steps.append((number, "docker " + " ".join(rest[:2]), rest))
+            n = next((n for n in (2, 1) if tuple(rest[:n]) in _DOCKER_VERBS), 0)
+            steps.append((number, _DOCKER_VERBS[tuple(rest[:n])], rest[n:]) if n
+                         else (number, "docker " + " ".join(rest[:2]), rest))
         elif words and words[0] == "rm":
             steps.append((number, "rm-host", words[1:]))
         elif words and words[0] not in ("echo", "set", "cd"):
             steps.append((number, "other", words))
+    return steps
+
+
+def _pattern_checks(steps: list[tuple[int, str, list[str]]]) -> list[Check]:
+    """The builder pattern's six steps, each a check naming what to add."""
     builds = [s for s in steps if s[1] == "build"]
     created = [s for s in steps if s[1] == "create"]
     copied = [s for s in steps if s[1] == "cp"]
@@ -158,7 +177,7 @@ def script_steps(path: Path) -> tuple[list[tuple[int, str, list[str]]], list[Che
         return {a for a in args if not a.startswith("-")}
 
     container = flag(created[0][2], "--name") if created else None
-    checks = [
+    return [
         Check("build.sh builds the builder image from Dockerfile.build",
               any(flag(a, "-f", "--file") == "Dockerfile.build" for _, _, a in builds),
               "add `docker image build -t welcome-builder:v1 -f Dockerfile.build .` as its first step."),
@@ -179,12 +198,6 @@ def script_steps(path: Path) -> tuple[list[tuple[int, str, list[str]]], list[Che
         Check("build.sh removes the binary it copied to the host", any(s[1] == "rm-host" for s in steps),
               "end with `rm welcome`: the binary was only passing through your folder."),
     ]
-    for number, verb, args in steps:
-        if verb in ("unreadable", "other") or verb.startswith("docker "):
-            checks.append(Check(f"build.sh line {number} is a step of the builder pattern", False,
-                                f"line {number} (`{' '.join(args)}`) is not one of the pattern's steps (docker build, "
-                                "container create, cp, rm, and rm of the binary); take it out."))
-    return steps, checks
 
 
 def flag(args: list[str], *names: str) -> str | None:

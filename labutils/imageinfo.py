@@ -7,17 +7,14 @@ from datetime import datetime, timezone
 import pandas as pd
 
 from . import names
-from .backend import backend
+from .backend import backend, mark
 from .errors import ImageNotFound
+from .seam import ImageInfo
 from .util import human_size
 
 
 def _frame(rows, columns) -> pd.DataFrame:
-    df = pd.DataFrame(rows, columns=columns)
-    label = backend().describe()["label"]
-    if label:
-        df.attrs["recorded"] = label
-    return df
+    return mark(pd.DataFrame(rows, columns=columns))
 
 
 def image_size(tag: str) -> int:
@@ -49,9 +46,9 @@ def image_sizes(tag: str) -> pd.DataFrame:
         ImageNotFound: there is no such image.
     """
     s = backend().inspect(tag)
-    values = {"unpacked": s["size"], "content": s.get("content"), "total": s.get("total")}
-    rows = [{"kind": kind, "bytes": values[kind], "size": human_size(values[kind]) if values[kind] is not None else "",
-             "known": values[kind] is not None, "what it is": what} for kind, what in SIZE_KINDS.items()]
+    values: dict[str, int | None] = {"unpacked": s["size"], "content": s.get("content"), "total": s.get("total")}
+    rows = [{"kind": kind, "bytes": v, "size": human_size(v) if v is not None else "", "known": v is not None,
+             "what it is": what} for kind, what in SIZE_KINDS.items() for v in [values[kind]]]
     df = _frame(rows, ["kind", "bytes", "size", "known", "what it is"])
     df.attrs["store"] = s.get("store", "")
     return df
@@ -62,7 +59,7 @@ def image_exists(tag: str) -> bool:
     return backend().exists(names.ref(tag))
 
 
-def inspect(tag: str) -> dict:
+def inspect(tag: str) -> ImageInfo:
     """What labutils reads of ``docker image inspect``: id, size, layer digests (diff ids), user, labels.
 
     Raises:
@@ -96,7 +93,7 @@ def layer_digests(tag: str) -> pd.DataFrame:
     """
     summary, listing = backend().inspect(tag), backend().save(tag)
     rows = []
-    for i, (diff_id, files) in enumerate(zip(summary["diff_ids"], listing["files_digests"]), start=1):
+    for i, (diff_id, files) in enumerate(zip(summary["diff_ids"], listing["files_digests"], strict=False), start=1):
         layer = listing["layers"][i - 1]
         extra = listing["rest"][i - 1]
         rows.append({"layer": i, "created_by": (listing["history"] + [""] * i)[i - 1],

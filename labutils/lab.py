@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from .backend import backend, from_recording
+from .backend import backend, from_recording, mark
 from .building import build
 from .containers import copy_out
 from .exercises import write_exercise
@@ -58,7 +58,7 @@ def build_approach(a: Approach, nocache: bool = False, builder: str = "classic")
     """
     folder = write_exercise(a.exercise, show=False)
     results = []
-    if a.builder_dockerfile:
+    if a.builder_dockerfile and a.builder_tag:
         results.append(build(folder, a.builder_tag, dockerfile=a.builder_dockerfile, nocache=nocache, quiet=True,
                              builder=builder))
         start = time.perf_counter()
@@ -98,11 +98,7 @@ def measure(repeats: int = 3, approaches=APPROACHES, *, builder: str = "classic"
             warm = statistics.median(r["seconds"] for r in mine if r["cache"] == "warm")
             print(f"{a.name}: {human_size(mine[-1]['size_bytes'])}, median {builder} build {cold:.2f} s cold, "
                   f"{warm:.2f} s warm ({repeats} each)", flush=True)
-    df = pd.DataFrame(rows)
-    label = backend().describe()["label"]
-    if label:
-        df.attrs["recorded"] = label
-    return df
+    return mark(pd.DataFrame(rows))
 
 
 def spread(times: pd.DataFrame) -> pd.DataFrame:
@@ -148,7 +144,7 @@ def versus(times: pd.DataFrame | None = None, a: str = "builder pattern", b: str
 
     def col(name: str) -> dict:
         ap, files = approach(name), _files(name)
-        out = {"Dockerfiles to maintain": sum(f.startswith("Dockerfile") for f in files),
+        out: dict[str, object] = {"Dockerfiles to maintain": sum(f.startswith("Dockerfile") for f in files),
                "shell scripts": sum(f.endswith(".sh") for f in files),
                "binary copied to the host": bool(ap.builder_dockerfile)}
         if table is None:

@@ -14,32 +14,35 @@ import tarfile
 import tempfile
 import time
 import uuid
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, cast
 
 import requests
-from docker.errors import APIError, ImageNotFound as _DockerImageNotFound, NotFound
+from docker.errors import APIError, NotFound
+from docker.errors import ImageNotFound as _DockerImageNotFound
 
 from . import archive, buildkit, classic, engine, stores
 from .errors import ContainerFailed, ImageNotFound, LabError, PortInUse, RunTimeout
 from .liveimages import ImageTransfers
-from .liveserve import CUT, EXEC_HINT, LOG_CONFIG, LiveServer, _logs, raise_if_exited, read_logs, wait_ready
+from .liveserve import CUT, LOG_CONFIG, LiveServer, _logs, exec_hint, raise_if_exited, read_logs, wait_ready
+from .seam import (
+    BuildAnswer,
+    BuildRequest,
+    ContainerRow,
+    CopyAnswer,
+    Description,
+    HistoryRow,
+    ImageInfo,
+    ImageRow,
+    LabImageRow,
+    PullAnswer,
+    RemovedRow,
+    RunAnswer,
+    StatAnswer,
+)
 from .util import cmd_text
-
-
-
-def image_summary(attrs: dict, sizes: dict) -> dict:
-    """The few fields of ``docker image inspect`` that labutils uses, with the image's sizes.
-
-    ``sizes`` comes from ``stores.sizes``: ``size`` is the unpacked size (the files,
-    as the graph driver counts them and as the book's figures are); ``content``
-    (compressed, what is pushed and pulled) and ``total`` (both, as ``docker images``
-    shows on the containerd store) are None where the engine has no such size.
-    """
-    return {"id": attrs["Id"], **sizes,
-            "diff_ids": list((attrs.get("RootFS") or {}).get("Layers") or []),
-            "user": (attrs.get("Config") or {}).get("User") or "",
-            "labels": (attrs.get("Config") or {}).get("Labels") or {}}
 
 
 def _guarded(cls):
@@ -57,7 +60,7 @@ class Live(ImageTransfers):
     mode = "live"
 
     # --- about the engine -------------------------------------------------------
-    def describe(self) -> dict:
+    def describe(self) -> Description:
         v = engine.version()
         return {"mode": "live", "engine_version": v.get("Version", ""), "api_version": v.get("ApiVersion", ""),
                 "os_arch": f"{v.get('Os', '')}/{v.get('Arch', '')}", "label": ""}
@@ -76,12 +79,12 @@ class Live(ImageTransfers):
             raise ImageNotFound(f"There is no image {name!r} on this engine.",
                                 hint="build it first (run the build cell above), or check the tag's spelling.") from None
 
-    def build(self, req: dict, on_line) -> dict:
+    def build(self, req: BuildRequest, on_line: Callable[[str, float], None]) -> BuildAnswer:
         """One build (classic through the API, or BuildKit through a CLI); the raw log and the image."""
         engine.client()
-        args = dict(context=req["context"], tag=engine.ref(req["tag"]), dockerfile=req["dockerfile"],
-                    target=req["target"], nocache=req["nocache"], buildargs=req["buildargs"],
-                    labels=req["labels"], on_line=on_line)
+        args: dict[str, Any] = dict(context=req["context"], tag=engine.ref(req["tag"]), dockerfile=req["dockerfile"],
+                                    target=req["target"], nocache=req["nocache"], buildargs=req["buildargs"],
+                                    labels=req["labels"], on_line=on_line)
         if req["builder"] == "buildkit":
             exe = buildkit.cli()
             if exe is None:
@@ -92,11 +95,11 @@ class Live(ImageTransfers):
         else:
             answer = classic.stream(engine.client(fresh=False).api, **args)
         answer["image"] = None if answer["error"] else self.inspect(req["tag"])
-        return answer
+        return cast(BuildAnswer, answer)
 
-    def inspect(self, tag: str) -> dict:
+    def inspect(self, tag: str) -> ImageInfo:
         image = self._image(tag)
-        return image_summary(image.attrs, stores.sizes(engine.ref(tag), image.attrs))
+        return stores.image_summary(image.attrs, stores.sizes(engine.ref(tag), image.attrs))
 
     def exists(self, name: str) -> bool:
         """Whether the engine holds ``name`` exactly as given (no namespace applied)."""
@@ -106,7 +109,7 @@ class Live(ImageTransfers):
         except _DockerImageNotFound:
             return False
 
-    def pull(self, name: str, quiet: bool = False) -> dict:
+    def pull(self, name: str, quiet: bool = False) -> PullAnswer:
         """Pull with progress; ``{"ok": False, "why": ...}`` when no registry answers."""
         try:
             last = None
@@ -121,11 +124,11 @@ class Live(ImageTransfers):
         except APIError as exc:
             return {"ok": False, "why": engine.short(exc)}
 
-    def history(self, tag: str) -> list[dict]:
+    def history(self, tag: str) -> list[HistoryRow]:
         return [{"created_by": (h.get("CreatedBy") or h.get("Comment") or "").replace("/bin/sh -c #(nop) ", "").strip(),
                  "bytes": h.get("Size", 0), "created": h.get("Created", 0)} for h in self._image(tag).history()]
 
-    def images(self, tags: list, reference: str | None) -> list[dict]:
+    def images(self, tags: list[str], reference: str | None) -> list[ImageRow]:
         """Rows of ``docker image ls``: the named tags, else this namespace's labelled images."""
         if tags:
             found = [(t, self._image(t)) for t in tags]
@@ -137,9 +140,9 @@ class Live(ImageTransfers):
         return [{"name": name, "id": img.id, "size": stores.sizes((img.tags or [img.id])[0], img.attrs)["size"]}
                 for name, img in found]
 
-    def lab_images(self) -> list[dict]:
+    def lab_images(self) -> list[LabImageRow]:
         """Every labelled image on the engine, of every namespace: the instructor's class view reads only these."""
-        rows = []
+        rows: list[LabImageRow] = []
         for img in engine.client().images.list(filters={"label": engine.LABEL}):
             labels = img.labels or {}
             ns = labels.get(engine.NAMESPACE_LABEL, "")
@@ -174,7 +177,7 @@ class Live(ImageTransfers):
                                   engine_said=exc.explanation or str(exc),
                                   hint="check the image name and command.") from None
 
-    def run(self, image: str, command, env: dict, timeout: float) -> dict:
+    def run(self, image: str, command: Sequence[str] | str | None, env: dict[str, str], timeout: float) -> RunAnswer:
         what = f"docker run --rm {image}" + (f" {cmd_text(command)}" if command else "")
         container = self._create(image, "run", command=command, environment=env)
         start = time.perf_counter()
@@ -196,7 +199,7 @@ class Live(ImageTransfers):
             container.reload()                       # LogPath, for read_logs to see a rotated log
             out, cut_out = read_logs(container, stdout=True, stderr=False)
             err, cut_err = read_logs(container, stdout=False, stderr=True)
-            answer = {"exit_code": status["StatusCode"], "stdout": CUT + out if cut_out else out,
+            answer: RunAnswer = {"exit_code": status["StatusCode"], "stdout": CUT + out if cut_out else out,
                       "stderr": CUT + err if cut_err else err,
                       "seconds": round(time.perf_counter() - start, 3)}
             if cut_out or cut_err:
@@ -206,7 +209,8 @@ class Live(ImageTransfers):
             _remove(container)
 
     @contextmanager
-    def serve(self, image: str, port: int, env: dict, ready_path: str, timeout: float, host_port):
+    def serve(self, image: str, port: int, env: dict[str, str], ready_path: str, timeout: float,
+              host_port: int | None) -> Iterator[LiveServer]:
         where = engine.published_host()
         bind = "127.0.0.1" if engine.binds_loopback() else "0.0.0.0"    # a remote engine publishes on its host
         what = f"docker run -d -p {bind}:{host_port or ''}:{port} {image}"
@@ -223,8 +227,7 @@ class Live(ImageTransfers):
                     raise PortInUse(f"Host port {host_port} on {bind} is already taken.", command=what,
                                     engine_said=said, hint="stop what uses it, or leave host_port unset so the "
                                                            "engine picks a free one.") from None
-                hint = EXEC_HINT if ("no such file or directory" in said and "exec" in said) else \
-                    "check the image's ENTRYPOINT/CMD and that the program exists in the image."
+                hint = exec_hint(said, "check the image's ENTRYPOINT/CMD and that the program exists in the image.")
                 raise ContainerFailed(f"The container from {image} could not start.", command=what,
                                       engine_said=said, log_tail=_logs(container), hint=hint) from None
             container.reload()
@@ -263,14 +266,15 @@ class Live(ImageTransfers):
         finally:
             _remove(container)
 
-    def copy_out(self, image: str, path: str) -> dict:
+    def copy_out(self, image: str, path: str) -> CopyAnswer:
         with self._archive(image, path, "copy", f"docker container cp <container>:{path} <dest>") as (stream, _):
             with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
                 member = next(m for m in tar.getmembers() if m.isfile())
-                return {"name": Path(member.name).name, "mode": member.mode & 0o777,
-                        "data": tar.extractfile(member).read()}
+                data = tar.extractfile(member)
+                assert data is not None, "a regular file's member has data"
+                return {"name": Path(member.name).name, "mode": member.mode & 0o777, "data": data.read()}
 
-    def stat(self, image: str, path: str) -> dict:
+    def stat(self, image: str, path: str) -> StatAnswer:
         """A file's size in an image, from the archive header only (nothing is copied)."""
         with self._archive(image, path, "stat", f"docker container cp <container>:{path}") as (stream, stat):
             close = getattr(stream, "close", None)
@@ -278,16 +282,16 @@ class Live(ImageTransfers):
                 close()
             return {"size": int(stat["size"])}
 
-    def containers(self) -> list[dict]:
+    def containers(self) -> list[ContainerRow]:
         return [{"name": c.name, "image": engine.plain((c.image.tags or [c.image.short_id])[0]), "status": c.status}
                 for c in engine.client().containers.list(all=True, ignore_removed=True,
                                                          filters={"label": engine.LABEL})
                 if engine.mine(c.labels)]
 
-    def remove(self, dry_run: bool, everyone: bool) -> list[dict]:
+    def remove(self, dry_run: bool, everyone: bool) -> list[RemovedRow]:
         """Remove labelled containers and images (this namespace's, or ``everyone``'s)."""
         cli = engine.client()
-        rows = []
+        rows: list[RemovedRow] = []
         for c in cli.containers.list(all=True, ignore_removed=True, filters={"label": engine.LABEL}):
             if everyone or engine.mine(c.labels):
                 rows.append({"kind": "container", "name": c.name, "id": c.short_id, "removed": not dry_run})
@@ -308,10 +312,10 @@ class Live(ImageTransfers):
             except NotFound:
                 pass
             except APIError as exc:
-                rows[-1].update(removed=False, note=engine.short(exc))
+                rows[-1].update({"removed": False, "note": engine.short(exc)})
         return rows
 
-    def run_script(self, folder: str, script: str, timeout: float, source: str | None = None) -> dict:
+    def run_script(self, folder: str, script: str, timeout: float, source: str | None = None) -> RunAnswer:
         """Run a shell script with the real docker CLI (the classic builder, as ``build()`` uses)."""
         engine.client()
         env = dict(os.environ, DOCKER_BUILDKIT="0", DOCKER_CLI_HINTS="false")

@@ -10,6 +10,7 @@ from docker.errors import APIError, NotFound
 from . import engine
 from .engine import LOST
 from .errors import ContainerFailed, HttpFailed, ServerNotReady
+from .seam import HttpAnswer, ServeInfo
 
 EXEC_HINT = ("the program could not be started: a file it needs is missing. On scratch or alpine this usually "
              "means a dynamically linked binary (built with cgo against glibc): build it with CGO_ENABLED=0.")
@@ -20,9 +21,9 @@ class LiveServer:
 
     def __init__(self, container, url: str, host_port: int):
         self._container = container
-        self.info = {"url": url, "host_port": host_port, "container_name": container.name}
+        self.info: ServeInfo = {"url": url, "host_port": host_port, "container_name": container.name}
 
-    def get(self, path: str, timeout: float = 5) -> dict:
+    def get(self, path: str, timeout: float = 5) -> HttpAnswer:
         """GET ``path``: the whole answer within ``timeout`` seconds, at most ``BODY_LIMIT`` bytes of body.
 
         Raises:
@@ -90,6 +91,11 @@ def _rotated(container) -> bool:
         return False
 
 
+def exec_hint(said: str, otherwise: str) -> str:
+    """EXEC_HINT where the engine or the program said an exec found no file (a dynamic binary on scratch)."""
+    return EXEC_HINT if ("no such file or directory" in said and "exec" in said) else otherwise
+
+
 def _logs(container, **kw) -> str:
     text, cut = read_logs(container, **kw)
     return CUT + text if cut else text
@@ -100,8 +106,7 @@ def raise_if_exited(container, image: str, what: str) -> None:
         return
     code = container.attrs["State"].get("ExitCode")
     logs = _logs(container)
-    hint = EXEC_HINT if ("no such file or directory" in logs and "exec" in logs) else \
-        "read its logs: the program failed at start."
+    hint = exec_hint(logs, "read its logs: the program failed at start.")
     raise ContainerFailed(f"The server in {image} exited (code {code}) before it answered HTTP.",
                           command=what, exit_code=code, log_tail=logs, hint=hint)
 

@@ -5,9 +5,8 @@ into a figure of your own, and ``save(ax, name)`` to keep a PNG under work/.
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 import math
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pandas as pd
@@ -28,7 +27,7 @@ def set_axes(ax, title: str, xlabel: str, ylabel: str = "", xscale: str = "linea
     return ax
 
 
-def _axes(ax, rows: int):
+def _axes(ax, rows: float):
     if ax is None:
         _, ax = plt.subplots(figsize=(8, 0.55 * rows + 1.6), layout="constrained")
     return ax
@@ -47,7 +46,7 @@ def sizes(summary: pd.DataFrame, ax=None, book: bool = True):
     ax.set_xscale("log")
     ax.barh(y, mb - floor, left=floor, color="tab:blue", label="this machine")
     marks = summary["book_mb"].fillna(0) if "book_mb" in summary else mb * 0
-    for i, (value, size, mark) in enumerate(zip(mb, summary["size_bytes"], marks)):
+    for i, (value, size, mark) in enumerate(zip(mb, summary["size_bytes"], marks, strict=True)):
         ax.text(max(value, mark) * 1.15, i, human_size(size), va="center", fontsize=9)
     if book and "book_mb" in summary:
         ax.scatter(summary["book_mb"], y, marker="|", s=400, color="tab:red", zorder=3, label="the book")
@@ -98,7 +97,7 @@ def floor(steps: pd.DataFrame, ax=None, title: str = "From the lab's image to th
     y = range(len(steps))
     ax.barh(y, steps["image_bytes"] / 1e6, color="tab:blue", alpha=0.7, label="image")
     ax.scatter(steps["binary_bytes"] / 1e6, y, color="black", zorder=3, label="the binary inside")
-    for i, (size, ratio) in enumerate(zip(steps["image_bytes"], steps["ratio"])):
+    for i, (size, ratio) in enumerate(zip(steps["image_bytes"], steps["ratio"], strict=True)):
         ax.text(size / 1e6 * 1.02, i, f"{human_size(size)}  (image/binary {ratio:.2f})", va="center", fontsize=9)
     ax.set_yticks(list(y), steps["step"])
     ax.invert_yaxis()
@@ -124,6 +123,7 @@ def wasted(analyses, ax=None):
 def class_grid(grid: pd.DataFrame, ax=None, title: str = "The class: each learner's lab images"):
     """Learners × exercises, coloured by how far each got (``classview.grid``); returns the Axes."""
     from matplotlib.colors import ListedColormap
+
     from .classview import STATUS
     colours = ["#e0e0e0", "#d9534f", "#9ecae1", "#31a354"]
     if ax is None:

@@ -12,11 +12,11 @@ from pathlib import Path
 import pandas as pd
 from docker.utils.build import exclude_paths
 
-from .building import build
 from .behaviour import behaves
-from .containers import file_size
-from .exercises import write_exercise
 from .buildcontext import ignore_patterns
+from .building import build
+from .containers import file_size, run
+from .exercises import write_exercise
 from .util import human_size
 
 STATIC = {"CGO_ENABLED": "0"}

@@ -18,11 +18,11 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-from .errors import EngineUnavailable, RecordingMissing
 from . import seam
+from .errors import EngineUnavailable, RecordingMissing
 from .recfile import canon, differences, from_json, label, load, rebuild_error
-from .util import cmd_text
 from .settings import settings
+from .util import cmd_text
 
 QUIET = {"exists", "pull"}   # labutils' own probes for base images: the build that asked says it is recorded
 

@@ -11,6 +11,7 @@ import json
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from . import archive, seam
 from .errors import LabError
@@ -59,11 +60,13 @@ class Recorder:
                                         "os_arch": d["os_arch"], "builder": "classic"}, indent=1) + "\n")
         book = self.path / f"{notebook}.json"
         vol_book = self.path / "volatile" / f"{notebook}.json"
-        stable = json.loads(book.read_text()) if book.exists() else {"notebook": notebook, "entries": []}
-        vol = json.loads(vol_book.read_text()) if vol_book.exists() else {"notebook": notebook, "values": {}}
+        stable: dict[str, Any] = json.loads(book.read_text()) if book.exists() else {"notebook": notebook,
+                                                                                    "entries": []}
+        vol: dict[str, Any] = json.loads(vol_book.read_text()) if vol_book.exists() else {"notebook": notebook,
+                                                                                         "values": {}}
         n = len(stable["entries"])
         values: list = []
-        entry = {"n": n, "notebook": notebook, "cell": _cell(), "call": call, "key": key}
+        entry: dict[str, Any] = {"n": n, "notebook": notebook, "cell": _cell(), "call": call, "key": key}
         if error is not None:
             entry["error"] = {"type": type(error).__name__, **{k: v for k, v in vars(error).items()}}
         else:

@@ -69,7 +69,7 @@ def _approach(tag: str) -> str:
     return book.get(tag, "")
 
 
-def record(kind: str, tag: str, *, exercise: str = "", seconds: float, size_bytes: int | None = None,
+def log_row(kind: str, tag: str, *, exercise: str = "", seconds: float, size_bytes: int | None = None,
            steps_run: int | None = None, steps_cached: int | None = None, exit_code: int | None = None,
            builder: str = "", content_bytes: int | None = None, store: str = "") -> None:
     """Append one row to the results log (best effort: a read-only work/ loses the row, not the build)."""

@@ -12,14 +12,13 @@ backend to both: a call in neither table, or a backend without it, fails.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, Protocol, TypedDict
 
 from .buildcontext import file_digest
 from .util import cmd_text
-
 
 # --- what crosses the seam ----------------------------------------------------------
 
@@ -60,6 +59,7 @@ class BuildAnswer(TypedDict, total=False):
     times: list[float]
     image_id: str | None
     error: str | None
+    seconds: float
     exit_code: int
     image: ImageInfo | None
 
@@ -135,7 +135,9 @@ class HttpAnswer(TypedDict):
 class Server(Protocol):
     """A served container as a backend hands it out: its info, its answers, its logs."""
 
-    info: ServeInfo
+    @property
+    def info(self) -> ServeInfo:
+        """URL, host port, container name and seconds to ready."""
 
     def get(self, path: str, timeout: float = 5) -> HttpAnswer:
         """GET ``path`` on the server."""
@@ -182,7 +184,7 @@ class Backend(Protocol):
     def save(self, tag: str) -> dict:
         """``docker save`` of one image, read into a listing (``archive.read_archive``)."""
 
-    def run(self, image: str, command: list[str] | str | None, env: dict[str, str], timeout: float) -> RunAnswer:
+    def run(self, image: str, command: Sequence[str] | str | None, env: dict[str, str], timeout: float) -> RunAnswer:
         """``docker run --rm``: exit code, output (the last ``LOG_LIMIT`` bytes) and seconds."""
 
     def serve(self, image: str, port: int, env: dict[str, str], ready_path: str, timeout: float,

@@ -6,7 +6,6 @@ Taught in notebook 00.
 """
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -15,14 +14,26 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from . import making
+from . import archive, making
 from .backend import backend, live
-from .bases import (BULLSEYE, DEBIAN, GOLANG, LAB_BASES, RECIPES, STANDIN_LABEL, Resolution, _unpullable, exists,
-                    pull, repository_name, standin_for)
+from .bases import (
+    BULLSEYE,
+    DEBIAN,
+    GOLANG,
+    LAB_BASES,
+    RECIPES,
+    STANDIN_LABEL,
+    Resolution,
+    _unpullable,
+    exists,
+    pull,
+    repository_name,
+    standin_for,
+    standin_of,
+)
 from .building import build
 from .errors import BaseImageUnavailable, LabError
 from .settings import settings
-
 
 
 def _need_root_tools() -> None:
@@ -106,7 +117,7 @@ def status() -> list[dict]:
     for ref in LAB_BASES:
         sub = standin_for(ref)
         rows.append({"image": ref, "present": exists(ref), "stand_in": sub,
-                     "stand_in_present": bool(sub) and exists(sub)})
+                     "stand_in_present": sub is not None and exists(sub)})
     return rows
 
 
@@ -133,7 +144,7 @@ def _ensure(*, offline: bool, quiet: bool) -> list[Resolution]:
         if pull(ref, quiet=quiet):
             results.append(Resolution(ref, ref, "pulled"))
             continue
-        sub = standin_for(ref)
+        sub = standin_of(ref)
         if not exists(sub) and not offline:
             making.wait(why=f"{sub} and the other stand-ins")
         if not exists(sub):
@@ -148,7 +159,7 @@ def _ensure(*, offline: bool, quiet: bool) -> list[Resolution]:
 
 def _debootstrap_both(*, quiet: bool) -> None:
     """Make the two Debian roots at once when both are missing (each is mostly waiting on the mirror)."""
-    missing = [ref for ref in LAB_BASES if not exists(ref) and not exists(standin_for(ref))
+    missing = [ref for ref in LAB_BASES if not exists(ref) and not exists(standin_of(ref))
                and not pull(ref, quiet=quiet)]          # a failed pull is remembered: ensure() does not ask again
     if not missing or exists(DEBIAN) or exists(BULLSEYE) or not any(standin_for(r) == GOLANG for r in missing):
         return
@@ -191,7 +202,7 @@ def kit_images() -> list[str]:
     """The images a kit holds: each lab base as it is here (the real one, else its stand-in)."""
     chosen, missing = [], []
     for ref in LAB_BASES:
-        sub = standin_for(ref)
+        sub = standin_of(ref)
         if exists(ref):
             chosen.append(ref)
         elif sub and exists(sub):
@@ -231,7 +242,7 @@ def kit_contents(path: Path) -> list[str]:
     """
     try:
         with tarfile.open(path) as tar:
-            manifest = json.load(tar.extractfile(tar.getmember("manifest.json")))
+            manifest = archive.read_json(tar, "manifest.json")
         names = [t for entry in manifest for t in (entry.get("RepoTags") or ["<untagged>"])]
     except (tarfile.TarError, KeyError, ValueError, TypeError, AttributeError):
         raise LabError(f"{path} is not an image archive made by `docker save`.",

@@ -5,6 +5,7 @@ Taught in notebook 01 ("What image size means on your engine"); used by ``live``
 from __future__ import annotations
 
 from . import dockerapi, engine
+from .seam import ImageInfo
 
 _stores: dict = {}
 engine.on_reset(_stores.clear)
@@ -52,3 +53,17 @@ def sizes(name: str, attrs: dict) -> dict:
 
 def _at_least(version: str, wanted: str) -> bool:
     return tuple(int(x) for x in version.split(".")) >= tuple(int(x) for x in wanted.split("."))
+
+
+def image_summary(attrs: dict, sizes: dict) -> ImageInfo:
+    """The few fields of ``docker image inspect`` that labutils uses, with the image's sizes.
+
+    ``sizes`` comes from ``stores.sizes``: ``size`` is the unpacked size (the files,
+    as the graph driver counts them and as the book's figures are); ``content``
+    (compressed, what is pushed and pulled) and ``total`` (both, as ``docker images``
+    shows on the containerd store) are None where the engine has no such size.
+    """
+    return {"id": attrs["Id"], "size": sizes["size"], "content": sizes["content"], "total": sizes["total"],
+            "store": sizes["store"], "diff_ids": list((attrs.get("RootFS") or {}).get("Layers") or []),
+            "user": (attrs.get("Config") or {}).get("User") or "",
+            "labels": (attrs.get("Config") or {}).get("Labels") or {}}

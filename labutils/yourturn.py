@@ -18,16 +18,28 @@ from pathlib import Path
 
 from . import names, tracking
 from .backend import backend
-from .building import BuildResult, build
-from .steps import run_steps
 from .behaviour import behaves
-from .containers import ps, run, serve
+from .building import BuildResult, build
+from .containers import ps
 from .errors import BuildFailed, CheckpointFailed, LabError, RecordingMissing
-from .grading import (EXERCISE_LABEL, TASKS, Check, Task, base_check, copy_checks, read_stages,
-                      script_steps, stage_count, yours_tag)
+from .exercises import show, shown
+from .grading import (
+    EXERCISE_LABEL,
+    TASKS,
+    Check,
+    Task,
+    base_check,
+    copy_checks,
+    read_stages,
+    script_steps,
+    stage_count,
+    yours_tag,
+)
 from .imageinfo import image_exists, same_files
 from .settings import settings, work_dir
+from .steps import run_steps
 from .util import human_size
+
 
 @dataclass(frozen=True)
 class Review:
@@ -40,7 +52,8 @@ class Review:
     advice: tuple[str, ...] = ()
     missing: tuple[str, ...] = field(default=(), repr=False)
     result: BuildResult | None = field(default=None, repr=False)
-    recorded: bool = field(default=False, repr=False)
+    recorded: str = field(default="", repr=False)
+    """Empty when graded live; else when and on which Docker the replayed answers were recorded (as every result)."""
 
     @property
     def passed(self) -> bool:
@@ -76,7 +89,7 @@ class Review:
         """
         if not self.written:
             print(f"– your turn ({self.exercise}): nothing of yours to grade yet "
-                  f"({', '.join(self.missing)} missing in {_shown(self.folder)}); the lab's reference passed above.")
+                  f"({', '.join(self.missing)} missing in {shown(self.folder)}); the lab's reference passed above.")
             return
         tracking.mark(f"your turn: {self.exercise}", self.passed)
         if self.failed:
@@ -124,35 +137,17 @@ def your_turn(exercise: str, *, quiet: bool = False) -> Review:
     say = (lambda *a: None) if quiet else print
     for name in task.write:
         if not quiet:
-            _show(folder / name)
-    checks: list[Check] = []
-    graded = folder / ("Dockerfile.build" if exercise == "builder-pattern" else "Dockerfile")
-    if exercise == "builder-pattern":
-        checks += base_check(read_stages(graded), "golang", "Dockerfile.build", first=True)
-        runtime = read_stages(folder / "Dockerfile")
-        checks += base_check(runtime, task.final_base, "Dockerfile")
-        checks += copy_checks(runtime, "Dockerfile", multi_stage=False)
-        script, script_checks = script_steps(folder / "build.sh")
-        checks += script_checks
-    else:
-        found = read_stages(graded)
-        checks += stage_count(found, task)
-        if task.stages > 1:
-            checks += base_check(found, "golang", "Dockerfile", first=True)
-        checks += base_check(found, task.final_base, "Dockerfile")
-        if task.stages > 1:
-            checks += copy_checks(found, "Dockerfile", multi_stage=True)
+            show(folder / name)
+    graded = folder / task.graded
+    checks, script = _file_checks(task, folder)
     advice = tuple(_advice(folder, task))
-    recorded = bool(backend().describe()["label"])
+    recorded = backend().describe()["label"]
     say(f"Building your {exercise} as {task.tag}:")
     try:
-        if exercise == "builder-pattern":
-            result = run_steps(folder, script, lambda tag, last: task.tag if last else yours_tag(tag),
-                               labels=_labels(exercise), quiet=quiet)
-        else:
-            result = build(folder, task.tag, labels=_labels(exercise), quiet=quiet)
+        result = _build_yours(task, folder, script, quiet)
     except RecordingMissing:
-        review = Review(exercise, folder, task.tag, True, tuple(checks), advice, recorded=True)
+        review = Review(exercise, folder, task.tag, True, tuple(checks), advice,
+                        recorded=recorded or "recorded mode (no engine built these files)")
         say("Recorded mode: no engine here builds your files; the checks above read them, the image checks need "
             "an engine.")
         say(review)
@@ -167,6 +162,36 @@ def your_turn(exercise: str, *, quiet: bool = False) -> Review:
     review = Review(exercise, folder, task.tag, True, tuple(checks), advice, result=result, recorded=recorded)
     say(review)
     return review
+
+
+def _file_checks(task: Task, folder: Path) -> tuple[list[Check], list | None]:
+    """What a reviewer reads in the files; the builder pattern's script steps too (None for one Dockerfile)."""
+    checks: list[Check] = []
+    if task.script:
+        checks += base_check(read_stages(folder / task.builder_dockerfile), "golang", task.builder_dockerfile,
+                             first=True)
+        runtime = read_stages(folder / "Dockerfile")
+        checks += base_check(runtime, task.final_base, "Dockerfile")
+        checks += copy_checks(runtime, "Dockerfile", multi_stage=False)
+        script, script_checks = script_steps(folder / task.script)
+        return checks + script_checks, script
+    found = read_stages(folder / "Dockerfile")
+    checks += stage_count(found, task)
+    if task.stages > 1:
+        checks += base_check(found, "golang", "Dockerfile", first=True)
+    checks += base_check(found, task.final_base, "Dockerfile")
+    if task.stages > 1:
+        checks += copy_checks(found, "Dockerfile", multi_stage=True)
+    return checks, None
+
+
+def _build_yours(task: Task, folder: Path, script: list | None, quiet: bool) -> BuildResult:
+    """The learner's image: their script's steps (builder pattern), else one build of their Dockerfile."""
+    if task.script:
+        assert script is not None, "the builder pattern's script was read with its file checks"
+        return run_steps(folder, script, lambda tag, last: task.tag if last else yours_tag(tag),
+                         labels=_labels(task.exercise), quiet=quiet)
+    return build(folder, task.tag, labels=_labels(task.exercise), quiet=quiet)
 
 
 # --- the image ----------------------------------------------------------------------------
@@ -271,20 +296,8 @@ def _task(exercise: str) -> Task:
     return TASKS[exercise]
 
 
-def _shown(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(settings().work.resolve().parent))
-    except ValueError:
-        return str(path)
-
-
-def _show(path: Path) -> None:
-    print(f"--- {_shown(path)}")
-    print(path.read_text().rstrip("\n"))
-
-
 def _not_written(review: Review) -> str:
     task = TASKS[review.exercise]
-    return (f"Your turn ({task.title}): write {', '.join(review.missing)} in {_shown(review.folder)}/ "
+    return (f"Your turn ({task.title}): write {', '.join(review.missing)} in {shown(review.folder)}/ "
             f"({', '.join(task.given)} is there for you), then run this cell again. Nothing of yours to grade yet; "
             "the notebook goes on with the lab's reference.")

@@ -6,11 +6,10 @@ import shutil
 from pathlib import Path
 
 import pytest
+from shared import EXERCISES, skip_or_fail
 
 import labutils as lu
 from labutils import engine
-
-from shared import EXERCISES, skip_or_fail
 
 TEST_PREFIX = "lutest-"
 

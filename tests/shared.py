@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-import labutils as lu
 from labutils import buildkit
 from labutils.util import tar_bytes
 
@@ -83,6 +82,7 @@ class EngineProxy:
         import socketserver
         import threading
         from urllib.parse import urlsplit
+
         from labutils import engine
         self.target = target or engine.engine_url()
         url = urlsplit(self.target)
@@ -101,7 +101,6 @@ class EngineProxy:
         class Pipe(socketserver.BaseRequestHandler):
             def handle(self):
                 import select
-                import socket as s
                 upstream = connect()
                 outer.open.append(self.request)
                 pair = {self.request: upstream, upstream: self.request}
@@ -125,7 +124,7 @@ class EngineProxy:
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
-    def again(self) -> "EngineProxy":
+    def again(self) -> EngineProxy:
         """The same engine back behind the same socket, after stop()."""
         return EngineProxy(self.path, self.target)
 

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 import requests
-
 from shared import ROOT, skip_or_fail
 
 sys.path.insert(0, str(ROOT / "tools"))

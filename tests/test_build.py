@@ -1,13 +1,11 @@
 """Real-engine tests of build(): the lab's builds, both builders, bad input, layer analysis."""
 from __future__ import annotations
 
-
 import pytest
+from shared import _need_buildkit, _to_oci, _write
 
 import labutils as lu
 from labutils import bases
-
-from shared import _need_buildkit, _to_oci, _write
 
 pytestmark = pytest.mark.engine
 T = "lutest-"

@@ -12,7 +12,7 @@ import pytest
 from docker.errors import NotFound
 
 import labutils as lu
-from labutils import bases, engine, results, standins
+from labutils import bases, engine, standins
 
 pytestmark = pytest.mark.engine
 from shared import ROOT, EngineProxy, golang_base, small_base

@@ -1,13 +1,11 @@
 """Real-engine tests of run(), serve() and copy_out(): every container removed, every failure explained."""
 from __future__ import annotations
 
-
 import pytest
+from shared import small_base
 
 import labutils as lu
 from labutils import engine
-from shared import small_base
-
 
 pytestmark = pytest.mark.engine
 T = "lutest-"
@@ -21,6 +19,7 @@ T = "lutest-"
 def activity_images(live, tmp_path_factory):
     """The activity built both ways: the glibc first try and the CGO_ENABLED=0 fix."""
     import shutil
+
     from shared import EXERCISES
     src = tmp_path_factory.mktemp("activity") / "activity"
     shutil.copytree(EXERCISES / "activity", src)

@@ -5,11 +5,10 @@ import subprocess
 import sys
 
 import pytest
+from shared import _write, golang_base, small_base
 
 import labutils as lu
 from labutils import bases, engine
-
-from shared import _write, golang_base, small_base
 
 pytestmark = pytest.mark.engine
 T = "lutest-"

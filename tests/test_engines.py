@@ -9,11 +9,10 @@ from __future__ import annotations
 import os
 
 import pytest
+from shared import _write, small_base
 
 import labutils as lu
 from labutils import bases, engine
-
-from shared import _write, small_base
 
 pytestmark = pytest.mark.engine
 T = "lutest-"

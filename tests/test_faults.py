@@ -13,18 +13,18 @@ from pathlib import Path
 
 import pytest
 from docker.errors import NotFound
+from shared import ROOT, EngineProxy, golang_base, small_base
 
 import labutils as lu
 from labutils import buildcontext, engine, results, settings, standins, yourturn
 from labutils.settings import overridden
-from shared import ROOT, EngineProxy, golang_base, small_base
 
 pytestmark = pytest.mark.engine
 
 
 class Opened:
     """Every file the process opens under ``root`` while it is armed (a Python audit hook; hooks stay for life)."""
-    _hooked: list["Opened"] = []
+    _hooked: list[Opened] = []
 
     def __init__(self, root: Path):
         self.root, self.seen, self.armed = str(root), [], False

@@ -2,10 +2,9 @@
 from __future__ import annotations
 
 import pytest
+from shared import EXERCISES
 
 import labutils as lu
-
-from shared import EXERCISES
 
 KNOWN = """FROM alpine:latest
 RUN apt-get update
@@ -18,7 +17,7 @@ def test_known_findings_with_rule_line_and_level(tmp_path):
     path.write_text(KNOWN)
     findings = lu.lint(path)
     assert list(findings.columns) == ["rule", "line", "level", "message"]
-    got = set(zip(findings["rule"], findings["line"]))
+    got = set(zip(findings["rule"], findings["line"], strict=True))
     assert {("DL3007", 1), ("DL3008", 3), ("DL3015", 3), ("DL3059", 3)} <= got
     assert findings.set_index("rule").loc["DL3007", "level"] == "warning"
     assert "latest" in findings.set_index("rule").loc["DL3007", "message"]

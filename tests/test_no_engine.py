@@ -8,7 +8,6 @@ import pytest
 
 import labutils as lu
 
-
 T = "lutest-"
 
 
@@ -48,7 +47,7 @@ def test_compare_puts_the_book_beside_our_rows(monkeypatch, tmp_path):
     from labutils import results
     monkeypatch.setenv("LABUTILS_WORK", str(tmp_path))
     monkeypatch.setattr(results, "describe", lambda: {"mode": "live", "engine_version": "test"})
-    results.record("build", "welcome:v1", exercise="normal-build", seconds=1.0, size_bytes=10, steps_run=5,
+    results.log_row("build", "welcome:v1", exercise="normal-build", seconds=1.0, size_bytes=10, steps_run=5,
                    steps_cached=0, builder="classic")
     row = results.compare().iloc[0]
     assert (row.book_mb, row.approach, row.cache) == (805, "normal build", "cold")

@@ -7,12 +7,13 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from shared import ROOT, small_base
+from test_faults import Opened, _context
 
 import labutils as lu
 from labutils import yourturn
-from shared import ROOT, small_base
-from test_faults import Opened, _context
 
 pytestmark = pytest.mark.engine
 

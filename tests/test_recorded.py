@@ -14,12 +14,11 @@ import threading
 from pathlib import Path
 
 import pytest
+from shared import ROOT
 
 import labutils as lu
 from labutils import engine, lab, results
 from labutils.backend import backend
-
-from shared import ROOT
 
 RECORDED = ROOT / "data" / "recorded"
 
@@ -41,7 +40,7 @@ class FakeEngine:
         while not self.stop:
             try:
                 conn, _ = self.sock.accept()
-            except (socket.timeout, OSError):
+            except (TimeoutError, OSError):
                 continue
             self.accepted += 1
             conn.close()

@@ -10,7 +10,6 @@ import pytest
 import labutils as lu
 from labutils import engine, results
 
-
 pytestmark = pytest.mark.engine
 T = "lutest-"
 

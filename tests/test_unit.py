@@ -314,6 +314,7 @@ def test_files_digest_ignores_timestamps_only(tmp_path):
     """Two layers with the same files written at different times: same files digest, different diff ids."""
     import io
     import tarfile
+
     from labutils import archive
 
     def layer(mtime, mode=0o755, data=b"binary"):

@@ -12,11 +12,10 @@ import sys
 
 import pandas as pd
 import pytest
+from shared import EXERCISES, ROOT
 
 import labutils as lu
 from labutils import classview, grading, lab, tracking, yourturn
-
-from shared import EXERCISES, ROOT
 
 NS = "lutest-yours"
 WRONG = {
@@ -127,7 +126,7 @@ def test_progress_keeps_the_latest_outcome_per_checkpoint(work):
     lu.checkpoint(True, passed="the image is small: 2.10 MB", fix="-")     # the same checkpoint, run again
     df = lu.progress()
     assert list(df.columns) == tracking.COLUMNS
-    assert dict(zip(df["checkpoint"], df["passed"])) == {"the image is small": True, "it prints the welcome line": False}
+    assert dict(zip(df["checkpoint"], df["passed"], strict=True)) == {"the image is small": True, "it prints the welcome line": False}
     assert set(df["notebook"]) == {"test-notebook"}
     assert df.attrs["per_notebook"] == {"test-notebook": "1/2"}
     assert (work / "progress.json").is_file()
@@ -180,7 +179,7 @@ def test_your_turn_grades_a_wrong_file_and_a_right_one(exercise, learner):
     right.checkpoint()
     assert lu.ps().empty
     assert sorted(p.name for p in folder.iterdir()) == sorted(before), "no binary or other file left in the folder"
-    assert dict(zip(lu.progress()["checkpoint"], lu.progress()["passed"]))[f"your turn: {exercise}"] is True
+    assert dict(zip(lu.progress()["checkpoint"], lu.progress()["passed"], strict=True))[f"your turn: {exercise}"] is True
 
 
 @pytest.mark.engine
