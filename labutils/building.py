@@ -12,7 +12,7 @@ from pathlib import Path
 from . import bases, buildcontext, buildkit, classic, names, results
 from . import dockerfile as dockerfile_reader
 from .backend import backend
-from .errors import BuildFailed, InvalidArgument, LabError
+from .errors import BuildFailed, InvalidArgument
 from .seam import BuildAnswer, BuildRequest
 from .util import human_size
 
@@ -107,13 +107,13 @@ def _command(tag, df_path: Path, context: Path, target, builder: str) -> str:
 
 def _dockerfile(context: Path, dockerfile) -> Path:
     if not context.is_dir():
-        raise LabError(f"The build context {context} is not a folder.",
+        raise InvalidArgument(f"The build context {context} is not a folder.",
                        hint="pass the folder that holds the Dockerfile and the files it copies.")
     df_path = Path(dockerfile) if dockerfile else Path("Dockerfile")
     df_path = df_path if df_path.is_absolute() else context / df_path
     if not df_path.is_file():
         inside = sorted(p.name for p in context.iterdir())
-        raise LabError(f"There is no Dockerfile at {df_path}.",
+        raise InvalidArgument(f"There is no Dockerfile at {df_path}.",
                        hint=("the build context is empty: write the lab's files into it first." if not inside else
                              f"the folder holds {inside}; pass dockerfile= with the right name."))
     return df_path

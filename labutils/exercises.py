@@ -15,7 +15,7 @@ from pathlib import Path
 from . import bases, tracking
 from .backend import backend
 from .containers import RunResult
-from .errors import CheckpointFailed, LabError
+from .errors import CheckpointFailed, InvalidArgument, LabError
 from .settings import WORK_NAMES, made_by_labutils, settings, work_dir
 
 
@@ -55,13 +55,13 @@ def write_exercise(name: str, *files: str, overwrite: bool = False, show: bool =
     src = s.exercises / name
     if not src.is_dir():
         known = sorted(p.name for p in s.exercises.iterdir())
-        raise LabError(f"There is no exercise {name!r}.", hint=f"use one of {known}.")
+        raise InvalidArgument(f"There is no exercise {name!r}.", hint=f"use one of {known}.")
     dest = work_dir() / name
     dest.mkdir(parents=True, exist_ok=True)
     chosen = [src / f for f in files] if files else sorted(p for p in src.iterdir() if p.is_file())
     for path in chosen:
         if not path.is_file():
-            raise LabError(f"The exercise {name!r} has no file {path.name!r}.",
+            raise InvalidArgument(f"The exercise {name!r} has no file {path.name!r}.",
                            hint=f"use one of {sorted(p.name for p in src.iterdir())}.")
         target = dest / path.name
         kept = target.exists() and target.read_bytes() != path.read_bytes() and not overwrite
@@ -138,7 +138,7 @@ def _run_in_namespace(folder: Path, script: str) -> RunResult:
     from .steps import run_steps
     path = folder / script
     if not path.is_file():
-        raise LabError(f"There is no {script} in {folder}.", hint="write the lab's files first (write_exercise).")
+        raise InvalidArgument(f"There is no {script} in {folder}.", hint="write the lab's files first (write_exercise).")
     steps, _ = script_steps(path)
     for number, verb, args in steps:
         if verb in ("unreadable", "other") or verb.startswith("docker "):

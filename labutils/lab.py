@@ -14,6 +14,7 @@ import pandas as pd
 from .backend import backend, from_recording, mark
 from .building import build
 from .containers import copy_out
+from .errors import InvalidArgument
 from .exercises import write_exercise
 from .imageinfo import image_exists, image_size
 from .results import beside_book
@@ -47,7 +48,7 @@ def approach(name: str) -> Approach:
     for a in APPROACHES:
         if a.name == name:
             return a
-    raise KeyError(f"no approach {name!r}; the lab's are {[a.name for a in APPROACHES]}")
+    raise InvalidArgument(f"There is no approach {name!r}.", hint=f"use one of {[a.name for a in APPROACHES]}.")
 
 
 def build_approach(a: Approach, nocache: bool = False, builder: str = "classic") -> dict:
@@ -85,7 +86,7 @@ def measure(repeats: int = 3, approaches=APPROACHES, *, builder: str = "classic"
     One row per build: approach, tag, builder, cache, repeat, seconds, size_bytes, steps.
     """
     if repeats < 1:
-        raise ValueError("repeats must be at least 1")
+        raise InvalidArgument(f"repeats={repeats} builds nothing.", hint="pass repeats=1 or more.")
     rows = []
     for a in approaches:
         for i in range(repeats):

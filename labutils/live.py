@@ -23,8 +23,8 @@ import requests
 from docker.errors import APIError, NotFound
 from docker.errors import ImageNotFound as _DockerImageNotFound
 
-from . import archive, buildkit, classic, engine, stores
-from .errors import ContainerFailed, ImageNotFound, LabError, PortInUse, RunTimeout
+from . import archive, buildkit, classic, engine, seam, stores
+from .errors import ContainerFailed, ImageNotFound, InvalidArgument, LabError, PortInUse, RunTimeout
 from .liveimages import ImageTransfers
 from .liveserve import CUT, LOG_CONFIG, LiveServer, _logs, exec_hint, raise_if_exited, read_logs, wait_ready
 from .seam import (
@@ -53,6 +53,7 @@ def _guarded(cls):
     return cls
 
 
+@seam.implements
 @_guarded
 class Live(ImageTransfers):
     """Answers from the engine that ``engine.client()`` finds."""
@@ -259,7 +260,7 @@ class Live(ImageTransfers):
             try:
                 stream, stat = container.get_archive(path)
             except NotFound:
-                raise LabError(f"There is no {path} in the image {image}.", command=command,
+                raise InvalidArgument(f"There is no {path} in the image {image}.", command=command,
                                hint="check the path the build wrote its output to (WORKDIR, go build -o, "
                                     "COPY destination).") from None
             yield stream, stat

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from . import engine
 from .backend import live
-from .errors import LabError
+from .errors import InvalidArgument, LabError
 from .recfile import notebook_files
 from .settings import overridden, settings
 
@@ -80,7 +80,7 @@ def record_notebooks(notebooks, out=None, timeout: int = 900, write_outputs: boo
     out = Path(out) if out else settings().recording
     paths = sorted(Path(notebooks).glob("[0-9]*.ipynb"))
     if not paths:
-        raise LabError(f"There are no numbered notebooks in {notebooks}.", hint="pass --notebooks <folder>.")
+        raise InvalidArgument(f"There are no numbered notebooks in {notebooks}.", hint="pass --notebooks <folder>.")
     with tempfile.TemporaryDirectory(prefix="labutils-record-") as tmp:
         new, log = Path(tmp) / "recorded", Path(tmp) / "replayed.txt"
         executed = {}

@@ -33,6 +33,7 @@ _AGAIN_HINT = ("restart the kernel (Kernel > Restart) and run the notebook from 
                "each notebook's calls once, in order. Run the lab where a Docker Engine runs to try more.")
 
 
+@seam.implements
 class Recorded:
     """Answers every call from the recording; connects to nothing."""
 

@@ -40,6 +40,7 @@ def _cell() -> int | None:
     return getattr(shell, "execution_count", None)
 
 
+@seam.implements
 class Recorder:
     """The live backend, with every answer also stored under ``LABUTILS_RECORD`` (the calls in ``seam.KEYS``)."""
 

@@ -255,6 +255,23 @@ LIVE_ONLY: dict[str, str] = {
 """The calls no recording holds, and why; Recorded answers them itself (or refuses), Recorder passes them on."""
 
 
+def implements(cls):
+    """Class decorator for a backend: every call of ``Backend`` is there, and documented.
+
+    A method without a docstring takes the protocol's, so ``help()`` on any backend reads the contract.
+
+    Raises:
+        TypeError: at import, when ``cls`` lacks a call of the protocol.
+    """
+    for call in calls():
+        fn = getattr(cls, call, None)
+        if fn is None:
+            raise TypeError(f"{cls.__name__} lacks {call}() of seam.Backend")
+        if not getattr(fn, "__doc__", None):
+            fn.__doc__ = getattr(Backend, call).__doc__
+    return cls
+
+
 def key(call: str, *args, **kwargs) -> dict:
     """The recording key of ``call(*args, **kwargs)``."""
     return KEYS[call](*args, **kwargs)

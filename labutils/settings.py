@@ -11,6 +11,7 @@ everything that writes under ``work/`` at once.
 | LABUTILS_MODE | ``auto`` | ``live``, ``recorded`` or ``auto`` |
 | LABUTILS_RECORDING | ``<data>/recorded`` | the recording recorded mode replays |
 | LABUTILS_RECORD | unset | record every live engine call into this folder |
+| LABUTILS_REPLAY_LOG | unset | append each replayed entry's notebook and number to this file |
 | LABUTILS_NAMESPACE | unset | a learner's own prefix on a shared engine |
 | LABUTILS_NOTEBOOK | unset | the notebook being run (recording and replay are per notebook) |
 | LABUTILS_DEBIAN_MIRROR | deb.debian.org | the mirror the stand-ins are made from |

@@ -32,7 +32,7 @@ from .bases import (
     standin_of,
 )
 from .building import build
-from .errors import BaseImageUnavailable, LabError
+from .errors import BaseImageUnavailable, InvalidArgument, LabError
 from .settings import settings
 
 
@@ -260,7 +260,7 @@ def load_kit(path, *, quiet: bool = False) -> list[str]:
     """
     path = Path(path)
     if not path.is_file():
-        raise LabError(f"There is no kit at {path}.", hint="pass the file an instructor made with `bases --save`.")
+        raise InvalidArgument(f"There is no kit at {path}.", hint="pass the file an instructor made with `bases --save`.")
     carried = kit_contents(path)
     allowed = kit_names()
     foreign = [name for name in carried if name not in allowed]

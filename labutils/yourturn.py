@@ -21,7 +21,7 @@ from .backend import backend
 from .behaviour import behaves
 from .building import BuildResult, build
 from .containers import ps
-from .errors import BuildFailed, CheckpointFailed, LabError, RecordingMissing
+from .errors import BuildFailed, CheckpointFailed, InvalidArgument, LabError, RecordingMissing
 from .exercises import show, shown
 from .grading import (
     EXERCISE_LABEL,
@@ -292,7 +292,7 @@ def _labels(exercise: str) -> dict:
 
 def _task(exercise: str) -> Task:
     if exercise not in TASKS:
-        raise LabError(f"There is no 'your turn' for {exercise!r}.", hint=f"use one of {sorted(TASKS)}.")
+        raise InvalidArgument(f"There is no 'your turn' for {exercise!r}.", hint=f"use one of {sorted(TASKS)}.")
     return TASKS[exercise]
 
 

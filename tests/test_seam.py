@@ -36,6 +36,18 @@ def test_every_backend_implements_every_call_with_its_parameters(cls):
     assert "__getattr__" not in vars(cls), f"{cls.__name__} must not answer unknown calls through __getattr__"
 
 
+@pytest.mark.parametrize("cls", BACKENDS, ids=lambda c: c.__name__)
+def test_every_backend_call_is_documented(cls):
+    undocumented = [call for call in seam.calls() if not inspect.getdoc(getattr(cls, call))]
+    assert not undocumented, f"{cls.__name__}: no docstring on {undocumented}"
+
+
+def test_every_public_name_is_documented():
+    import labutils as lu
+    undocumented = [n for n in lu.__all__ if not inspect.getdoc(getattr(lu, n))]
+    assert not undocumented, f"labutils.{undocumented} need a docstring (what, why, Raises)"
+
+
 def test_no_live_call_outside_the_contract():
     public = {n for n in dir(Live) if not n.startswith("_") and callable(getattr(Live, n))}
     assert public <= set(seam.calls()), f"Live has calls the protocol lacks: {sorted(public - set(seam.calls()))}"
