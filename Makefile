@@ -17,7 +17,7 @@ NBVAL  := --nbval --nbval-sanitize-with notebooks/sanitize.cfg --nbval-cell-time
 # the recorded pass points DOCKER_HOST at nothing: it must not need (or reach) an engine
 NO_ENGINE := LABUTILS_MODE=recorded DOCKER_HOST=unix:///nonexistent/labutils-recorded-mode.sock
 
-.PHONY: test-engines engines-down lab test lint test-live test-recorded test-binder test-unit test-notebooks run record bases doctor clean venv
+.PHONY: test-engines engines-down lab test lint class class-down test-live test-recorded test-binder test-unit test-notebooks run record bases doctor clean venv
 
 venv: $(STAMP)
 
@@ -27,10 +27,10 @@ $(STAMP): pyproject.toml
 	@if { command -v uv >/dev/null 2>&1 && UVBIN=uv; } || \
 	    { $(BIN)/python -m pip install --quiet --disable-pip-version-check uv >/dev/null 2>&1 && UVBIN=$(BIN)/uv; }; then \
 	  echo "installing with uv"; \
-	  $$UVBIN pip install --quiet --python $(BIN)/python -e '.[lab]' || $(BIN)/python -m pip install --quiet -e '.[lab]'; \
+	  $$UVBIN pip install --quiet --python $(BIN)/python -e '.[lab,hub]' || $(BIN)/python -m pip install --quiet -e '.[lab,hub]'; \
 	else \
 	  echo "uv is not available: installing with pip"; \
-	  $(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[lab]'; \
+	  $(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[lab,hub]'; \
 	fi
 	touch $@
 
@@ -82,6 +82,21 @@ run: $(STAMP)
 
 record: $(STAMP)
 	$(BIN)/python -m labutils record
+
+# make class      - a class on this machine: JupyterHub, a lab and a rootless Docker Engine per learner, a
+#                   registry mirror of the bases; prints the URL, the class code and where the instructor's token is
+# make class-down - every container, network and process the class started (learners' volumes kept unless
+#                   CLASS_PURGE=1). Settings: CLASS_* variables or class/class.env (see tools/classroom.py)
+CLASS_PROXY_BIN := .class/node_modules/.bin/configurable-http-proxy
+$(CLASS_PROXY_BIN):
+	npm install --silent --no-audit --no-fund --prefix .class configurable-http-proxy@5
+
+class: $(STAMP) $(CLASS_PROXY_BIN)
+	$(BIN)/python -m labutils bases --offline --quiet
+	$(BIN)/python tools/classroom.py up
+
+class-down: $(STAMP)
+	$(BIN)/python tools/classroom.py down $(if $(filter 1,$(CLASS_PURGE)),--purge,)
 
 RIG_KIT ?= /var/tmp/labutils-rig/kit.tar
 ENGINES ?= overlay2 containerd

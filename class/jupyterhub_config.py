@@ -1,0 +1,92 @@
+# JupyterHub for a class of this course: started by `make class` (tools/classroom.py up), which sets the
+# CLASS_* variables read here and in tools/classroom.Settings (one place for the instructor's settings).
+# Each learner: their own container (JupyterLab and a rootless Docker Engine, uid 1000, no host socket), on a
+# bridge network of their own, with work/ and the engine's data on volumes of their own.
+import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+from classroom import LABEL, Settings  # noqa: E402
+
+c = get_config()  # noqa: F821 (JupyterHub's config loader defines it)
+s = Settings.read()
+env = os.environ
+state = Path(env["CLASS_STATE"])
+
+# --- the hub: where browsers reach it, where labs reach its API ---------------------------------------
+c.JupyterHub.bind_url = f"{'https' if s.tls_cert else 'http'}://{s.host}:{s.port}"
+if s.tls_cert:
+    c.JupyterHub.ssl_cert, c.JupyterHub.ssl_key = s.tls_cert, s.tls_key
+c.JupyterHub.hub_ip = env["CLASS_GATEWAY"]             # Docker's default bridge: reachable from every lab only
+c.JupyterHub.hub_connect_ip = env["CLASS_GATEWAY"]
+c.JupyterHub.db_url = f"sqlite:///{state / 'jupyterhub.sqlite'}"
+c.JupyterHub.cookie_secret_file = str(state / "jupyterhub_cookie_secret")
+c.ConfigurableHTTPProxy.command = [env["CLASS_PROXY"]]
+c.ConfigurableHTTPProxy.auth_token = s.secret("proxy-token", 32)
+c.JupyterHub.active_server_limit = s.max_learners
+c.JupyterHub.cleanup_servers = False                  # a hub restart keeps every lab running
+
+# --- who signs in: the class code for learners, the admin password for instructors ------------------
+c.JupyterHub.authenticator_class = "shared-password"
+c.SharedPasswordAuthenticator.user_password = env["CLASS_CODE"]
+c.SharedPasswordAuthenticator.admin_password = env["CLASS_ADMIN_PASSWORD"]
+c.Authenticator.admin_users = set(s.instructors)
+c.Authenticator.allow_all = True
+
+# --- each learner's lab and engine ------------------------------------------------------------------
+c.JupyterHub.spawner_class = "docker"
+c.DockerSpawner.image = env["CLASS_LAB_IMAGE"]
+c.DockerSpawner.allowed_images = [env["CLASS_LAB_IMAGE"]]
+c.DockerSpawner.name_template = "labutils-class-lab-{username}"
+c.DockerSpawner.remove = True                          # a stopped lab's container goes; its volumes stay
+c.DockerSpawner.use_internal_ip = True
+c.DockerSpawner.notebook_dir = "/home/learner/course"
+c.DockerSpawner.default_url = "/lab/tree/notebooks/00-setup.ipynb"
+c.DockerSpawner.cmd = ["jupyterhub-singleuser"]
+c.DockerSpawner.volumes = {"labutils-class-{username}-work": "/home/learner/course/work",
+                           "labutils-class-{username}-engine": "/home/learner/.local/share/docker"}
+c.DockerSpawner.environment = {"CLASS_REGISTRY": env["CLASS_REGISTRY"]}
+# `--security-opt systempaths=unconfined` is no HostConfig field docker-py knows: it is empty masked and
+# read-only paths, merged into the host config through extra_create_kwargs as dockerspawner does
+c.DockerSpawner.extra_create_kwargs = {"labels": {LABEL: "lab"},
+                                       "host_config": {"MaskedPaths": [], "ReadonlyPaths": []}}
+# The rootless engine's outer container must be unconfined (rootlesskit and slirp4netns make namespaces and
+# mount /proc; ../shared notes which flags this host needs); the learner inside is uid 1000 with no
+# capabilities, and what their own containers do happens in the user namespace of that uid.
+c.DockerSpawner.extra_host_config = {
+    "cap_add": ["ALL"], "cap_drop": ["SYS_RESOURCE"],
+    "security_opt": ["seccomp=unconfined", "apparmor=unconfined"],
+    "devices": ["/dev/net/tun:/dev/net/tun:rwm"],
+    "pids_limit": s.pids,
+}
+c.DockerSpawner.mem_limit = s.memory_bytes
+c.DockerSpawner.cpu_limit = s.cpus
+c.Spawner.start_timeout = 180
+c.Spawner.http_timeout = 180
+
+
+def own_network(spawner):
+    """Each learner on a bridge network of their own: no lab reaches another's (Docker isolates bridges)."""
+    import docker
+    name = f"labutils-class-net-{spawner.escaped_name}"
+    client = docker.from_env()
+    if not client.networks.list(names=[name]):
+        client.networks.create(name, driver="bridge", labels={LABEL: "network"})
+    spawner.network_name = name
+
+
+c.Spawner.pre_spawn_hook = own_network
+
+# --- the culler and the instructor's class view, as hub services --------------------------------------
+c.JupyterHub.services = [
+    {"name": "idle-culler", "command": [sys.executable, "-m", "jupyterhub_idle_culler",
+                                        f"--timeout={s.idle_timeout}"]},
+    {"name": "class-view", "api_token": env["CLASS_VIEW_TOKEN"]},
+]
+c.JupyterHub.load_roles = [
+    {"name": "idle-culler", "services": ["idle-culler"],
+     "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers"]},
+    {"name": "class-view", "services": ["class-view"],
+     "scopes": ["list:users", "read:users", "read:servers", "servers", "access:servers"]},
+]

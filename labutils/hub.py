@@ -1,0 +1,198 @@
+"""A class on JupyterHub, through its own APIs: signing in, starting labs, running code and notebooks in them.
+
+For the instructor's class view (``python -m labutils class --hub URL``) and the class tests. Everything
+goes through JupyterHub's REST API and each lab's Jupyter server API (REST and the kernel's websocket), as
+a browser or JupyterLab would: labutils holds no socket of a learner's engine.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from dataclasses import dataclass, field
+
+import requests
+
+from .errors import HttpFailed, InvalidArgument, LabError
+
+
+@dataclass(frozen=True)
+class Execution:
+    """What running code in a lab's kernel gave: its output, and the error it raised (``""`` when none)."""
+
+    stdout: str
+    error: str = ""
+    cell: int | None = None         # run_notebook: the code cell (0-based) that raised
+
+    @property
+    def ok(self) -> bool:
+        return not self.error
+
+
+@dataclass
+class Hub:
+    """A JupyterHub at ``url``, as someone with ``token`` (an instructor's service token, or a learner's own)."""
+
+    url: str
+    token: str
+    session: requests.Session = field(default_factory=requests.Session, repr=False)
+
+    def _api(self, method: str, path: str, **kw) -> requests.Response:
+        resp = self.session.request(method, f"{self.url.rstrip('/')}/hub/api{path}", timeout=30,
+                                    headers={"Authorization": f"token {self.token}"}, **kw)
+        if resp.status_code >= 400:
+            raise HttpFailed(f"The hub answered {resp.status_code} to {method} /hub/api{path}.",
+                             command=f"{method} {self.url}/hub/api{path}", engine_said=resp.text[:300],
+                             hint="check the hub URL and that the token may do this (the instructor's token in "
+                                  "the class's state folder).")
+        return resp
+
+    @classmethod
+    def sign_in(cls, url: str, name: str, code: str) -> Hub:
+        """Sign in on the hub's login page with the class code (as a learner's browser does); a token of theirs.
+
+        Raises:
+            HttpFailed: the hub refused the name or the code.
+        """
+        s = requests.Session()
+        base = url.rstrip("/")
+        s.get(f"{base}/hub/login", timeout=30)
+        xsrf = s.cookies.get("_xsrf", "")
+        resp = s.post(f"{base}/hub/login?next=", data={"username": name, "password": code, "_xsrf": xsrf},
+                      allow_redirects=False, timeout=30)
+        if resp.status_code != 302 or "/hub/login" in resp.headers.get("Location", ""):
+            raise HttpFailed(f"The hub at {url} did not let {name} in (HTTP {resp.status_code}).",
+                             command=f"POST {base}/hub/login", hint="check the class code.")
+        made = s.post(f"{base}/hub/api/users/{name}/tokens", json={"note": "labutils", "expires_in": 86400},
+                      headers={"X-XSRFToken": s.cookies.get("_xsrf", xsrf)}, timeout=30)
+        if made.status_code >= 400:
+            raise HttpFailed(f"The hub gave {name} no API token (HTTP {made.status_code}).",
+                             command=f"POST {base}/hub/api/users/{name}/tokens", engine_said=made.text[:300])
+        return cls(url, made.json()["token"], s)
+
+    def users(self) -> list[dict]:
+        """Every user the hub knows, with their servers (``GET /hub/api/users``)."""
+        return self._api("GET", "/users").json()
+
+    def user(self, name: str) -> dict:
+        return self._api("GET", f"/users/{name}").json()
+
+    def start(self, name: str, timeout: float = 300) -> str:
+        """Start ``name``'s lab (and engine) and wait until it is ready; its URL path.
+
+        Raises:
+            LabError: the lab was not ready within ``timeout`` seconds (the hub's progress says why).
+        """
+        if not self.user(name).get("servers", {}).get("", {}).get("ready"):
+            self._api("POST", f"/users/{name}/server")
+        started = time.monotonic()
+        while time.monotonic() < started + timeout:
+            server = self.user(name).get("servers", {}).get("")
+            if server and server.get("ready"):
+                return server["url"]
+            if server is None and time.monotonic() > started + 10:
+                raise LabError(f"{name}'s lab stopped while it started.", hint="read the hub's log.")
+            time.sleep(2)
+        raise LabError(f"{name}'s lab was not ready after {timeout:.0f} s.", hint="read the hub's log.")
+
+    def stop(self, name: str, timeout: float = 120) -> None:
+        """Stop ``name``'s lab and engine (their volumes stay) and wait until it is gone."""
+        self._api("DELETE", f"/users/{name}/server")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self.user(name).get("servers", {}).get(""):
+            time.sleep(1)
+
+    def lab(self, name: str) -> Lab:
+        """``name``'s running lab, reached through the hub's proxy."""
+        return Lab(f"{self.url.rstrip('/')}/user/{name}", self.token, self.session)
+
+
+@dataclass
+class Lab:
+    """One learner's Jupyter server: its contents and its kernels."""
+
+    url: str
+    token: str
+    session: requests.Session = field(default_factory=requests.Session, repr=False)
+
+    def _call(self, method: str, path: str, **kw) -> requests.Response:
+        resp = self.session.request(method, f"{self.url}/api{path}", timeout=60,
+                                    headers={"Authorization": f"token {self.token}"}, **kw)
+        if resp.status_code >= 400:
+            raise HttpFailed(f"The lab answered {resp.status_code} to {method} {path}.",
+                             command=f"{method} {self.url}/api{path}", engine_said=resp.text[:300])
+        return resp
+
+    def read(self, path: str) -> dict | None:
+        """A file's contents (``GET /api/contents/<path>``); None when there is no such file."""
+        try:
+            return self._call("GET", f"/contents/{path}", params={"content": 1}).json()
+        except HttpFailed as exc:
+            if "404" in exc.message:
+                return None
+            raise
+
+    def run(self, code: str, timeout: float = 300, cwd: str = "") -> Execution:
+        """Run ``code`` in a new kernel of this lab (started in ``cwd``, then shut down)."""
+        return self.run_cells([code], timeout, cwd)
+
+    def run_notebook(self, path: str, timeout: float = 900) -> Execution:
+        """Every code cell of the notebook at ``path``, in order, in one kernel, as JupyterLab runs them.
+
+        Raises:
+            InvalidArgument: there is no such notebook.
+        """
+        found = self.read(path)
+        if found is None:
+            raise InvalidArgument(f"There is no notebook {path} in {self.url}.")
+        nb = found["content"]
+        cells = ["".join(c["source"]) if isinstance(c["source"], list) else c["source"]
+                 for c in nb["cells"] if c["cell_type"] == "code"]
+        return self.run_cells(cells, timeout, path.rpartition("/")[0])
+
+    def run_cells(self, cells: list[str], timeout: float, cwd: str = "") -> Execution:
+        kernel = self._call("POST", "/kernels", json={"name": "python3", "path": cwd}).json()["id"]
+        try:
+            return asyncio.run(self._execute(kernel, cells, timeout))
+        finally:
+            self._call("DELETE", f"/kernels/{kernel}")
+
+    async def _execute(self, kernel: str, cells: list[str], timeout: float) -> Execution:
+        from tornado.httpclient import HTTPRequest
+        from tornado.websocket import websocket_connect
+        ws_url = self.url.replace("http", "ws", 1) + f"/api/kernels/{kernel}/channels"
+        cookies = "; ".join(f"{k}={v}" for k, v in self.session.cookies.items())
+        conn = await websocket_connect(HTTPRequest(ws_url, headers={"Authorization": f"token {self.token}",
+                                                                     "Cookie": cookies}))
+        session, out = uuid.uuid4().hex, []
+        deadline = time.monotonic() + timeout
+        try:
+            for index, code in enumerate(cells):
+                msg_id = uuid.uuid4().hex
+                conn.write_message(json.dumps({
+                    "header": {"msg_id": msg_id, "username": "labutils", "session": session,
+                               "msg_type": "execute_request", "version": "5.3"},
+                    "parent_header": {}, "metadata": {}, "channel": "shell",
+                    "content": {"code": code, "silent": False, "store_history": True, "user_expressions": {},
+                                "allow_stdin": False, "stop_on_error": True}}))
+                while True:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        return Execution("".join(out), f"no answer within {timeout:.0f} s", index)
+                    raw = await asyncio.wait_for(conn.read_message(), left)
+                    if raw is None:
+                        return Execution("".join(out), "the kernel's connection closed", index)
+                    msg = json.loads(raw)
+                    if msg.get("parent_header", {}).get("msg_id") != msg_id:
+                        continue
+                    kind, content = msg["msg_type"], msg["content"]
+                    if kind == "stream" and content.get("name") == "stdout":
+                        out.append(content["text"])
+                    elif kind == "error":
+                        return Execution("".join(out), f"{content['ename']}: {content['evalue']}", index)
+                    elif kind == "status" and content.get("execution_state") == "idle":
+                        break
+        finally:
+            conn.close()
+        return Execution("".join(out))

@@ -1,0 +1,351 @@
+#!/usr/bin/env python3
+"""A class on this machine: JupyterHub, a lab and a rootless Docker Engine for every learner, a registry mirror.
+
+    python tools/classroom.py up        # make class: images, mirror, hub; prints the URL and the class code
+    python tools/classroom.py down      # make class-down: every container, network and process it started
+    python tools/classroom.py down --purge   # ... and the learners' volumes (their work and images)
+    python tools/classroom.py status
+
+Real parts only: JupyterHub (SharedPasswordAuthenticator: the class code), dockerspawner's DockerSpawner,
+configurable-http-proxy (npm), jupyterhub-idle-culler, Debian's docker-registry, and in each learner's
+container Debian's rootless dockerd (rootlesskit, slirp4netns). Nothing here schedules, proxies or
+authenticates by itself.
+
+Every setting is an environment variable read by ``Settings.read()`` (``class/jupyterhub_config.py`` reads
+the same), optionally from one file, ``CLASS_CONFIG`` (default ``class/class.env``, ``KEY=value`` lines).
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+LABEL = "io.labutils.class"
+"""Every container, network and volume of the class carries it (value: the part it plays)."""
+IMAGE_REPO = "labutils-class/lab"
+REGISTRY_NAME = "labutils-class-registry"
+RIG_IMAGE = "labutils-rig/docker:sid"          # Debian sid with docker-registry (tools/engines.py makes it)
+COURSE = ("labutils", "notebooks", "data", "class", "pyproject.toml", "README.md")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The class, as an instructor sets it (environment, or ``CLASS_CONFIG``)."""
+
+    state: Path                 # hub database, secrets, logs
+    host: str                   # where the hub listens for browsers
+    port: int
+    public_host: str            # the name learners type (printed URL)
+    tls_cert: str
+    tls_key: str
+    code: str                   # the class code learners sign in with ("" = made once, kept in state)
+    instructors: tuple[str, ...]
+    cpus: float                 # per learner (lab and engine together)
+    memory: str
+    pids: int
+    disk: str                   # said, not enforced: overlay2 without project quotas cannot limit a volume
+    idle_timeout: int           # seconds without activity before the culler stops a lab and its engine
+    max_learners: int
+    registry_port: int
+    purge: bool
+
+    @classmethod
+    def read(cls) -> Settings:
+        env = dict(os.environ)
+        conf = Path(env.get("CLASS_CONFIG") or ROOT / "class" / "class.env")
+        if conf.is_file():
+            for line in conf.read_text().splitlines():
+                key, sep, value = line.strip().partition("=")
+                if sep and not key.startswith("#"):
+                    env.setdefault(key.strip(), value.strip())
+        return cls(state=Path(env.get("CLASS_STATE") or "/var/tmp/labutils-class"),
+                   host=env.get("CLASS_HOST", "127.0.0.1"), port=int(env.get("CLASS_PORT", "8000")),
+                   public_host=env.get("CLASS_PUBLIC_HOST", "") or env.get("CLASS_HOST", "127.0.0.1"),
+                   tls_cert=env.get("CLASS_TLS_CERT", ""), tls_key=env.get("CLASS_TLS_KEY", ""),
+                   code=env.get("CLASS_CODE", ""),
+                   instructors=tuple(n for n in env.get("CLASS_INSTRUCTORS", "instructor").split(",") if n),
+                   cpus=float(env.get("CLASS_CPUS", "2")), memory=env.get("CLASS_MEMORY", "4g"),
+                   pids=int(env.get("CLASS_PIDS", "2048")), disk=env.get("CLASS_DISK", "20g"),
+                   idle_timeout=int(env.get("CLASS_IDLE_TIMEOUT", "3600")),
+                   max_learners=int(env.get("CLASS_MAX_LEARNERS", "30")),
+                   registry_port=int(env.get("CLASS_REGISTRY_PORT", "5000")),
+                   purge=env.get("CLASS_PURGE", "") == "1")
+
+    @property
+    def memory_bytes(self) -> int:
+        """``4g`` -> 4 GiB, as ``docker run --memory`` reads it."""
+        units = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+        text = self.memory.strip().lower().rstrip("b")
+        return int(float(text[:-1]) * units[text[-1]]) if text[-1:] in units else int(text)
+
+    @property
+    def url(self) -> str:
+        scheme = "https" if self.tls_cert else "http"
+        return f"{scheme}://{self.public_host}:{self.port}"
+
+    def secret(self, name: str, length: int = 24) -> str:
+        """A secret made once and kept in the state folder (mode 600): the class code, admin password, tokens."""
+        path = self.state / name
+        if not path.is_file():
+            self.state.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(length) + "\n")
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+    @property
+    def class_code(self) -> str:
+        return self.code or self.secret("class-code", 9)
+
+
+def say(text: str) -> None:
+    print(f"[class] {text}", flush=True)
+
+
+def docker(*args: str, check: bool = True, capture: bool = True, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run(["docker", *args], check=check, capture_output=capture, text=True, **kw)
+
+
+def gateway() -> str:
+    """The host's address on Docker's default bridge: reachable from every learner's network, not from outside."""
+    out = docker("network", "inspect", "bridge", "-f", "{{(index .IPAM.Config 0).Gateway}}").stdout.strip()
+    return out or "172.17.0.1"
+
+
+# --- the learners' image ---------------------------------------------------------------
+
+def course_digest() -> str:
+    """A digest of what goes into the learners' image: when the course changes, the image is made again."""
+    files = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", *COURSE], cwd=ROOT, capture_output=True, text=True,
+                           check=True).stdout.split()
+    h = hashlib.sha256()
+    for name in sorted(files):
+        path = ROOT / name
+        if path.is_file():
+            h.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()[:12]
+
+
+LAB_PYTHON = "3.11.2"        # Debian bookworm's python3, which the learners' image runs
+
+
+def wheels(dest: Path) -> None:
+    """labutils' wheel and every wheel it needs in the lab, chosen for the image's Python and glibc (not ours)."""
+    import platform
+    arch = platform.machine()
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(dest), str(ROOT)],
+                   check=True)
+    own = next(dest.glob("labutils-*.whl"))
+    tags = [a for minor in range(17, 37) for a in ("--platform", f"manylinux_2_{minor}_{arch}")]
+    subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--dest", str(dest), "--only-binary=:all:",
+                    "--python-version", LAB_PYTHON, "--implementation", "cp", "--abi", "cp311",
+                    "--platform", f"manylinux2014_{arch}", *tags, f"labutils[singleuser] @ {own.as_uri()}"],
+                   check=True)
+
+
+def lab_image(s: Settings) -> str:
+    """``labutils-class/lab:<course digest>``, made when missing: Debian's rootless engine, JupyterLab, this course."""
+    tag = f"{IMAGE_REPO}:{course_digest()}"
+    if docker("image", "inspect", tag, check=False).returncode == 0:
+        return tag
+    if docker("image", "inspect", "labutils-debian:bookworm", check=False).returncode != 0:
+        sys.exit("the Debian stand-in is missing: run `python -m labutils bases --offline` first (make class does)")
+    started = time.time()
+    with tempfile.TemporaryDirectory(prefix="labutils-class-image-") as tmp:
+        ctx = Path(tmp)
+        say("collecting the wheels of labutils and JupyterLab (the image installs them with no index)")
+        wheels(ctx / "wheels")
+        course = ctx / "course"
+        for name in ("notebooks", "data"):
+            shutil.copytree(ROOT / name, course / name, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+        shutil.copy2(ROOT / "class" / "lab.Dockerfile", ctx / "lab.Dockerfile")
+        shutil.copy2(ROOT / "class" / "start-lab.sh", ctx / "start-lab.sh")
+        say(f"building {tag} (Debian packages from the mirror, then the wheels)")
+        proc = subprocess.run(["docker", "build", "-q", "-f", str(ctx / "lab.Dockerfile"), "-t", tag,
+                               "--label", f"{LABEL}=lab-image", str(ctx)], capture_output=True, text=True)
+        if proc.returncode != 0:
+            sys.exit("the learners' image did not build:\n" + "\n".join((proc.stdout + proc.stderr).splitlines()[-25:]))
+    say(f"{tag} made in {time.time() - started:.0f} s")
+    return tag
+
+
+# --- the registry mirror ------------------------------------------------------------------
+
+def registry(s: Settings) -> str:
+    """Debian's docker-registry serving the lab's bases under the lab's names; ``host:port`` as learners reach it.
+
+    It is seeded once through a writable registry on the host's loopback, then served read-only on the
+    address of Docker's default bridge: every learner's engine can pull from it, none can push to it, and it
+    is not published outside this machine.
+    """
+    where = f"{gateway()}:{s.registry_port}"
+    running = docker("inspect", "-f", "{{.State.Running}}", REGISTRY_NAME, check=False).stdout.strip()
+    if running == "true":
+        return where
+    docker("rm", "-f", REGISTRY_NAME, check=False)
+    _registry_container(REGISTRY_NAME + "-seed", s, readonly=False, publish=[f"127.0.0.1:{s.registry_port}"])
+    try:
+        seed(s)
+    finally:
+        docker("rm", "-f", REGISTRY_NAME + "-seed", check=False)
+    _registry_container(REGISTRY_NAME, s, readonly=True, publish=[f"127.0.0.1:{s.registry_port}", where])
+    return where
+
+
+def _registry_container(name: str, s: Settings, readonly: bool, publish: list[str]) -> None:
+    config = ("version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: /var/lib/registry\n"
+              f"  maintenance:\n    readonly:\n      enabled: {'true' if readonly else 'false'}\n"
+              "http:\n  addr: 0.0.0.0:5000\n")
+    ports = [a for where in publish for a in ("-p", f"{where}:5000")]
+    docker("run", "-d", "--name", name, "--label", f"{LABEL}=registry", "--restart", "unless-stopped",
+           "-v", "labutils-class-registry:/var/lib/registry", *ports, "--entrypoint", "sh", RIG_IMAGE, "-c",
+           f"printf '{config}' > /tmp/registry.yml && exec docker-registry serve /tmp/registry.yml")
+    _wait_http(f"http://127.0.0.1:{s.registry_port}/v2/", 30, "the class registry")
+
+
+def _catalog_tags(port: int, repo: str) -> list[str]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/library/{repo}/tags/list", timeout=5) as r:
+            return json.load(r).get("tags") or []
+    except OSError:
+        return []
+
+
+def seed(s: Settings) -> None:
+    """Push the host engine's bases (the real ones, else the stand-ins) under the official names, once."""
+    sys.path.insert(0, str(ROOT))
+    from labutils import bases
+    for official in bases.LAB_BASES:
+        repo, tag = official.split(":")
+        if tag in _catalog_tags(s.registry_port, repo):
+            continue
+        have = official if docker("image", "inspect", official, check=False).returncode == 0 \
+            else bases.standin_of(official)
+        pushed = f"127.0.0.1:{s.registry_port}/library/{official}"
+        docker("tag", have, pushed)
+        docker("push", "-q", pushed)
+        docker("rmi", pushed)
+        say(f"the class registry serves {official} ({have})")
+
+
+# --- the hub -------------------------------------------------------------------------------
+
+def proxy_command() -> str:
+    exe = ROOT / ".class" / "node_modules" / ".bin" / "configurable-http-proxy"
+    if not exe.exists():
+        sys.exit("configurable-http-proxy is not installed: `make class` installs it (npm, into .class/)")
+    return str(exe)
+
+
+def hub_pid(s: Settings) -> int | None:
+    try:
+        pid = int((s.state / "hub.pid").read_text())
+        os.kill(pid, 0)
+        return pid
+    except (OSError, ValueError):
+        return None
+
+
+def up(s: Settings) -> None:
+    s.state.mkdir(parents=True, exist_ok=True)
+    sys.path.insert(0, str(ROOT / "tools"))
+    import engines
+    engines.image()                                   # the sid image that carries docker-registry
+    image = lab_image(s)
+    where = registry(s)
+    if hub_pid(s) is None:
+        env = dict(os.environ, CLASS_LAB_IMAGE=image, CLASS_REGISTRY=where, CLASS_GATEWAY=gateway(),
+                   CLASS_PROXY=proxy_command(), CLASS_CODE=s.class_code,
+                   CLASS_ADMIN_PASSWORD=s.secret("admin-password", 32),
+                   CLASS_VIEW_TOKEN=s.secret("instructor-token", 32), CLASS_STATE=str(s.state))
+        log = open(s.state / "hub.log", "ab")
+        proc = subprocess.Popen([sys.executable, "-m", "jupyterhub", "-f", str(ROOT / "class" / "jupyterhub_config.py")],
+                                cwd=s.state, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        (s.state / "hub.pid").write_text(str(proc.pid))
+    _wait_http(f"http://127.0.0.1:{s.port}/hub/health", 90, "the hub", log=s.state / "hub.log")
+    say(f"the class is open at {s.url}/hub/login")
+    say(f"class code (learners sign in with any name and it): {s.class_code}")
+    say(f"instructors ({', '.join(s.instructors)}) sign in with the admin password in {s.state / 'admin-password'}")
+    say(f"the instructor's API token (class view: python -m labutils class --hub {s.url}): "
+        f"{s.state / 'instructor-token'}")
+
+
+def _wait_http(url: str, seconds: int, what: str, log: Path | None = None) -> None:
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=3) as r:
+                if r.status < 500:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    tail = "\n".join(log.read_text(errors="replace").splitlines()[-25:]) if log and log.exists() else ""
+    sys.exit(f"{what} did not answer at {url} within {seconds} s\n{tail}")
+
+
+def down(s: Settings, purge: bool) -> None:
+    pid = hub_pid(s)
+    if pid is not None:
+        os.killpg(pid, signal.SIGTERM)               # the hub and its proxy and culler (one process group)
+        for _ in range(30):
+            if hub_pid(s) is None:
+                break
+            time.sleep(0.5)
+        else:
+            os.killpg(pid, signal.SIGKILL)
+        say("the hub, its proxy and its culler stopped")
+    (s.state / "hub.pid").unlink(missing_ok=True)
+    for kind, ls, rm in (("container", ["ps", "-aq"], ["rm", "-f"]), ("network", ["network", "ls", "-q"], ["network", "rm"])):
+        ids = docker(*ls, "--filter", f"label={LABEL}").stdout.split()
+        if ids:
+            docker(*rm, *ids)
+            say(f"removed {len(ids)} {kind}(s)")
+    if purge or s.purge:
+        vols = docker("volume", "ls", "-q", "--filter", f"label={LABEL}").stdout.split()
+        vols += [v for v in docker("volume", "ls", "-q").stdout.split()
+                 if v.startswith("labutils-class-") and v not in vols]
+        if vols:
+            docker("volume", "rm", "-f", *vols)
+            say(f"removed {len(vols)} volume(s): the learners' work and images, and the mirror")
+        shutil.rmtree(s.state, ignore_errors=True)
+    else:
+        say("the learners' volumes (work/ and their engines' images) are kept; CLASS_PURGE=1 removes them")
+
+
+def status(s: Settings) -> None:
+    print(json.dumps({"hub": hub_pid(s) is not None, "url": s.url,
+                      "labs": docker("ps", "--filter", f"label={LABEL}=lab", "--format", "{{.Names}}").stdout.split(),
+                      "registry": docker("ps", "-q", "--filter", f"name={REGISTRY_NAME}").stdout.strip() != ""},
+                     indent=1))
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", choices=["up", "down", "status", "image"])
+    parser.add_argument("--purge", action="store_true", help="down: remove the learners' volumes too")
+    args = parser.parse_args(argv)
+    s = Settings.read()
+    if args.command == "up":
+        up(s)
+    elif args.command == "down":
+        down(s, args.purge)
+    elif args.command == "image":
+        print(lab_image(s))
+    else:
+        status(s)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
