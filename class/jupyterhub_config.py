@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
-from classroom import LABEL, Settings  # noqa: E402
+from classroom import LABEL, PART, Settings  # noqa: E402
 
 c = get_config()  # noqa: F821 (JupyterHub's config loader defines it)
 s = Settings.read()
@@ -20,6 +20,8 @@ if s.tls_cert:
     c.JupyterHub.ssl_cert, c.JupyterHub.ssl_key = s.tls_cert, s.tls_key
 c.JupyterHub.hub_ip = env["CLASS_GATEWAY"]             # Docker's default bridge: reachable from every lab only
 c.JupyterHub.hub_connect_ip = env["CLASS_GATEWAY"]
+c.JupyterHub.hub_port = s.hub_port
+c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{s.proxy_api_port}"
 c.JupyterHub.db_url = f"sqlite:///{state / 'jupyterhub.sqlite'}"
 c.JupyterHub.cookie_secret_file = str(state / "jupyterhub_cookie_secret")
 c.ConfigurableHTTPProxy.command = [env["CLASS_PROXY"]]
@@ -38,18 +40,18 @@ c.Authenticator.allow_all = True
 c.JupyterHub.spawner_class = "docker"
 c.DockerSpawner.image = env["CLASS_LAB_IMAGE"]
 c.DockerSpawner.allowed_images = [env["CLASS_LAB_IMAGE"]]
-c.DockerSpawner.name_template = "labutils-class-lab-{username}"
+c.DockerSpawner.name_template = f"{s.name}-lab-{{username}}"
 c.DockerSpawner.remove = True                          # a stopped lab's container goes; its volumes stay
 c.DockerSpawner.use_internal_ip = True
 c.DockerSpawner.notebook_dir = "/home/learner/course"
 c.DockerSpawner.default_url = "/lab/tree/notebooks/00-setup.ipynb"
 c.DockerSpawner.cmd = ["jupyterhub-singleuser"]
-c.DockerSpawner.volumes = {"labutils-class-{username}-work": "/home/learner/course/work",
-                           "labutils-class-{username}-engine": "/home/learner/.local/share/docker"}
+c.DockerSpawner.volumes = {s.volume("{username}", "work"): "/home/learner/course/work",
+                           s.volume("{username}", "engine"): "/home/learner/.local/share/docker"}
 c.DockerSpawner.environment = {"CLASS_REGISTRY": env["CLASS_REGISTRY"]}
 # `--security-opt systempaths=unconfined` is no HostConfig field docker-py knows: it is empty masked and
 # read-only paths, merged into the host config through extra_create_kwargs as dockerspawner does
-c.DockerSpawner.extra_create_kwargs = {"labels": {LABEL: "lab"},
+c.DockerSpawner.extra_create_kwargs = {"labels": {LABEL: s.name, PART: "lab"},
                                        "host_config": {"MaskedPaths": [], "ReadonlyPaths": []}}
 # The rootless engine's outer container must be unconfined (rootlesskit and slirp4netns make namespaces and
 # mount /proc; ../shared notes which flags this host needs); the learner inside is uid 1000 with no
@@ -69,10 +71,10 @@ c.Spawner.http_timeout = 180
 def own_network(spawner):
     """Each learner on a bridge network of their own: no lab reaches another's (Docker isolates bridges)."""
     import docker
-    name = f"labutils-class-net-{spawner.escaped_name}"
+    name = f"{s.name}-net-{spawner.escaped_name}"
     client = docker.from_env()
     if not client.networks.list(names=[name]):
-        client.networks.create(name, driver="bridge", labels={LABEL: "network"})
+        client.networks.create(name, driver="bridge", labels={LABEL: s.name, PART: "network"})
     spawner.network_name = name
 
 

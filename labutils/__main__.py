@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from . import standins
 from .checkup import doctor, ready
-from .errors import LabError
+from .errors import InvalidArgument, LabError
 from .imageinfo import clean
 from .settings import settings
 
@@ -99,17 +100,29 @@ def _run_all(args) -> int:
     return 1 if failures else 0
 
 
+def _read(path: str) -> str:
+    try:
+        return open(path).read().strip()
+    except OSError as exc:
+        raise InvalidArgument(f"The instructor's token could not be read from {path} ({exc.strerror}).",
+                              hint="pass --token-file (make class prints where it is) or set CLASS_VIEW_TOKEN.") from None
+
+
 def _class(args) -> int:
     import pandas as pd
 
     from . import classview, plots
     pd.set_option("display.width", 200)
     pd.set_option("display.max_columns", 20)
-    view = classview.class_view(check=not args.no_check)
+    if args.hub:
+        token = args.token or os.environ.get("CLASS_VIEW_TOKEN") or _read(args.token_file)
+        view = classview.hub_view(args.hub, token, check=not args.no_check)
+    else:
+        view = classview.class_view(check=not args.no_check)
     if view.empty:
-        print("No learner has lab images on this engine yet.")
+        print("No learner has lab images here yet.")
         return 0
-    shown = view[view["exists"]].drop(columns=["size_bytes"])
+    shown = view[view["exists"].fillna(True).astype(bool)].drop(columns=["size_bytes"])
     print(f"{view['learner'].nunique()} learner(s); their lab images on this engine:")
     print(shown.to_string(index=False))
     grid = classview.grid(view)
@@ -160,6 +173,11 @@ def main(argv=None) -> int:
     p = sub.add_parser("class", help="the instructor's view of a shared engine: every learner's lab images, "
                                      "whether they run as the lab says, and a learners x exercises figure")
     p.add_argument("--no-check", action="store_true", help="only list the images; do not run them")
+    p.add_argument("--hub", metavar="URL", help="a class on JupyterHub (make class): every learner's own engine, "
+                                               "through their lab")
+    p.add_argument("--token", help="the instructor's API token (else CLASS_VIEW_TOKEN, else --token-file)")
+    p.add_argument("--token-file", default="/var/tmp/labutils-class/instructor-token",
+                   help="where make class keeps the instructor's token")
     p.add_argument("--figure", metavar="PNG", help="where to save the figure (default work/figures/class.png)")
     p.set_defaults(func=_class)
     p = sub.add_parser("record", help="remove labutils' own images, run every notebook live, store what the engine answered in data/recorded/ "

@@ -30,6 +30,16 @@ class Execution:
         return not self.error
 
 
+def _request(session: requests.Session, token: str, method: str, url: str, who: str, hint: str,
+             **kw) -> requests.Response:
+    """One API call with the token; an answer of 400 or more is ``HttpFailed`` saying who answered what."""
+    resp = session.request(method, url, timeout=60, headers={"Authorization": f"token {token}"}, **kw)
+    if resp.status_code >= 400:
+        raise HttpFailed(f"{who} answered {resp.status_code} to {method} {url}.", command=f"{method} {url}",
+                         engine_said=resp.text[:300], hint=hint)
+    return resp
+
+
 @dataclass
 class Hub:
     """A JupyterHub at ``url``, as someone with ``token`` (an instructor's service token, or a learner's own)."""
@@ -39,14 +49,9 @@ class Hub:
     session: requests.Session = field(default_factory=requests.Session, repr=False)
 
     def _api(self, method: str, path: str, **kw) -> requests.Response:
-        resp = self.session.request(method, f"{self.url.rstrip('/')}/hub/api{path}", timeout=30,
-                                    headers={"Authorization": f"token {self.token}"}, **kw)
-        if resp.status_code >= 400:
-            raise HttpFailed(f"The hub answered {resp.status_code} to {method} /hub/api{path}.",
-                             command=f"{method} {self.url}/hub/api{path}", engine_said=resp.text[:300],
-                             hint="check the hub URL and that the token may do this (the instructor's token in "
-                                  "the class's state folder).")
-        return resp
+        return _request(self.session, self.token, method, f"{self.url.rstrip('/')}/hub/api{path}", "The hub",
+                        hint="check the hub URL and that the token may do this (the instructor's token in the "
+                             "class's state folder).", **kw)
 
     @classmethod
     def sign_in(cls, url: str, name: str, code: str) -> Hub:
@@ -58,14 +63,14 @@ class Hub:
         s = requests.Session()
         base = url.rstrip("/")
         s.get(f"{base}/hub/login", timeout=30)
-        xsrf = s.cookies.get("_xsrf", "")
+        xsrf = s.cookies.get("_xsrf") or ""
         resp = s.post(f"{base}/hub/login?next=", data={"username": name, "password": code, "_xsrf": xsrf},
                       allow_redirects=False, timeout=30)
         if resp.status_code != 302 or "/hub/login" in resp.headers.get("Location", ""):
             raise HttpFailed(f"The hub at {url} did not let {name} in (HTTP {resp.status_code}).",
                              command=f"POST {base}/hub/login", hint="check the class code.")
         made = s.post(f"{base}/hub/api/users/{name}/tokens", json={"note": "labutils", "expires_in": 86400},
-                      headers={"X-XSRFToken": s.cookies.get("_xsrf", xsrf)}, timeout=30)
+                      headers={"X-XSRFToken": s.cookies.get("_xsrf") or xsrf}, timeout=30)
         if made.status_code >= 400:
             raise HttpFailed(f"The hub gave {name} no API token (HTTP {made.status_code}).",
                              command=f"POST {base}/hub/api/users/{name}/tokens", engine_said=made.text[:300])
@@ -117,12 +122,8 @@ class Lab:
     session: requests.Session = field(default_factory=requests.Session, repr=False)
 
     def _call(self, method: str, path: str, **kw) -> requests.Response:
-        resp = self.session.request(method, f"{self.url}/api{path}", timeout=60,
-                                    headers={"Authorization": f"token {self.token}"}, **kw)
-        if resp.status_code >= 400:
-            raise HttpFailed(f"The lab answered {resp.status_code} to {method} {path}.",
-                             command=f"{method} {self.url}/api{path}", engine_said=resp.text[:300])
-        return resp
+        return _request(self.session, self.token, method, f"{self.url}/api{path}", "The lab",
+                        hint="check that the lab runs (the hub's admin page starts it).", **kw)
 
     def read(self, path: str) -> dict | None:
         """A file's contents (``GET /api/contents/<path>``); None when there is no such file."""
@@ -135,7 +136,7 @@ class Lab:
 
     def run(self, code: str, timeout: float = 300, cwd: str = "") -> Execution:
         """Run ``code`` in a new kernel of this lab (started in ``cwd``, then shut down)."""
-        return self.run_cells([code], timeout, cwd)
+        return self.run_cells([code], timeout, f"{cwd}/labutils" if cwd else "labutils", kind="console")
 
     def run_notebook(self, path: str, timeout: float = 900) -> Execution:
         """Every code cell of the notebook at ``path``, in order, in one kernel, as JupyterLab runs them.
@@ -149,14 +150,17 @@ class Lab:
         nb = found["content"]
         cells = ["".join(c["source"]) if isinstance(c["source"], list) else c["source"]
                  for c in nb["cells"] if c["cell_type"] == "code"]
-        return self.run_cells(cells, timeout, path.rpartition("/")[0])
+        return self.run_cells(cells, timeout, path)
 
-    def run_cells(self, cells: list[str], timeout: float, cwd: str = "") -> Execution:
-        kernel = self._call("POST", "/kernels", json={"name": "python3", "path": cwd}).json()["id"]
+    def run_cells(self, cells: list[str], timeout: float, path: str, kind: str = "notebook") -> Execution:
+        """``cells`` in one kernel of a session at ``path`` (as JupyterLab opens a notebook: its folder is the
+        kernel's, and the kernel knows the notebook's name); the session is closed after."""
+        made = self._call("POST", "/sessions", json={"path": path, "name": path.rpartition("/")[2], "type": kind,
+                                                     "kernel": {"name": "python3"}}).json()
         try:
-            return asyncio.run(self._execute(kernel, cells, timeout))
+            return asyncio.run(self._execute(made["kernel"]["id"], cells, timeout))
         finally:
-            self._call("DELETE", f"/kernels/{kernel}")
+            self._call("DELETE", f"/sessions/{made['id']}")
 
     async def _execute(self, kernel: str, cells: list[str], timeout: float) -> Execution:
         from tornado.httpclient import HTTPRequest
@@ -165,7 +169,7 @@ class Lab:
         cookies = "; ".join(f"{k}={v}" for k, v in self.session.cookies.items())
         conn = await websocket_connect(HTTPRequest(ws_url, headers={"Authorization": f"token {self.token}",
                                                                      "Cookie": cookies}))
-        session, out = uuid.uuid4().hex, []
+        session, out = uuid.uuid4().hex, list[str]()
         deadline = time.monotonic() + timeout
         try:
             for index, code in enumerate(cells):

@@ -125,7 +125,7 @@ def class_grid(grid: pd.DataFrame, ax=None, title: str = "The class: each learne
     from matplotlib.colors import ListedColormap
 
     from .classview import STATUS
-    colours = ["#e0e0e0", "#d9534f", "#9ecae1", "#31a354"]
+    colours = ["#ffffff", "#e0e0e0", "#d9534f", "#9ecae1", "#31a354"]
     if ax is None:
         _, ax = plt.subplots(figsize=(1.6 * max(len(grid.columns), 1) + 2.5, 0.5 * max(len(grid), 1) + 1.8),
                              layout="constrained")

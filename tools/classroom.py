@@ -33,17 +33,19 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 LABEL = "io.labutils.class"
-"""Every container, network and volume of the class carries it (value: the part it plays)."""
+"""Every container and network of a class carries it, its value the class's name (CLASS_NAME)."""
+PART = "io.labutils.class.part"
+"""What the container or network is to the class: lab, registry, network."""
 IMAGE_REPO = "labutils-class/lab"
-REGISTRY_NAME = "labutils-class-registry"
 RIG_IMAGE = "labutils-rig/docker:sid"          # Debian sid with docker-registry (tools/engines.py makes it)
-COURSE = ("labutils", "notebooks", "data", "class", "pyproject.toml", "README.md")
+COURSE = ("labutils", "notebooks", "data", "class", "pyproject.toml")
 
 
 @dataclass(frozen=True)
 class Settings:
     """The class, as an instructor sets it (environment, or ``CLASS_CONFIG``)."""
 
+    name: str                   # prefixes every container, network and volume: two classes never meet
     state: Path                 # hub database, secrets, logs
     host: str                   # where the hub listens for browsers
     port: int
@@ -59,6 +61,8 @@ class Settings:
     idle_timeout: int           # seconds without activity before the culler stops a lab and its engine
     max_learners: int
     registry_port: int
+    hub_port: int               # the hub's API, for the labs (on Docker's default bridge)
+    proxy_api_port: int         # configurable-http-proxy's API (loopback)
     purge: bool
 
     @classmethod
@@ -70,7 +74,8 @@ class Settings:
                 key, sep, value = line.strip().partition("=")
                 if sep and not key.startswith("#"):
                     env.setdefault(key.strip(), value.strip())
-        return cls(state=Path(env.get("CLASS_STATE") or "/var/tmp/labutils-class"),
+        return cls(name=env.get("CLASS_NAME", "labutils-class"),
+                   state=Path(env.get("CLASS_STATE") or "/var/tmp/labutils-class"),
                    host=env.get("CLASS_HOST", "127.0.0.1"), port=int(env.get("CLASS_PORT", "8000")),
                    public_host=env.get("CLASS_PUBLIC_HOST", "") or env.get("CLASS_HOST", "127.0.0.1"),
                    tls_cert=env.get("CLASS_TLS_CERT", ""), tls_key=env.get("CLASS_TLS_KEY", ""),
@@ -81,6 +86,8 @@ class Settings:
                    idle_timeout=int(env.get("CLASS_IDLE_TIMEOUT", "3600")),
                    max_learners=int(env.get("CLASS_MAX_LEARNERS", "30")),
                    registry_port=int(env.get("CLASS_REGISTRY_PORT", "5000")),
+                   hub_port=int(env.get("CLASS_HUB_PORT", "8081")),
+                   proxy_api_port=int(env.get("CLASS_PROXY_API_PORT", "8001")),
                    purge=env.get("CLASS_PURGE", "") == "1")
 
     @property
@@ -89,6 +96,17 @@ class Settings:
         units = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
         text = self.memory.strip().lower().rstrip("b")
         return int(float(text[:-1]) * units[text[-1]]) if text[-1:] in units else int(text)
+
+    @property
+    def registry_name(self) -> str:
+        return f"{self.name}-registry"
+
+    def volume(self, user: str, what: str) -> str:
+        """A learner's volume: ``<class>-vol-<user>-work`` or ``-engine`` (kept by down, removed by --purge)."""
+        return f"{self.name}-vol-{user}-{what}"
+
+    def labels(self, part: str) -> list[str]:
+        return ["--label", f"{LABEL}={self.name}", "--label", f"{PART}={part}"]
 
     @property
     def url(self) -> str:
@@ -172,8 +190,8 @@ def lab_image(s: Settings) -> str:
         shutil.copy2(ROOT / "class" / "lab.Dockerfile", ctx / "lab.Dockerfile")
         shutil.copy2(ROOT / "class" / "start-lab.sh", ctx / "start-lab.sh")
         say(f"building {tag} (Debian packages from the mirror, then the wheels)")
-        proc = subprocess.run(["docker", "build", "-q", "-f", str(ctx / "lab.Dockerfile"), "-t", tag,
-                               "--label", f"{LABEL}=lab-image", str(ctx)], capture_output=True, text=True)
+        proc = subprocess.run(["docker", "build", "-q", "--force-rm", "-f", str(ctx / "lab.Dockerfile"), "-t", tag,
+                               "--label", f"{PART}=lab-image", str(ctx)], capture_output=True, text=True)
         if proc.returncode != 0:
             sys.exit("the learners' image did not build:\n" + "\n".join((proc.stdout + proc.stderr).splitlines()[-25:]))
     say(f"{tag} made in {time.time() - started:.0f} s")
@@ -190,16 +208,16 @@ def registry(s: Settings) -> str:
     is not published outside this machine.
     """
     where = f"{gateway()}:{s.registry_port}"
-    running = docker("inspect", "-f", "{{.State.Running}}", REGISTRY_NAME, check=False).stdout.strip()
+    running = docker("inspect", "-f", "{{.State.Running}}", s.registry_name, check=False).stdout.strip()
     if running == "true":
         return where
-    docker("rm", "-f", REGISTRY_NAME, check=False)
-    _registry_container(REGISTRY_NAME + "-seed", s, readonly=False, publish=[f"127.0.0.1:{s.registry_port}"])
+    docker("rm", "-f", s.registry_name, check=False)
+    _registry_container(s.registry_name + "-seed", s, readonly=False, publish=[f"127.0.0.1:{s.registry_port}"])
     try:
         seed(s)
     finally:
-        docker("rm", "-f", REGISTRY_NAME + "-seed", check=False)
-    _registry_container(REGISTRY_NAME, s, readonly=True, publish=[f"127.0.0.1:{s.registry_port}", where])
+        docker("rm", "-f", s.registry_name + "-seed", check=False)
+    _registry_container(s.registry_name, s, readonly=True, publish=[f"127.0.0.1:{s.registry_port}", where])
     return where
 
 
@@ -208,8 +226,8 @@ def _registry_container(name: str, s: Settings, readonly: bool, publish: list[st
               f"  maintenance:\n    readonly:\n      enabled: {'true' if readonly else 'false'}\n"
               "http:\n  addr: 0.0.0.0:5000\n")
     ports = [a for where in publish for a in ("-p", f"{where}:5000")]
-    docker("run", "-d", "--name", name, "--label", f"{LABEL}=registry", "--restart", "unless-stopped",
-           "-v", "labutils-class-registry:/var/lib/registry", *ports, "--entrypoint", "sh", RIG_IMAGE, "-c",
+    docker("run", "-d", "--name", name, *s.labels("registry"), "--restart", "unless-stopped",
+           "-v", f"{s.name}-vol-registry:/var/lib/registry", *ports, "--entrypoint", "sh", RIG_IMAGE, "-c",
            f"printf '{config}' > /tmp/registry.yml && exec docker-registry serve /tmp/registry.yml")
     _wait_http(f"http://127.0.0.1:{s.registry_port}/v2/", 30, "the class registry")
 
@@ -273,7 +291,8 @@ def up(s: Settings) -> None:
         proc = subprocess.Popen([sys.executable, "-m", "jupyterhub", "-f", str(ROOT / "class" / "jupyterhub_config.py")],
                                 cwd=s.state, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         (s.state / "hub.pid").write_text(str(proc.pid))
-    _wait_http(f"http://127.0.0.1:{s.port}/hub/health", 90, "the hub", log=s.state / "hub.log")
+    _wait_http(f"http://{'127.0.0.1' if s.host in ('0.0.0.0', '') else s.host}:{s.port}/hub/health", 90, "the hub",
+               log=s.state / "hub.log")
     say(f"the class is open at {s.url}/hub/login")
     say(f"class code (learners sign in with any name and it): {s.class_code}")
     say(f"instructors ({', '.join(s.instructors)}) sign in with the admin password in {s.state / 'admin-password'}")
@@ -307,14 +326,12 @@ def down(s: Settings, purge: bool) -> None:
         say("the hub, its proxy and its culler stopped")
     (s.state / "hub.pid").unlink(missing_ok=True)
     for kind, ls, rm in (("container", ["ps", "-aq"], ["rm", "-f"]), ("network", ["network", "ls", "-q"], ["network", "rm"])):
-        ids = docker(*ls, "--filter", f"label={LABEL}").stdout.split()
+        ids = docker(*ls, "--filter", f"label={LABEL}={s.name}").stdout.split()
         if ids:
             docker(*rm, *ids)
             say(f"removed {len(ids)} {kind}(s)")
     if purge or s.purge:
-        vols = docker("volume", "ls", "-q", "--filter", f"label={LABEL}").stdout.split()
-        vols += [v for v in docker("volume", "ls", "-q").stdout.split()
-                 if v.startswith("labutils-class-") and v not in vols]
+        vols = [v for v in docker("volume", "ls", "-q").stdout.split() if v.startswith(f"{s.name}-vol-")]
         if vols:
             docker("volume", "rm", "-f", *vols)
             say(f"removed {len(vols)} volume(s): the learners' work and images, and the mirror")
@@ -325,8 +342,9 @@ def down(s: Settings, purge: bool) -> None:
 
 def status(s: Settings) -> None:
     print(json.dumps({"hub": hub_pid(s) is not None, "url": s.url,
-                      "labs": docker("ps", "--filter", f"label={LABEL}=lab", "--format", "{{.Names}}").stdout.split(),
-                      "registry": docker("ps", "-q", "--filter", f"name={REGISTRY_NAME}").stdout.strip() != ""},
+                      "labs": docker("ps", "--filter", f"label={LABEL}={s.name}", "--filter", f"label={PART}=lab",
+                                     "--format", "{{.Names}}").stdout.split(),
+                      "registry": docker("ps", "-q", "--filter", f"name={s.registry_name}").stdout.strip() != ""},
                      indent=1))
 
 

@@ -289,7 +289,7 @@ def test(name: str, pytest_args: list[str]) -> int:
         env.pop("LABUTILS_HOST_OVERRIDE", None)
     env.pop("LABUTILS_NAMESPACE", None)
     python = str(ROOT / ".venv" / "bin" / "python")
-    runs = [[python, "-m", "pytest", "tests", "-m", "engine and not browser", "-p", "no:cacheprovider", *pytest_args],
+    runs = [[python, "-m", "pytest", "tests", "-m", "engine and not browser and not hub", "-p", "no:cacheprovider", *pytest_args],
             [python, "-m", "pytest", "notebooks", *NBVAL[name], "--nbval-cell-timeout=600", "-p", "no:cacheprovider",
              *pytest_args]]
     if INSIDE[name]:

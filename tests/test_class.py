@@ -1,0 +1,232 @@
+"""A class on this machine's engine, as an instructor runs it (`make class`) and learners use it (a browser).
+
+Real parts only: JupyterHub, DockerSpawner, configurable-http-proxy, the idle culler, Debian's
+docker-registry and a rootless Docker Engine inside every learner's lab. Everything a learner does goes
+through the hub's login page and the Jupyter server's API, as their browser would; every probe of
+isolation is tried from inside a learner's lab. The class is named and ported apart (CLASS_NAME, ports),
+so a class an instructor runs on this machine is never touched.
+"""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+from shared import ROOT
+
+from labutils import classview
+from labutils.hub import Hub
+
+pytestmark = [pytest.mark.engine, pytest.mark.hub]
+LEARNERS = ("ada", "bob", "cyd")
+NOTEBOOKS = ("01-normal-build", "02-builder-pattern", "03-multi-stage-intro", "04-multi-stage",
+             "05-activity-go-http-server")
+NAME = "lutestclass"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _docker(*args: str) -> str:
+    return subprocess.run(["docker", *args], capture_output=True, text=True, check=True).stdout
+
+
+def _leftovers() -> list[str]:
+    return (_docker("ps", "-aq", "--filter", f"label=io.labutils.class={NAME}").split()
+            + _docker("network", "ls", "-q", "--filter", f"label=io.labutils.class={NAME}").split()
+            + [v for v in _docker("volume", "ls", "-q").split() if v.startswith(f"{NAME}-")])
+
+
+class Klass:
+    def __init__(self, env: dict, out: str):
+        self.env, self.out = env, out
+        self.url = f"http://127.0.0.1:{env['CLASS_PORT']}"
+        self.code = env["CLASS_CODE"]
+        self.token = open(os.path.join(env["CLASS_STATE"], "instructor-token")).read().strip()
+        self.seconds: dict[str, float] = {}
+
+    def instructor(self) -> Hub:
+        return Hub(self.url, self.token)
+
+
+@pytest.fixture(scope="module")
+def klass(live, tmp_path_factory):
+    state = tmp_path_factory.mktemp("class-state")
+    env = dict(os.environ, CLASS_NAME=NAME, CLASS_STATE=str(state), CLASS_PORT=str(_free_port()),
+               CLASS_HUB_PORT=str(_free_port()), CLASS_PROXY_API_PORT=str(_free_port()),
+               CLASS_REGISTRY_PORT=str(_free_port()), CLASS_CODE="lutest-class-code", CLASS_CPUS="1",
+               CLASS_MEMORY="3g", CLASS_IDLE_TIMEOUT="3600")
+    for key in ("LABUTILS_NAMESPACE", "LABUTILS_WORK", "DOCKER_CONTEXT"):
+        env.pop(key, None)
+    started = time.monotonic()
+    up = subprocess.run(["make", "class"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=1500)
+    try:
+        assert up.returncode == 0, up.stdout[-3000:] + up.stderr[-3000:]
+        k = Klass(env, up.stdout)
+        k.seconds["make class"] = time.monotonic() - started
+        yield k
+    finally:
+        subprocess.run(["make", "class-down", "CLASS_PURGE=1"], cwd=ROOT, env=env, capture_output=True, text=True,
+                       timeout=300)
+
+
+def test_make_class_starts_the_hub_and_says_where(klass):
+    assert requests.get(f"{klass.url}/hub/health", timeout=10).status_code == 200
+    assert f"{klass.url}/hub/login" in klass.out and klass.code in klass.out
+    assert "instructor-token" in klass.out and "admin-password" in klass.out
+    token_file = os.path.join(klass.env["CLASS_STATE"], "instructor-token")
+    assert oct(os.stat(token_file).st_mode & 0o777) == "0o600", "the instructor's token is readable only by them"
+    assert requests.post(f"{klass.url}/hub/login", data={"username": "eve", "password": "wrong"},
+                         allow_redirects=False, timeout=10).status_code != 302, "a wrong class code is refused"
+
+
+def _learner(klass, name: str) -> dict:
+    started = time.monotonic()
+    hub = Hub.sign_in(klass.url, name, klass.code)
+    hub.start(name)
+    ready = time.monotonic() - started
+    results = {}
+    for nb in NOTEBOOKS:
+        ran = hub.lab(name).run_notebook(f"notebooks/{nb}.ipynb", timeout=1200)
+        results[nb] = (ran.ok, ran.error, ran.cell)
+    return {"ready": ready, "notebooks": results, "seconds": time.monotonic() - started}
+
+
+def test_three_learners_sign_in_and_run_notebooks_01_to_05_live_in_their_own_labs(klass):
+    with ThreadPoolExecutor(len(LEARNERS)) as pool:
+        done = dict(zip(LEARNERS, pool.map(lambda n: _learner(klass, n), LEARNERS), strict=True))
+    for name, got in done.items():
+        failed = {nb: r for nb, r in got["notebooks"].items() if not r[0]}
+        assert not failed, f"{name}: {failed}"
+        klass.seconds[f"{name}: sign-in to a ready lab"] = got["ready"]
+        klass.seconds[f"{name}: notebooks 01-05"] = got["seconds"]
+    print(json.dumps(klass.seconds, indent=1))
+    labs = _docker("ps", "--filter", f"label=io.labutils.class={NAME}", "--filter", "label=io.labutils.class.part=lab",
+                   "--format", "{{.Names}} {{.Networks}}").splitlines()
+    assert len(labs) == 3 and len({line.split()[1] for line in labs}) == 3, f"one network per learner: {labs}"
+    for name in LEARNERS:
+        info = json.loads(_docker("inspect", f"{NAME}-lab-{name}"))[0]
+        assert info["Config"]["User"] == "1000" or info["Config"]["User"] == "", info["Config"]["User"]
+        assert not any("docker.sock" in m.get("Source", "") for m in info["Mounts"]), "no host socket in a lab"
+        assert info["HostConfig"]["Memory"] == 3 << 30 and info["HostConfig"]["PidsLimit"] == 2048
+
+
+PROBE = r"""
+import json, os, socket, subprocess, urllib.request
+out = {}
+def connect(host, port):
+    s = socket.socket(); s.settimeout(4)
+    try:
+        s.connect((host, port)); return "connected"
+    except OSError as e:
+        return type(e).__name__
+    finally:
+        s.close()
+out["uid"] = os.getuid()
+out["host socket"] = os.path.exists("/var/run/docker.sock") or os.path.exists("/run/docker.sock")
+out["host engine tcp"] = [connect(GATEWAY, p) for p in (2375, 2376)]
+out["other lab"] = connect(OTHER_IP, 8888)
+out["other engine socket"] = os.path.exists("/home/learner/.docker/run/docker.sock") and \
+    subprocess.run(["docker", "image", "ls", "--format", "{{.Repository}}:{{.Tag}}"], capture_output=True,
+                   text=True).stdout.split()
+req = urllib.request.Request(os.environ["JUPYTERHUB_API_URL"] + "/users",
+                             headers={"Authorization": "token " + os.environ["JUPYTERHUB_API_TOKEN"]})
+try:
+    urllib.request.urlopen(req, timeout=10); out["hub admin"] = "allowed"
+except urllib.error.HTTPError as e:
+    out["hub admin"] = e.code
+mounted = subprocess.run(["docker", "run", "--rm", "-v", "/:/host", "alpine:latest", "sh", "-c",
+                          "ls /host/var/tmp /host/work /host/home 2>&1"], capture_output=True, text=True)
+out["host files"] = mounted.stdout + mounted.stderr
+print(json.dumps(out))
+"""
+
+
+def test_from_one_learners_lab_nothing_of_the_host_or_of_another_learner_is_reachable(klass):
+    hub = klass.instructor()
+    bob_ip = json.loads(_docker("inspect", f"{NAME}-lab-bob"))[0]["NetworkSettings"]["Networks"]
+    bob_ip = next(iter(bob_ip.values()))["IPAddress"]
+    gateway = _docker("network", "inspect", "bridge", "-f", "{{(index .IPAM.Config 0).Gateway}}").strip()
+    ada = Hub.sign_in(klass.url, "ada", klass.code)
+    # bob's image, built in bob's own engine: ada must not see it
+    made = hub.lab("bob").run("import subprocess\nprint(subprocess.run(['docker', 'tag', 'welcome:v1', "
+                              "'only-bob:v1'], capture_output=True, text=True).returncode)")
+    assert made.ok and made.stdout.strip() == "0", made
+    ran = ada.lab("ada").run(f"GATEWAY, OTHER_IP = {gateway!r}, {bob_ip!r}\n" + PROBE, timeout=300)
+    assert ran.ok, ran
+    got = json.loads(ran.stdout.strip().splitlines()[-1])
+    assert got["uid"] == 1000
+    assert got["host socket"] is False, "the host's Docker socket is in the lab"
+    assert all(r != "connected" for r in got["host engine tcp"]), got["host engine tcp"]
+    assert got["other lab"] != "connected", f"ada reached bob's lab at {bob_ip}: {got['other lab']}"
+    assert got["other engine socket"] and "only-bob:v1" not in got["other engine socket"], \
+        "ada's engine lists bob's image"
+    assert "welcome:v1" in got["other engine socket"], "ada's engine holds ada's own images"
+    assert got["hub admin"] == 403, f"ada's token listed the hub's users: {got['hub admin']}"
+    seen = got["host files"]            # what `-v /:/host` shows: ada's own lab container, not this machine
+    assert "learner" in seen and "labutils-rig" not in seen and "main" not in seen.split(), seen
+    assert requests.get(f"{klass.url}/user/bob/api/status", headers={"Authorization": f"token {ada.token}"},
+                        allow_redirects=False, timeout=10).status_code in (302, 403, 404), "ada reached bob's lab"
+
+
+def test_a_stopped_and_restarted_learner_keeps_work_and_images(klass):
+    hub = klass.instructor()
+    hub.stop("cyd")
+    assert not _docker("ps", "-q", "--filter", f"name={NAME}-lab-cyd").strip(), "the stopped lab's container is gone"
+    started = time.monotonic()
+    hub.start("cyd")
+    klass.seconds["cyd: restart to a ready lab (warm)"] = time.monotonic() - started
+    lab = hub.lab("cyd")
+    assert lab.read("work/progress.json") is not None, "work/ was lost with the container"
+    ran = lab.run("import subprocess\nprint(subprocess.run(['docker', 'image', 'ls', '--format', "
+                  "'{{.Repository}}:{{.Tag}}'], capture_output=True, text=True).stdout)")
+    assert "welcome:v1" in ran.stdout and "activity:v1" in ran.stdout, ran.stdout
+
+
+BREAK = """
+import labutils as lu, pathlib
+folder = pathlib.Path(lu.work()) / "broken"
+folder.mkdir(exist_ok=True)
+(folder / "Dockerfile").write_text('FROM alpine:latest\\nCMD ["echo", "not the welcome line"]\\n')
+lu.build(folder, "welcome-optimized:v1", quiet=True)
+print("broken")
+"""
+
+
+def test_the_class_view_lists_every_learner_with_their_true_state(klass):
+    hub = klass.instructor()
+    assert hub.lab("cyd").run(BREAK).stdout.strip() == "broken"
+    hub.stop("bob")
+    view = classview.hub_view(klass.url, klass.token)
+    grid = classview.grid(view)
+    assert list(grid.index) == list(LEARNERS), grid
+    assert set(grid.loc["ada"]) == {"reference works"}, grid.loc["ada"]
+    assert set(grid.loc["bob"]) == {"stopped"}, grid.loc["bob"]
+    assert grid.loc["cyd", "multi-stage"] == "fails" and grid.loc["cyd", "normal-build"] == "reference works"
+    passed, total = view.query("learner == 'ada'")["progress"].iloc[0].split("/")
+    assert int(total) > 0 and int(passed) == int(total), "ada's progress.json, read through her lab"
+    cli = subprocess.run([sys.executable, "-m", "labutils", "class", "--hub", klass.url, "--no-check",
+                          "--token-file", os.path.join(klass.env["CLASS_STATE"], "instructor-token"),
+                          "--figure", os.path.join(klass.env["CLASS_STATE"], "class.png")],
+                         capture_output=True, text=True, timeout=600)
+    assert cli.returncode == 0 and "bob" in cli.stdout and "stopped" in cli.stdout, cli.stdout + cli.stderr
+
+
+def test_make_class_down_leaves_nothing(klass):
+    assert _leftovers(), "the class is there before it is taken down"
+    down = subprocess.run(["make", "class-down", "CLASS_PURGE=1"], cwd=ROOT, env=klass.env, capture_output=True,
+                          text=True, timeout=300)
+    assert down.returncode == 0, down.stdout + down.stderr
+    assert not _leftovers(), f"left behind: {_leftovers()}"
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"{klass.url}/hub/health", timeout=5)
+    print(json.dumps(klass.seconds, indent=1))
