@@ -30,26 +30,26 @@ class Execution:
         return not self.error
 
 
-def _request(session: requests.Session, token: str, method: str, url: str, who: str, hint: str,
-             **kw) -> requests.Response:
-    """One API call with the token; an answer of 400 or more is ``HttpFailed`` saying who answered what."""
-    resp = session.request(method, url, timeout=60, headers={"Authorization": f"token {token}"}, **kw)
-    if resp.status_code >= 400:
-        raise HttpFailed(f"{who} answered {resp.status_code} to {method} {url}.", command=f"{method} {url}",
-                         engine_said=resp.text[:300], hint=hint)
-    return resp
-
-
 @dataclass
-class Hub:
-    """A JupyterHub at ``url``, as someone with ``token`` (an instructor's service token, or a learner's own)."""
-
+class _Client:
     url: str
     token: str
     session: requests.Session = field(default_factory=requests.Session, repr=False)
 
+    def _request(self, method: str, url: str, who: str, hint: str, **kw) -> requests.Response:
+        """One API call with the token; an answer of 400 or more is ``HttpFailed`` saying who answered what."""
+        resp = self.session.request(method, url, timeout=60, headers={"Authorization": f"token {self.token}"}, **kw)
+        if resp.status_code >= 400:
+            raise HttpFailed(f"{who} answered {resp.status_code} to {method} {url}.", command=f"{method} {url}",
+                             engine_said=resp.text[:300], hint=hint)
+        return resp
+
+
+class Hub(_Client):
+    """A JupyterHub at ``url``, as someone with ``token`` (an instructor's service token, or a learner's own)."""
+
     def _api(self, method: str, path: str, **kw) -> requests.Response:
-        return _request(self.session, self.token, method, f"{self.url.rstrip('/')}/hub/api{path}", "The hub",
+        return self._request(method, f"{self.url.rstrip('/')}/hub/api{path}", "The hub",
                         hint="check the hub URL and that the token may do this (the instructor's token in the "
                              "class's state folder).", **kw)
 
@@ -113,16 +113,11 @@ class Hub:
         return Lab(f"{self.url.rstrip('/')}/user/{name}", self.token, self.session)
 
 
-@dataclass
-class Lab:
+class Lab(_Client):
     """One learner's Jupyter server: its contents and its kernels."""
 
-    url: str
-    token: str
-    session: requests.Session = field(default_factory=requests.Session, repr=False)
-
     def _call(self, method: str, path: str, **kw) -> requests.Response:
-        return _request(self.session, self.token, method, f"{self.url}/api{path}", "The lab",
+        return self._request(method, f"{self.url}/api{path}", "The lab",
                         hint="check that the lab runs (the hub's admin page starts it).", **kw)
 
     def read(self, path: str) -> dict | None:
