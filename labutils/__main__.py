@@ -141,6 +141,16 @@ def _record(args) -> int:
 
 
 def main(argv=None) -> int:
+    """``python -m labutils <command>``: 0 when it did what it says, 2 with the error's text when it could not."""
+    args = _parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except LabError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m labutils",
                                      description="Tools for the multi-stage Dockerfiles lab.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -187,12 +197,7 @@ def main(argv=None) -> int:
     p.add_argument("--out", default=None, help="where to write the recording (default data/recorded)")
     p.add_argument("--no-outputs", action="store_true", help="leave the notebooks' stored outputs as they are")
     p.set_defaults(func=_record)
-    args = parser.parse_args(argv)
-    try:
-        return args.func(args)
-    except LabError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    return parser
 
 
 if __name__ == "__main__":
