@@ -46,6 +46,9 @@ c.DockerSpawner.use_internal_ip = True
 c.DockerSpawner.notebook_dir = "/home/learner/course"
 c.DockerSpawner.default_url = "/lab/tree/notebooks/00-setup.ipynb"
 c.DockerSpawner.cmd = ["jupyterhub-singleuser"]
+# JupyterLab's app object in the learner's own page (their page can already do all it can): the browser test
+# and instructors' demos drive JupyterLab's own commands through it
+c.Spawner.args = ["--LabApp.expose_app_in_browser=True"]
 c.DockerSpawner.volumes = {s.volume("{username}", "work"): "/home/learner/course/work",
                            s.volume("{username}", "engine"): "/home/learner/.local/share/docker"}
 c.DockerSpawner.environment = {"CLASS_REGISTRY": env["CLASS_REGISTRY"]}

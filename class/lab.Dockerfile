@@ -17,7 +17,10 @@ COPY wheels /tmp/wheels
 RUN python3 -m venv /opt/lab \
  && /opt/lab/bin/pip install --quiet --no-index --find-links /tmp/wheels "labutils[singleuser]" \
  && rm -rf /tmp/wheels
-COPY --chown=1000:1000 course /home/learner/course
+# the course's JupyterLab settings, as `make lab` and Binder use them (no "Jupyter news?" prompt over 00-setup)
+COPY course/jupyter/lab-settings/overrides.json /opt/lab/share/jupyter/lab/settings/overrides.json
+COPY --chown=1000:1000 course/notebooks /home/learner/course/notebooks
+COPY --chown=1000:1000 course/data /home/learner/course/data
 COPY start-lab.sh /usr/local/bin/start-lab
 USER 1000
 WORKDIR /home/learner/course

@@ -82,32 +82,7 @@ def _run_the_first_exercise(lab, chromium, tmp_path):
         page.wait_for_timeout(8_000)       # JupyterLab asks a few seconds after it starts, when it asks
         prompts = page.get_by_text("official Jupyter news").count()
         page.goto(f"{base}/lab/tree/01-normal-build.ipynb?token={token}")
-        page.wait_for_selector(".jp-Notebook", timeout=120_000)
-        page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)
-        page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell.currentWidget"
-                               " && window.jupyterapp.shell.currentWidget.context.path === '01-normal-build.ipynb'"
-                               " && window.jupyterapp.shell.currentWidget.sessionContext.session"
-                               " && window.jupyterapp.shell.currentWidget.sessionContext.session.kernel", timeout=120_000)
-        # Run > Run All Cells is driven through JupyterLab's own command, one cell at a time, and the
-        # results are read from the notebook's model: JupyterLab draws only the cells in view.
-        count = page.evaluate("() => window.jupyterapp.shell.currentWidget.content.model.cells.length")
-        page.evaluate("() => { const nb = window.jupyterapp.shell.currentWidget.content; nb.activeCellIndex = 0; }")
-        for i in range(count):
-            page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-cell-and-select-next')")
-            page.wait_for_function(f"""() => {{
-                const m = window.jupyterapp.shell.currentWidget.content.model.cells.get({i});
-                const kernel = window.jupyterapp.shell.currentWidget.sessionContext.session?.kernel;
-                return m.type !== 'code' || (m.executionCount !== null && kernel && !kernel.status.startsWith('busy'));
-            }}""", timeout=600_000)
-        text = page.evaluate("""() => {
-            const cells = window.jupyterapp.shell.currentWidget.content.model.cells;
-            const out = [];
-            for (let i = 0; i < cells.length; i++) {
-                const c = cells.get(i);
-                if (c.type === 'code') out.push(JSON.stringify(c.outputs.toJSON()));
-            }
-            return out.join('\\n');
-        }""")
+        text = run_in_page(page, "01-normal-build.ipynb")
         page.keyboard.press("Control+End")
         page.screenshot(path=str(shot), full_page=False)
     assert opened == "00-setup.ipynb", f"make lab opened {opened!r}, not the course's first notebook"
@@ -118,3 +93,34 @@ def _run_the_first_exercise(lab, chromium, tmp_path):
     kept = ROOT / "work" / shot.name
     kept.parent.mkdir(exist_ok=True)
     shutil.copy(shot, kept)                             # the screenshot is kept under work/
+
+
+def run_in_page(page, path: str) -> str:
+    """Every cell of the notebook open at ``path``, run through JupyterLab's own command; all outputs as text.
+
+    The results are read from the notebook's model: JupyterLab draws only the cells in view.
+    """
+    page.wait_for_selector(".jp-Notebook", timeout=180_000)
+    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=180_000)
+    page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell.currentWidget"
+                           f" && window.jupyterapp.shell.currentWidget.context.path === {path!r}"
+                           " && window.jupyterapp.shell.currentWidget.sessionContext.session"
+                           " && window.jupyterapp.shell.currentWidget.sessionContext.session.kernel", timeout=180_000)
+    count = page.evaluate("() => window.jupyterapp.shell.currentWidget.content.model.cells.length")
+    page.evaluate("() => { const nb = window.jupyterapp.shell.currentWidget.content; nb.activeCellIndex = 0; }")
+    for i in range(count):
+        page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-cell-and-select-next')")
+        page.wait_for_function(f"""() => {{
+            const m = window.jupyterapp.shell.currentWidget.content.model.cells.get({i});
+            const kernel = window.jupyterapp.shell.currentWidget.sessionContext.session?.kernel;
+            return m.type !== 'code' || (m.executionCount !== null && kernel && !kernel.status.startsWith('busy'));
+        }}""", timeout=600_000)
+    return page.evaluate("""() => {
+        const cells = window.jupyterapp.shell.currentWidget.content.model.cells;
+        const out = [];
+        for (let i = 0; i < cells.length; i++) {
+            const c = cells.get(i);
+            if (c.type === 'code') out.push(JSON.stringify(c.outputs.toJSON()));
+        }
+        return out.join('\\n');
+    }""")

@@ -221,6 +221,32 @@ def test_the_class_view_lists_every_learner_with_their_true_state(klass):
     assert cli.returncode == 0 and "bob" in cli.stdout and "stopped" in cli.stdout, cli.stdout + cli.stderr
 
 
+def test_a_learner_signs_in_on_the_login_page_in_chromium_and_runs_01(klass, tmp_path):
+    from playwright.sync_api import sync_playwright
+    from test_browser import CHROMIUM, run_in_page
+    assert CHROMIUM, "no Chromium here (CI installs Debian's chromium)"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(f"{klass.url}/hub/login")
+            page.fill("#username_input", "dee")
+            page.fill("#password_input", klass.code)
+            page.click("#login_submit")
+            page.wait_for_url("**/user/dee/lab/tree/notebooks/00-setup.ipynb**", timeout=240_000)
+            page.wait_for_function("() => window.jupyterapp", timeout=120_000)
+            page.evaluate("async () => { await window.jupyterapp.restored; }")
+            page.wait_for_function("() => window.jupyterapp.shell.currentWidget?.context?.path", timeout=120_000)
+            opened = page.evaluate("() => window.jupyterapp.shell.currentWidget.context.path")
+            page.goto(f"{klass.url}/user/dee/lab/tree/notebooks/01-normal-build.ipynb")
+            text = run_in_page(page, "notebooks/01-normal-build.ipynb")
+            page.screenshot(path=str(tmp_path / "class-01.png"))
+        finally:
+            browser.close()
+    assert opened == "notebooks/00-setup.ipynb", f"the lab opened {opened!r}, not the course's first notebook"
+    assert "✔ welcome:v1 prints the welcome line" in text, f"the notebook's outputs: {text[-1500:]!r}"
+
+
 def test_make_class_down_leaves_nothing(klass):
     assert _leftovers(), "the class is there before it is taken down"
     down = subprocess.run(["make", "class-down", "CLASS_PURGE=1"], cwd=ROOT, env=klass.env, capture_output=True,

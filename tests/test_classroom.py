@@ -93,6 +93,7 @@ def test_reset_touches_only_its_namespace_and_keeps_the_bases(live, tmp_path):
 
 LEARNER = r"""
 import json, labutils as lu
+from labutils import results
 f = lu.write_exercise("multi-stage", show=False)
 built = lu.build(f, "welcome-optimized:v1", quiet=True)
 out = lu.run("welcome-optimized:v1").stdout

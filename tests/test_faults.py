@@ -345,7 +345,7 @@ def test_a_lab_error_shows_in_ipython_as_a_message():
     with capture_output() as captured:
         shell.run_cell("import labutils as lu\nlu.build('/nonexistent-folder', 'x:v1')")
     text = captured.stdout + captured.stderr
-    assert "LabError" in text and "is not a folder" in text and "What to do" in text
+    assert "InvalidArgument" in text and "is not a folder" in text and "What to do" in text
     assert "labutils/building.py" not in text and "Traceback" not in text
     try:
         lu.build("/nonexistent-folder", "x:v1")

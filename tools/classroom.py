@@ -38,7 +38,7 @@ PART = "io.labutils.class.part"
 """What the container or network is to the class: lab, registry, network."""
 IMAGE_REPO = "labutils-class/lab"
 RIG_IMAGE = "labutils-rig/docker:sid"          # Debian sid with docker-registry (tools/engines.py makes it)
-COURSE = ("labutils", "notebooks", "data", "class", "pyproject.toml")
+COURSE = ("labutils", "notebooks", "data", "class", "jupyter", "pyproject.toml")
 
 
 @dataclass(frozen=True)
@@ -185,7 +185,7 @@ def lab_image(s: Settings) -> str:
         say("collecting the wheels of labutils and JupyterLab (the image installs them with no index)")
         wheels(ctx / "wheels")
         course = ctx / "course"
-        for name in ("notebooks", "data"):
+        for name in ("notebooks", "data", "jupyter"):
             shutil.copytree(ROOT / name, course / name, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
         shutil.copy2(ROOT / "class" / "lab.Dockerfile", ctx / "lab.Dockerfile")
         shutil.copy2(ROOT / "class" / "start-lab.sh", ctx / "start-lab.sh")
