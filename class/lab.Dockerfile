@@ -19,6 +19,7 @@ RUN python3 -m venv /opt/lab \
  && rm -rf /tmp/wheels
 # the course's JupyterLab settings, as `make lab` and Binder use them (no "Jupyter news?" prompt over 00-setup)
 COPY course/jupyter/lab-settings/overrides.json /opt/lab/share/jupyter/lab/settings/overrides.json
+RUN install -d -o 1000 -g 1000 /home/learner/course /home/learner/course/work
 COPY --chown=1000:1000 course/notebooks /home/learner/course/notebooks
 COPY --chown=1000:1000 course/data /home/learner/course/data
 COPY start-lab.sh /usr/local/bin/start-lab
