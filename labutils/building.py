@@ -228,6 +228,12 @@ def _run(plan: _Plan, prepared) -> tuple[BuildAnswer, _Plan, str, int | None]:
 
     plan = replace(plan, req={**plan.req, "dockerfile": str(prepared.path)})
     answer = backend().build(plan.req, on_line)
+    if _lost_snapshot(answer):
+        if not plan.quiet:
+            print("[labutils] the engine's containerd image store lost a parent snapshot while unpacking the image "
+                  "(an intermittent engine bug, moby/buildkit#6521): building once more.", flush=True)
+        shown.clear()
+        answer = backend().build(plan.req, on_line)
     if plan.builder == "classic" and classic.refused(answer) and backend().has_buildkit():
         if not plan.quiet:
             print(f"[labutils] this engine refuses the classic builder ({str(answer['error']).strip()[:120]}); "
@@ -236,6 +242,12 @@ def _run(plan: _Plan, prepared) -> tuple[BuildAnswer, _Plan, str, int | None]:
         shown.clear()
         answer = backend().build(plan.req, on_line)
     return answer, plan, "\n".join(shown), view.total if view else None
+
+
+def _lost_snapshot(answer: BuildAnswer) -> bool:
+    """The containerd store's intermittent unpack failure, which the same build again gets past."""
+    said = str(answer.get("error") or "")
+    return "failed to prepare extraction snapshot" in said and "parent snapshot" in said
 
 
 def _finish(answer: BuildAnswer, plan: _Plan, substitutions: dict, log: str, total: int | None) -> BuildResult:

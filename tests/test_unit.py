@@ -360,3 +360,12 @@ def test_label_steps_are_hidden_whether_the_engine_runs_one_or_one_per_label():
     for log in (per_label, joined):
         view = classic.View(labels=2, steps=2)
         assert [s for s in map(view.line, log) if s] == ["Step 1/2 : FROM scratch", "Step 2/2 : COPY a ."]
+
+
+def test_the_containerd_stores_lost_snapshot_is_built_once_more_and_nothing_else_is():
+    from labutils.building import _lost_snapshot
+    said = ('failed to solve: failed to prepare extraction snapshot "extract-695149966--t_x sha256:3c28": '
+            'parent snapshot sha256:dd82 does not exist: not found')
+    assert _lost_snapshot({"error": said})
+    assert not _lost_snapshot({"error": "The command '/bin/sh -c go build' returned a non-zero code: 2"})
+    assert not _lost_snapshot({"error": None})
