@@ -76,18 +76,18 @@ class Settings:
                     env.setdefault(key.strip(), value.strip())
         return cls(name=env.get("CLASS_NAME", "labutils-class"),
                    state=Path(env.get("CLASS_STATE") or "/var/tmp/labutils-class"),
-                   host=env.get("CLASS_HOST", "127.0.0.1"), port=int(env.get("CLASS_PORT", "8000")),
+                   host=env.get("CLASS_HOST", "127.0.0.1"), port=_number(env, "CLASS_PORT", "8000", int),
                    public_host=env.get("CLASS_PUBLIC_HOST", "") or env.get("CLASS_HOST", "127.0.0.1"),
                    tls_cert=env.get("CLASS_TLS_CERT", ""), tls_key=env.get("CLASS_TLS_KEY", ""),
                    code=env.get("CLASS_CODE", ""),
                    instructors=tuple(n for n in env.get("CLASS_INSTRUCTORS", "instructor").split(",") if n),
-                   cpus=float(env.get("CLASS_CPUS", "2")), memory=env.get("CLASS_MEMORY", "4g"),
-                   pids=int(env.get("CLASS_PIDS", "2048")), disk=env.get("CLASS_DISK", "20g"),
-                   idle_timeout=int(env.get("CLASS_IDLE_TIMEOUT", "3600")),
-                   max_learners=int(env.get("CLASS_MAX_LEARNERS", "30")),
-                   registry_port=int(env.get("CLASS_REGISTRY_PORT", "5000")),
-                   hub_port=int(env.get("CLASS_HUB_PORT", "8081")),
-                   proxy_api_port=int(env.get("CLASS_PROXY_API_PORT", "8001")),
+                   cpus=_number(env, "CLASS_CPUS", "2", float), memory=env.get("CLASS_MEMORY", "4g"),
+                   pids=_number(env, "CLASS_PIDS", "2048", int), disk=env.get("CLASS_DISK", "20g"),
+                   idle_timeout=_number(env, "CLASS_IDLE_TIMEOUT", "3600", int),
+                   max_learners=_number(env, "CLASS_MAX_LEARNERS", "30", int),
+                   registry_port=_number(env, "CLASS_REGISTRY_PORT", "5000", int),
+                   hub_port=_number(env, "CLASS_HUB_PORT", "8081", int),
+                   proxy_api_port=_number(env, "CLASS_PROXY_API_PORT", "8001", int),
                    purge=env.get("CLASS_PURGE", "") == "1")
 
     @property
@@ -95,7 +95,10 @@ class Settings:
         """``4g`` -> 4 GiB, as ``docker run --memory`` reads it."""
         units = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
         text = self.memory.strip().lower().rstrip("b")
-        return int(float(text[:-1]) * units[text[-1]]) if text[-1:] in units else int(text)
+        try:
+            return int(float(text[:-1]) * units[text[-1]]) if text[-1:] in units else int(text)
+        except ValueError:
+            sys.exit(f"CLASS_MEMORY={self.memory!r} is not a size: write it as 4g, 512m or a number of bytes.")
 
     @property
     def registry_name(self) -> str:
@@ -125,6 +128,15 @@ class Settings:
     @property
     def class_code(self) -> str:
         return self.code or self.secret("class-code", 9)
+
+
+def _number(env: dict, key: str, default: str, kind):
+    """A numeric setting; a value that is no number stops with what to write, not a traceback."""
+    text = env.get(key, default)
+    try:
+        return kind(text)
+    except ValueError:
+        sys.exit(f"{key}={text!r} is not a number: write it as {kind(default)!r} is written, or unset it.")
 
 
 def say(text: str) -> None:
@@ -276,6 +288,7 @@ def hub_pid(s: Settings) -> int | None:
 
 
 def up(s: Settings) -> None:
+    s.memory_bytes                                    # a bad CLASS_MEMORY stops here, before anything starts
     s.state.mkdir(parents=True, exist_ok=True)
     sys.path.insert(0, str(ROOT / "tools"))
     import engines
