@@ -288,7 +288,7 @@ def hub_pid(s: Settings) -> int | None:
 
 
 def up(s: Settings) -> None:
-    s.memory_bytes                                    # a bad CLASS_MEMORY stops here, before anything starts
+    _ = s.memory_bytes                                # a bad CLASS_MEMORY stops here, before anything starts
     s.state.mkdir(parents=True, exist_ok=True)
     sys.path.insert(0, str(ROOT / "tools"))
     import engines
