@@ -28,6 +28,7 @@ from labutils.hub import Hub  # noqa: E402
 
 NAME = "labutils-bench-class"
 BASES = ("golang:1.15.6", "alpine:latest")
+CODE = "bench-class-code"          # JupyterHub wants a class code of 8 characters or more
 
 
 def free_port() -> int:
@@ -91,7 +92,7 @@ def measure(url: str, sizes: list[int]) -> list[tuple[str, str]]:
     cold, warm, pulls = [], [], []
     for name in learners:                       # first sign-in: a new container, a new engine, bases pulled
         started = time.monotonic()
-        hubs[name] = Hub.sign_in(url, name, "bench")
+        hubs[name] = Hub.sign_in(url, name, CODE)
         hubs[name].start(name)
         cold.append(time.monotonic() - started)
         pulls.append(pull_bases(hubs[name], name))
@@ -140,7 +141,7 @@ def main() -> int:
     state = Path(f"/var/tmp/{NAME}")
     env = dict(os.environ, CLASS_NAME=NAME, CLASS_STATE=str(state), CLASS_PORT=str(free_port()),
                CLASS_HUB_PORT=str(free_port()), CLASS_PROXY_API_PORT=str(free_port()),
-               CLASS_REGISTRY_PORT=str(free_port()), CLASS_CODE="bench", CLASS_MAX_LEARNERS=str(max(sizes) + 1))
+               CLASS_REGISTRY_PORT=str(free_port()), CLASS_CODE=CODE, CLASS_MAX_LEARNERS=str(max(sizes) + 1))
     classroom = [sys.executable, str(ROOT / "tools" / "classroom.py")]
     subprocess.run([*classroom, "up"], env=env, check=True)
     url = f"http://127.0.0.1:{env['CLASS_PORT']}"

@@ -7,7 +7,9 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 from classroom import LABEL, PART, Settings  # noqa: E402
+from spawners import LabSpawner, PlacedSpawner  # noqa: E402
 
 c = get_config()  # noqa: F821 (JupyterHub's config loader defines it)
 s = Settings.read()
@@ -37,7 +39,8 @@ c.Authenticator.admin_users = set(s.instructors)
 c.Authenticator.allow_all = True
 
 # --- each learner's lab and engine ------------------------------------------------------------------
-c.JupyterHub.spawner_class = "docker"
+c.JupyterHub.spawner_class = PlacedSpawner if s.swarm else LabSpawner
+c.LabSpawner.class_name = s.name
 c.DockerSpawner.image = env["CLASS_LAB_IMAGE"]
 c.DockerSpawner.allowed_images = [env["CLASS_LAB_IMAGE"]]
 c.DockerSpawner.name_template = f"{s.name}-lab-{{username}}"
@@ -71,17 +74,21 @@ c.Spawner.start_timeout = 180
 c.Spawner.http_timeout = 180
 
 
-def own_network(spawner):
-    """Each learner on a bridge network of their own: no lab reaches another's (Docker isolates bridges)."""
-    import docker
-    name = f"{s.name}-net-{spawner.escaped_name}"
-    client = docker.from_env()
-    if not client.networks.list(names=[name]):
-        client.networks.create(name, driver="bridge", labels={LABEL: s.name, PART: "network"})
-    spawner.network_name = name
-
-
-c.Spawner.pre_spawn_hook = own_network
+# --- past one machine: Swarm places each learner's seat, the lab runs on that node (class/spawners.py) ------
+if s.swarm:
+    tls = Path(s.swarm_tls)
+    c.PlacedSpawner.manager_url = s.swarm
+    c.PlacedSpawner.node_tls = {"ca_cert": str(tls / "ca.pem"), "client_cert": (str(tls / "cert.pem"), str(tls / "key.pem")),
+                           "verify": True}
+    c.PlacedSpawner.node_port = s.node_port
+    c.PlacedSpawner.seat_image = env["CLASS_LAB_IMAGE"]
+    c.PlacedSpawner.reserve_cpus = s.cpus
+    c.PlacedSpawner.reserve_memory = s.memory_bytes
+    c.PlacedSpawner.use_internal_ip = False          # the hub reaches the lab on its node's address
+    c.PlacedSpawner.host_ip = "0.0.0.0"
+    # a node that is itself an engine in a container (tools/swarm.py) has no CAP_SYS_RESOURCE to drop, and
+    # Docker refuses to drop a capability it lacks
+    c.PlacedSpawner.extra_host_config = {k: v for k, v in c.DockerSpawner.extra_host_config.items() if k != "cap_drop"}
 
 # --- the culler and the instructor's class view, as hub services --------------------------------------
 c.JupyterHub.services = [

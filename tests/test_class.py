@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -21,6 +22,7 @@ import requests
 from shared import ROOT
 
 from labutils import classview
+from labutils.errors import HttpFailed
 from labutils.hub import Hub
 
 pytestmark = [pytest.mark.engine, pytest.mark.hub]
@@ -245,6 +247,60 @@ def test_a_learner_signs_in_on_the_login_page_in_chromium_and_runs_01(klass, tmp
             browser.close()
     assert opened == "notebooks/00-setup.ipynb", f"the lab opened {opened!r}, not the course's first notebook"
     assert "✔ welcome:v1 prints the welcome line" in text, f"the notebook's outputs: {text[-1500:]!r}"
+
+
+def test_the_instructor_starts_and_stops_labs_as_the_admin_page_does(klass):
+    admin_password = open(os.path.join(klass.env["CLASS_STATE"], "admin-password")).read().strip()
+    teacher = Hub.sign_in(klass.url, "instructor", admin_password)
+    assert teacher.session.get(f"{klass.url}/hub/admin", timeout=30).status_code == 200, "the admin page"
+    ada = Hub.sign_in(klass.url, "ada", klass.code)
+    assert ada.session.get(f"{klass.url}/hub/admin", allow_redirects=False, timeout=30).status_code == 403, \
+        "a learner opened the admin page"
+    assert not teacher.user("bob").get("servers"), "bob's lab is stopped (the class view test stopped it)"
+    teacher.start("bob")                       # the admin page's "start server" is this call, as the instructor
+    assert _docker("ps", "-q", "--filter", f"name={NAME}-lab-bob").strip(), "bob's lab runs again"
+    teacher.stop("bob")
+    assert not _docker("ps", "-q", "--filter", f"name={NAME}-lab-bob").strip(), "bob's lab stopped"
+    with pytest.raises(HttpFailed):
+        ada.stop("cyd")                        # the same call with a learner's own token: refused
+
+
+def test_a_hub_restart_keeps_labs_and_the_idle_culler_stops_them_and_both_come_back(klass):
+    """The hub stops and starts again (labs keep running, reached anew), with an idle timeout of 20 s so
+    that the culler, as configured by `make class`, stops the idle labs; a new sign-in finds work and images."""
+    before = _docker("ps", "-q", "--filter", f"name={NAME}-lab-ada").strip()
+    _restart_hub(klass)
+    assert _docker("ps", "-q", "--filter", f"name={NAME}-lab-ada").strip() == before, "the restart replaced ada's lab"
+    hub = klass.instructor()
+    ran = hub.lab("ada").run("print(6 * 7)")         # ada's lab, still running, through the new proxy
+    assert ran.ok and ran.stdout.strip() == "42", ran
+    _restart_hub(klass, idle_timeout="20")          # the culler, as make class configures it, with 20 s
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline and hub.user("ada").get("servers"):
+        time.sleep(3)
+    assert not hub.user("ada").get("servers"), "the idle culler did not stop ada's lab within 180 s"
+    assert not _docker("ps", "-q", "--filter", f"name={NAME}-lab-ada").strip(), "ada's lab container is gone"
+    _restart_hub(klass, idle_timeout="3600")        # an hour again, so the culler leaves the next sign-in be
+    ada = Hub.sign_in(klass.url, "ada", klass.code)
+    ada.start("ada")
+    lab = ada.lab("ada")
+    assert lab.read("work/progress.json") is not None, "work/ was lost when the culler stopped the lab"
+    images = lab.run("import subprocess\nprint(subprocess.run(['docker', 'image', 'ls', '--format', "
+                     "'{{.Repository}}:{{.Tag}}'], capture_output=True, text=True).stdout)")
+    assert "multi-stage:v1" in images.stdout, f"ada's engine lost her images: {images.stdout}"
+
+
+def _restart_hub(klass, **settings: str) -> None:
+    """Stop the hub (and its proxy and culler) as a crash or an upgrade would, then `make class` again."""
+    pid = int(open(os.path.join(klass.env["CLASS_STATE"], "hub.pid")).read())
+    os.killpg(pid, signal.SIGTERM)
+    for _ in range(60):
+        if subprocess.run(["kill", "-0", str(pid)], capture_output=True).returncode != 0:
+            break
+        time.sleep(0.5)
+    klass.env.update({f"CLASS_{k.upper()}": v for k, v in settings.items()})
+    up = subprocess.run(["make", "class"], cwd=ROOT, env=klass.env, capture_output=True, text=True, timeout=600)
+    assert up.returncode == 0, up.stdout[-2000:] + up.stderr[-2000:]
 
 
 def test_make_class_down_leaves_nothing(klass):

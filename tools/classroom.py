@@ -38,7 +38,7 @@ PART = "io.labutils.class.part"
 """What the container or network is to the class: lab, registry, network."""
 IMAGE_REPO = "labutils-class/lab"
 RIG_IMAGE = "labutils-rig/docker:sid"          # Debian sid with docker-registry (tools/engines.py makes it)
-COURSE = ("labutils", "notebooks", "data", "class", "jupyter", "pyproject.toml")
+COURSE = ("labutils", "notebooks", "data", "class/lab.Dockerfile", "class/start-lab.sh", "jupyter", "pyproject.toml")
 
 
 @dataclass(frozen=True)
@@ -64,6 +64,9 @@ class Settings:
     hub_port: int               # the hub's API, for the labs (on Docker's default bridge)
     proxy_api_port: int         # configurable-http-proxy's API (loopback)
     purge: bool
+    swarm: str                  # past one machine: the swarm manager's engine (tcp://host:2376), "" = this machine
+    swarm_tls: str              # a folder with the hub's client certificate for every node (ca.pem, cert.pem, key.pem)
+    node_port: int              # where each node's engine listens, on its swarm address
 
     @classmethod
     def read(cls) -> Settings:
@@ -88,7 +91,8 @@ class Settings:
                    registry_port=_number(env, "CLASS_REGISTRY_PORT", "5000", int),
                    hub_port=_number(env, "CLASS_HUB_PORT", "8081", int),
                    proxy_api_port=_number(env, "CLASS_PROXY_API_PORT", "8001", int),
-                   purge=env.get("CLASS_PURGE", "") == "1")
+                   purge=env.get("CLASS_PURGE", "") == "1", swarm=env.get("CLASS_SWARM", ""),
+                   swarm_tls=env.get("CLASS_SWARM_TLS", ""), node_port=_number(env, "CLASS_NODE_PORT", "2376", int))
 
     @property
     def memory_bytes(self) -> int:
@@ -212,25 +216,41 @@ def lab_image(s: Settings) -> str:
 
 # --- the registry mirror ------------------------------------------------------------------
 
-def registry(s: Settings) -> str:
+def registry(s: Settings, also: tuple[str, ...] = ()) -> str:
     """Debian's docker-registry serving the lab's bases under the lab's names; ``host:port`` as learners reach it.
 
-    It is seeded once through a writable registry on the host's loopback, then served read-only on the
-    address of Docker's default bridge: every learner's engine can pull from it, none can push to it, and it
-    is not published outside this machine.
+    It is seeded through a writable registry on the host's loopback, then served read-only on the address of
+    Docker's default bridge: every learner's engine (and, on a swarm, every node) can pull from it, none can
+    push to it, and it is not published outside this machine. ``also`` names images of this engine it serves
+    as well (the learners' image, for the swarm's nodes); a missing one makes it seed again.
     """
     where = f"{gateway()}:{s.registry_port}"
     running = docker("inspect", "-f", "{{.State.Running}}", s.registry_name, check=False).stdout.strip()
-    if running == "true":
+    if running == "true" and all(_served(s, ref) for ref in also):
         return where
     docker("rm", "-f", s.registry_name, check=False)
     _registry_container(s.registry_name + "-seed", s, readonly=False, publish=[f"127.0.0.1:{s.registry_port}"])
     try:
         seed(s)
+        for ref in also:
+            _push(s, ref, ref)
     finally:
         docker("rm", "-f", s.registry_name + "-seed", check=False)
     _registry_container(s.registry_name, s, readonly=True, publish=[f"127.0.0.1:{s.registry_port}", where])
     return where
+
+
+def _served(s: Settings, ref: str) -> bool:
+    repo, _, tag = ref.rpartition(":")
+    return tag in _catalog_tags(s.registry_port, repo)
+
+
+def _push(s: Settings, have: str, name: str) -> None:
+    pushed = f"127.0.0.1:{s.registry_port}/{name}"
+    docker("tag", have, pushed)
+    docker("push", "-q", pushed)
+    docker("rmi", pushed)
+    say(f"the class registry serves {name} ({have})")
 
 
 def _registry_container(name: str, s: Settings, readonly: bool, publish: list[str]) -> None:
@@ -246,7 +266,7 @@ def _registry_container(name: str, s: Settings, readonly: bool, publish: list[st
 
 def _catalog_tags(port: int, repo: str) -> list[str]:
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/library/{repo}/tags/list", timeout=5) as r:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/{repo}/tags/list", timeout=5) as r:
             return json.load(r).get("tags") or []
     except OSError:
         return []
@@ -257,16 +277,11 @@ def seed(s: Settings) -> None:
     sys.path.insert(0, str(ROOT))
     from labutils import bases
     for official in bases.LAB_BASES:
-        repo, tag = official.split(":")
-        if tag in _catalog_tags(s.registry_port, repo):
+        if _served(s, f"library/{official}"):
             continue
         have = official if docker("image", "inspect", official, check=False).returncode == 0 \
             else bases.standin_of(official)
-        pushed = f"127.0.0.1:{s.registry_port}/library/{official}"
-        docker("tag", have, pushed)
-        docker("push", "-q", pushed)
-        docker("rmi", pushed)
-        say(f"the class registry serves {official} ({have})")
+        _push(s, have, f"library/{official}")
 
 
 # --- the hub -------------------------------------------------------------------------------
@@ -289,12 +304,20 @@ def hub_pid(s: Settings) -> int | None:
 
 def up(s: Settings) -> None:
     _ = s.memory_bytes                                # a bad CLASS_MEMORY stops here, before anything starts
+    if s.code and len(s.code) < 8:
+        sys.exit(f"CLASS_CODE is {len(s.code)} characters; JupyterHub's SharedPasswordAuthenticator wants 8 or "
+                 "more. Choose a longer class code, or unset it and make class makes one.")
     s.state.mkdir(parents=True, exist_ok=True)
     sys.path.insert(0, str(ROOT / "tools"))
     import engines
     engines.image()                                   # the sid image that carries docker-registry
     image = lab_image(s)
-    where = registry(s)
+    if s.swarm:
+        engines_ = swarm_engines(s)                   # the swarm answers, with the hub's certificate, first
+        say(f"past one machine: a swarm of {len(engines_)} nodes, managed at {s.swarm}")
+    where = registry(s, also=(image,) if s.swarm else ())
+    if s.swarm:
+        image = f"{where}/{image}"                    # every node pulls the learners' image from the class registry
     if hub_pid(s) is None:
         env = dict(os.environ, CLASS_LAB_IMAGE=image, CLASS_REGISTRY=where, CLASS_GATEWAY=gateway(),
                    CLASS_PROXY=proxy_command(), CLASS_CODE=s.class_code,
@@ -338,25 +361,62 @@ def down(s: Settings, purge: bool) -> None:
             os.killpg(pid, signal.SIGKILL)
         say("the hub, its proxy and its culler stopped")
     (s.state / "hub.pid").unlink(missing_ok=True)
-    for kind, ls, rm in (("container", ["ps", "-aq"], ["rm", "-f"]), ("network", ["network", "ls", "-q"], ["network", "rm"])):
-        ids = docker(*ls, "--filter", f"label={LABEL}={s.name}").stdout.split()
-        if ids:
-            docker(*rm, *ids)
-            say(f"removed {len(ids)} {kind}(s)")
+    if s.swarm:
+        seats = node_docker(s, s.swarm, "service", "ls", "-q", "--filter", f"label={LABEL}={s.name}").stdout.split()
+        if seats:
+            node_docker(s, s.swarm, "service", "rm", *seats)
+            say(f"removed {len(seats)} seat(s) from the swarm")
+    for engine in _engines(s):
+        for kind, ls, rm in (("container", ["ps", "-aq"], ["rm", "-f"]), ("network", ["network", "ls", "-q"], ["network", "rm"])):
+            ids = engine(*ls, "--filter", f"label={LABEL}={s.name}").stdout.split()
+            if ids:
+                engine(*rm, *ids)
+                say(f"removed {len(ids)} {kind}(s)")
     if purge or s.purge:
-        vols = [v for v in docker("volume", "ls", "-q").stdout.split() if v.startswith(f"{s.name}-vol-")]
-        if vols:
-            docker("volume", "rm", "-f", *vols)
-            say(f"removed {len(vols)} volume(s): the learners' work and images, and the mirror")
+        for engine in _engines(s):
+            vols = [v for v in engine("volume", "ls", "-q").stdout.split() if v.startswith(f"{s.name}-vol-")]
+            if vols:
+                engine("volume", "rm", "-f", *vols)
+                say(f"removed {len(vols)} volume(s): the learners' work and images, and the mirror")
         shutil.rmtree(s.state, ignore_errors=True)
     else:
         say("the learners' volumes (work/ and their engines' images) are kept; CLASS_PURGE=1 removes them")
 
 
+def node_docker(s: Settings, url: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    """The docker CLI against one swarm node's engine, with the hub's client certificate (mutual TLS)."""
+    tls = Path(s.swarm_tls)
+    missing = [f for f in ("ca.pem", "cert.pem", "key.pem") if not (tls / f).is_file()]
+    if missing:
+        sys.exit(f"CLASS_SWARM_TLS={s.swarm_tls!r} lacks {', '.join(missing)}: it must hold the CA and the hub's "
+                 "client certificate and key for the nodes' engines (tools/swarm.py makes them for a test swarm).")
+    proc = docker("--tlsverify", "--tlscacert", str(tls / "ca.pem"), "--tlscert", str(tls / "cert.pem"),
+                  "--tlskey", str(tls / "key.pem"), "-H", url, *args, check=False)
+    if check and proc.returncode != 0:
+        sys.exit(f"the swarm node at {url} refused `docker {' '.join(args)}`: {proc.stderr.strip()[-400:]}")
+    return proc
+
+
+def swarm_engines(s: Settings) -> list[str]:
+    """Every node's engine, ``tcp://<swarm address>:<CLASS_NODE_PORT>``, as the swarm's manager lists them."""
+    ids = node_docker(s, s.swarm, "node", "ls", "-q").stdout.split()
+    return [f"tcp://{node_docker(s, s.swarm, 'node', 'inspect', '-f', '{{.Status.Addr}}', i).stdout.strip()}"
+            f":{s.node_port}" for i in ids]
+
+
+def _engines(s: Settings) -> list:
+    """This machine's engine, then (on a swarm) every node's: callables with the docker CLI's arguments."""
+    found = [docker]
+    for url in (swarm_engines(s) if s.swarm else []):
+        found.append(lambda *a, url=url, **kw: node_docker(s, url, *a, **kw))
+    return found
+
+
 def status(s: Settings) -> None:
     print(json.dumps({"hub": hub_pid(s) is not None, "url": s.url,
-                      "labs": docker("ps", "--filter", f"label={LABEL}={s.name}", "--filter", f"label={PART}=lab",
-                                     "--format", "{{.Names}}").stdout.split(),
+                      "labs": [n for engine in _engines(s) for n in engine(
+                          "ps", "--filter", f"label={LABEL}={s.name}", "--filter", f"label={PART}=lab",
+                          "--format", "{{.Names}}").stdout.split()],
                       "registry": docker("ps", "-q", "--filter", f"name={s.registry_name}").stdout.strip() != ""},
                      indent=1))
 

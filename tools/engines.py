@@ -172,15 +172,18 @@ def up(name: str) -> None:
     if host("network", "inspect", network(name), check=False, capture=True).returncode != 0:
         host("network", "create", "--label", "io.labutils.rig=network", network(name), capture=True)
     host("run", "-d", "--name", container(name), "--label", "io.labutils.rig=engine", "--network", network(name),
-         "--cap-add", "ALL", "--cap-drop", "SYS_RESOURCE",
-         "--security-opt", "seccomp=unconfined", "--security-opt", "apparmor=unconfined",
-         "--security-opt", "systempaths=unconfined", "--cgroupns", "host",
-         "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw",
+         *DIND,
          "-v", f"{container(name)}-docker:/var/lib/docker", "-v", f"{container(name)}-containerd:/var/lib/containerd",
          "-v", f"{sock_dir(name)}:/run/dind", "-e", f"REGISTRY_CONFIG={REGISTRY_CONFIG}",
          IMAGE, "sh", "-c", script, capture=True)
     wait(name)
     say(f"{container(name)}: Docker {version(name)} ({spec['store']}) at {address(name)}")
+
+
+DIND = ["--cap-add", "ALL", "--cap-drop", "SYS_RESOURCE",
+        "--security-opt", "seccomp=unconfined", "--security-opt", "apparmor=unconfined",
+        "--security-opt", "systempaths=unconfined", "--cgroupns", "host", "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw"]
+"""How a Docker engine runs in a container of this host (../shared/engines.md has why each flag is there)."""
 
 
 def network(name: str) -> str:
