@@ -20,7 +20,7 @@ state = Path(env["CLASS_STATE"])
 c.JupyterHub.bind_url = f"{'https' if s.tls_cert else 'http'}://{s.host}:{s.port}"
 if s.tls_cert:
     c.JupyterHub.ssl_cert, c.JupyterHub.ssl_key = s.tls_cert, s.tls_key
-c.JupyterHub.hub_ip = env["CLASS_GATEWAY"]             # Docker's default bridge: reachable from every lab only
+c.JupyterHub.hub_ip = env["CLASS_GATEWAY"]     # Docker's default bridge (or CLASS_HUB_ADDRESS): every lab reaches it
 c.JupyterHub.hub_connect_ip = env["CLASS_GATEWAY"]
 c.JupyterHub.hub_port = s.hub_port
 c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{s.proxy_api_port}"

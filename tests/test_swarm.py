@@ -145,17 +145,28 @@ for name, addr in NODES.items():
             t.sendall(b"GET /info HTTP/1.0\r\n\r\n"); out[name] = t.recv(200).decode(errors="replace")[:40]
     except (ssl.SSLError, OSError) as e:
         out[name] = "refused: " + type(e).__name__
+import http.client
+lab = http.client.HTTPConnection(*BOB, timeout=10)       # bob's lab, on his node's published port
+lab.request("GET", "/user/bob/api/contents/work")
+out["bob's lab"] = lab.getresponse().status
 print(json.dumps(out))
 """
 
 
 def test_no_learner_reaches_a_nodes_engine_or_another_learners_lab(swarm):
     nodes = {host: url.split("//")[1].split(":")[0] for host, url in swarm.nodes().items()}
+    bob_node = swarm.nodes()[swarm.where("bob")[0]]
+    bob = (bob_node.split("//")[1].split(":")[0],
+           int(swarm.node_docker(bob_node, "port", f"{NAME}-lab-bob", "8888").split(":")[-1]))
     ada = Hub.sign_in(swarm.url, "ada", "lutest-swarm-code")
-    ran = ada.lab("ada").run(f"NODES, PORT = {nodes!r}, {swarm.env['CLASS_NODE_PORT']}\n" + PROBE, timeout=120)
+    ran = ada.lab("ada").run(f"NODES, PORT, BOB = {nodes!r}, {swarm.env['CLASS_NODE_PORT']}, {bob!r}\n" + PROBE,
+                             timeout=120)
     assert ran.ok, ran
     got = json.loads(ran.stdout.strip().splitlines()[-1])
     assert got.pop("host socket") is False
+    # on a swarm the hub reaches a lab on its node's address, so ada's packets reach bob's server too; his
+    # Jupyter server then refuses her without his token or cookie (said in the README)
+    assert got.pop("bob's lab") in (302, 403), "ada read bob's files on his node's published port"
     assert all(answer.startswith("refused") for answer in got.values()), \
         f"ada spoke to a node's engine without the hub's certificate: {got}"
     assert requests.get(f"{swarm.url}/user/bob/api/status", headers={"Authorization": f"token {ada.token}"},

@@ -67,6 +67,7 @@ class Settings:
     swarm: str                  # past one machine: the swarm manager's engine (tcp://host:2376), "" = this machine
     swarm_tls: str              # a folder with the hub's client certificate for every node (ca.pem, cert.pem, key.pem)
     node_port: int              # where each node's engine listens, on its swarm address
+    reach: str                  # this machine's address that every lab reaches (hub API, registry); "" = Docker's bridge
 
     @classmethod
     def read(cls) -> Settings:
@@ -92,7 +93,8 @@ class Settings:
                    hub_port=_number(env, "CLASS_HUB_PORT", "8081", int),
                    proxy_api_port=_number(env, "CLASS_PROXY_API_PORT", "8001", int),
                    purge=env.get("CLASS_PURGE", "") == "1", swarm=env.get("CLASS_SWARM", ""),
-                   swarm_tls=env.get("CLASS_SWARM_TLS", ""), node_port=_number(env, "CLASS_NODE_PORT", "2376", int))
+                   swarm_tls=env.get("CLASS_SWARM_TLS", ""), node_port=_number(env, "CLASS_NODE_PORT", "2376", int),
+                   reach=env.get("CLASS_HUB_ADDRESS", ""))
 
     @property
     def memory_bytes(self) -> int:
@@ -149,6 +151,12 @@ def say(text: str) -> None:
 
 def docker(*args: str, check: bool = True, capture: bool = True, **kw) -> subprocess.CompletedProcess:
     return subprocess.run(["docker", *args], check=check, capture_output=capture, text=True, **kw)
+
+
+def reach(s: Settings) -> str:
+    """Where every lab reaches this machine (the hub's API, the class registry): ``CLASS_HUB_ADDRESS`` when set
+    (a swarm of machines: this machine's address on their network), else Docker's default bridge."""
+    return s.reach or gateway()
 
 
 def gateway() -> str:
@@ -224,7 +232,7 @@ def registry(s: Settings, also: tuple[str, ...] = ()) -> str:
     push to it, and it is not published outside this machine. ``also`` names images of this engine it serves
     as well (the learners' image, for the swarm's nodes); a missing one makes it seed again.
     """
-    where = f"{gateway()}:{s.registry_port}"
+    where = f"{reach(s)}:{s.registry_port}"
     running = docker("inspect", "-f", "{{.State.Running}}", s.registry_name, check=False).stdout.strip()
     if running == "true" and all(_served(s, ref) for ref in also):
         return where
@@ -319,7 +327,7 @@ def up(s: Settings) -> None:
     if s.swarm:
         image = f"{where}/{image}"                    # every node pulls the learners' image from the class registry
     if hub_pid(s) is None:
-        env = dict(os.environ, CLASS_LAB_IMAGE=image, CLASS_REGISTRY=where, CLASS_GATEWAY=gateway(),
+        env = dict(os.environ, CLASS_LAB_IMAGE=image, CLASS_REGISTRY=where, CLASS_GATEWAY=reach(s),
                    CLASS_PROXY=proxy_command(), CLASS_CODE=s.class_code,
                    CLASS_ADMIN_PASSWORD=s.secret("admin-password", 32),
                    CLASS_VIEW_TOKEN=s.secret("instructor-token", 32), CLASS_STATE=str(s.state))

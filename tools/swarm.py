@@ -89,7 +89,7 @@ def certificates(addresses: list[str]) -> None:
 def up(count: int) -> None:
     engines.image()
     s = classroom.Settings.read()
-    registry = f"{classroom.gateway()}:{s.registry_port}"
+    registry = f"{classroom.reach(s)}:{s.registry_port}"
     if len(nodes()) == count and all(_answers(n) for n in nodes()):
         say(f"{count} nodes are already up")
         return
