@@ -37,6 +37,7 @@ from .exercises import checkpoint, exercise_files, run_script, show, work, write
 from .imageinfo import clean, image_exists, image_size, image_sizes, images, inspect, layer_digests, layers, same_files
 from .lab import builders, measure, spread, summary, versus, with_buildkit
 from .linting import lint
+from .platforms import binary_machine
 from .results import versus_book
 from .standins import ensure as ensure_bases
 from .tracking import progress
@@ -47,7 +48,7 @@ __all__ = [
     # build, run, serve and look at images (Docker's own calls)
     "build", "run", "serve", "copy_out", "file_size", "ps", "run_script",
     "images", "inspect", "image_size", "image_sizes", "image_exists", "layers", "layer_digests", "same_files",
-    "analyze", "lint", "clean",
+    "analyze", "lint", "clean", "binary_machine",
     # the lab's files, checks and progress
     "write_exercise", "show", "work", "exercise_files", "checkpoint", "your_turn", "progress",
     "doctor", "lab_ready", "ensure_bases",

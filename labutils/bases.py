@@ -9,17 +9,16 @@ is never changed.
 """
 from __future__ import annotations
 
+import re
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dockerfile_parse.parser import image_from
-
 from . import dockerfile as reader
 from . import engine, making, names
 from .backend import backend
-from .errors import BaseImageUnavailable
+from .errors import BaseImageUnavailable, LabError
 from .names import repository_name, split_ref  # noqa: F401 (bases' callers name them here)
 
 STANDIN_LABEL = "io.labutils.standin"
@@ -125,6 +124,9 @@ class PreparedDockerfile:
             self._tmpdir = None
 
 
+_FROM_LINE = re.compile(r"^(\s*FROM\s+(?:--\S+\s+)*)(\S+)(.*)$", re.I | re.S)
+
+
 def prepare(dockerfile: Path, buildargs: Mapping[str, str] | None = None, *, quiet: bool = False) -> PreparedDockerfile:
     """Resolve every image the Dockerfile names; rewrite a copy if a stand-in is needed."""
     parser = reader.parser(dockerfile, buildargs)
@@ -158,10 +160,16 @@ def prepare(dockerfile: Path, buildargs: Mapping[str, str] | None = None, *, qui
     if not subs:
         return PreparedDockerfile(dockerfile, {}, stages, pulled)
     out = reader.parser(dockerfile, buildargs)
-    # parent_images' setter writes the substituted value; keep the learner's
-    # unresolved ${ARG} text where no stand-in was needed.
-    raw = [image_from(i["value"])[0] for i in out.structure if i["instruction"] == "FROM"]
-    out.parent_images = [subs.get(p, raw[i]) for i, p in enumerate(parents)]
+    # only the image word of a FROM line that needs a stand-in changes: its flags (--platform=$BUILDPLATFORM),
+    # its AS name and every other line stay as the learner wrote them (parent_images' setter drops the flags)
+    for index, parent in enumerate(parents):
+        if parent in subs:
+            line = [i for i in out.structure if i["instruction"] == "FROM"][index]
+            found = _FROM_LINE.match(line["content"])
+            if found is None:
+                raise LabError(f"labutils could not rewrite line {line['startline'] + 1} of {dockerfile.name} for "
+                               f"the stand-in {subs[parent]}.", hint="write the FROM instruction on one line.")
+            out.add_lines_at(line, found.group(1) + subs[parent] + found.group(3), replace=True)
     for line, old, new in copy_froms:
         for current in out.structure:
             if current["startline"] + 1 == line:

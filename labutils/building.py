@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import bases, buildcontext, buildkit, classic, names, results
+from . import bases, buildcontext, buildkit, classic, names, platforms, results
 from . import dockerfile as dockerfile_reader
 from .backend import backend
 from .errors import BuildFailed, InvalidArgument
@@ -59,6 +59,8 @@ class BuildResult:
     content_size: int | None = field(repr=False, default=None)
     total_size: int | None = field(repr=False, default=None)
     store: str = field(repr=False, default="")
+    platform: str | None = field(repr=False, default=None)
+    """The ``platform=`` it was built for (``docker build --platform``); None: the engine's own."""
 
     @property
     def steps_cached(self) -> int:
@@ -96,8 +98,10 @@ def _hint(error: str, target: str | None) -> str:
     return "read the engine's answer and the output above, fix the Dockerfile or sources, and build again."
 
 
-def _command(tag, df_path: Path, context: Path, target, builder: str) -> str:
+def _command(tag, df_path: Path, context: Path, target, builder: str, platform: str | None = None) -> str:
     parts = ["DOCKER_BUILDKIT=1 docker build" if builder == "buildkit" else "docker build", "-t", tag]
+    if platform:
+        parts += ["--platform", platform]
     if df_path.name != "Dockerfile":
         parts += ["-f", df_path.name]
     if target:
@@ -122,7 +126,7 @@ def _dockerfile(context: Path, dockerfile) -> Path:
 def build(path, tag: str, dockerfile: str | None = None, target: str | None = None,
           nocache: bool = False, buildargs: Mapping[str, str] | None = None, *,
           quiet: bool = False, labels: Mapping[str, str] | None = None,
-          builder: str = "classic") -> BuildResult:
+          builder: str = "classic", platform: str | None = None) -> BuildResult:
     """Build ``path`` as ``tag`` (``docker build -t tag [-f dockerfile] [--target] path``).
 
     Args:
@@ -133,6 +137,9 @@ def build(path, tag: str, dockerfile: str | None = None, target: str | None = No
         quiet: print nothing while it builds (by default every line is printed as it arrives,
             steps numbered as in the learner's Dockerfile).
         builder: ``"classic"`` (the engine's API) or ``"buildkit"`` (a docker CLI with BuildKit).
+        platform: as ``docker build --platform`` (``"linux/arm64"``): the platform of the image made. With
+            BuildKit a Dockerfile can run its build stage on the build machine's platform
+            (``FROM --platform=$BUILDPLATFORM``) and cross-compile for this one.
 
     Returns:
         BuildResult: the image, its size, each step's seconds and cache hit, and the log.
@@ -143,7 +150,7 @@ def build(path, tag: str, dockerfile: str | None = None, target: str | None = No
         RecordingMissing: recorded mode, and the recording holds no build of these files.
         LabError: no such folder or Dockerfile, or an unknown builder.
     """
-    plan = _plan(path, tag, dockerfile, target, nocache, buildargs, labels, builder, quiet)
+    plan = _plan(path, tag, dockerfile, target, nocache, buildargs, labels, builder, quiet, platforms.checked(platform))
     prepared = bases.prepare(plan.df_path, buildargs, quiet=quiet)
     try:
         _say_bases(plan, prepared)
@@ -172,10 +179,11 @@ class _Plan:
     def with_buildkit(self) -> _Plan:
         req: BuildRequest = {**self.req, "builder": "buildkit", "key": {**self.req["key"], "builder": "buildkit"}}
         return replace(self, builder="buildkit", req=req,
-                       command=_command(self.tag, self.df_path, self.context, self.target, "buildkit"))
+                       command=_command(self.tag, self.df_path, self.context, self.target, "buildkit",
+                                        self.req.get("platform")))
 
 
-def _plan(path, tag, dockerfile, target, nocache, buildargs, labels, builder, quiet) -> _Plan:
+def _plan(path, tag, dockerfile, target, nocache, buildargs, labels, builder, quiet, platform=None) -> _Plan:
     """Check what was asked (builder, folder, Dockerfile, target) and make the engine's request."""
     if builder not in ("classic", "buildkit"):
         raise InvalidArgument(f"builder={builder!r} is not a builder labutils knows.",
@@ -183,7 +191,7 @@ def _plan(path, tag, dockerfile, target, nocache, buildargs, labels, builder, qu
                                    "docker CLI).")
     context = Path(path).resolve()
     df_path = _dockerfile(context, dockerfile)
-    command = _command(tag, df_path, context, target, builder)
+    command = _command(tag, df_path, context, target, builder, platform)
     stages = dockerfile_reader.stage_names(df_path, buildargs)
     if target is not None and target.lower() not in {s.lower() for s in stages if s}:
         named = [s for s in stages if s]
@@ -197,9 +205,11 @@ def _plan(path, tag, dockerfile, target, nocache, buildargs, labels, builder, qu
            "buildargs": dict(buildargs or {}), "files": buildcontext.inputs(context, df_path)}
     if builder != "classic":
         key["builder"] = builder
+    if platform:
+        key["platform"] = platform
     req: BuildRequest = {"context": str(context), "tag": tag, "dockerfile": str(df_path), "target": target,
            "nocache": bool(nocache), "buildargs": dict(buildargs or {}), "labels": all_labels,
-           "builder": builder, "key": key, "replayable": names.LABEL in all_labels}
+           "builder": builder, "platform": platform, "key": key, "replayable": names.LABEL in all_labels}
     return _Plan(tag, context, df_path, target, builder, quiet, command, req)
 
 
@@ -276,7 +286,7 @@ def _finish(answer: BuildAnswer, plan: _Plan, substitutions: dict, log: str, tot
     assert image is not None, "a build without an error names its image"
     result = BuildResult(tag=tag, image_id=answer.get("image_id") or image["id"], size=image["size"],
                          content_size=image.get("content"), total_size=image.get("total"),
-                         store=image.get("store", ""),
+                         store=image.get("store", ""), platform=plan.req.get("platform"),
                          seconds=answer["seconds"], steps=steps, log=log, dockerfile=plan.df_path.name,
                          target=plan.target,
                          substitutions=dict(substitutions), builder=builder,

@@ -52,9 +52,10 @@ def cli() -> str | None:
 
 
 def run(exe: str, *, host: str, context: str, tag: str, dockerfile: str, target, nocache: bool,
-        buildargs: dict, labels: dict, on_line) -> dict:
+        buildargs: dict, labels: dict, on_line, platform: str | None = None) -> dict:
     """Run one BuildKit build through ``exe``; ``on_line(text, t)`` gets each line as it arrives."""
     cmd = [exe, "build", "--progress=plain", "-t", tag, "-f", dockerfile]
+    cmd += ["--platform", platform] if platform else []
     cmd += ["--target", target] if target else []
     cmd += ["--no-cache"] if nocache else []
     for k, v in buildargs.items():

@@ -5,7 +5,7 @@ import subprocess
 
 import pandas as pd
 
-from . import engine, standins
+from . import engine, platforms, standins
 from .backend import backend
 from .errors import LabError
 from .settings import settings
@@ -41,6 +41,11 @@ def doctor() -> pd.DataFrame:
         else:
             check(f"base {row['image']}", False,
                   f"missing: pull it, or run `python -m labutils bases --offline` to build {row['stand_in']}")
+    if not about["label"]:
+        foreign = platforms.emulated()
+        check("platforms (optional)", True,
+              f"{platforms.native()} natively" + (f"; {', '.join(foreign)} through QEMU (binfmt_misc)" if foreign
+                                                  else f"; no other platform: {platforms.how_to_emulate()}"))
     cli = None if about["label"] else engine.docker_cli()
     if about["label"]:
         check("docker CLI (optional)", True, "not used: build.sh's run replays from the recording")

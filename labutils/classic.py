@@ -17,7 +17,7 @@ _STEP = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
 
 
 def stream(api, *, context: str, tag: str, dockerfile: str, target, nocache: bool, buildargs: dict,
-           labels: dict, on_line) -> dict:
+           labels: dict, on_line, platform: str | None = None) -> dict:
     """Run one classic build; ``on_line(text, t)`` gets each log line as it arrives.
 
     Returns the raw answer (log lines, their times, the image id, the engine's error).
@@ -35,7 +35,8 @@ def stream(api, *, context: str, tag: str, dockerfile: str, target, nocache: boo
 
     try:
         for chunk in api.build(path=context, tag=tag, dockerfile=dockerfile, target=target, nocache=nocache,
-                               buildargs=buildargs, labels=labels, rm=True, forcerm=True, decode=True):
+                               buildargs=buildargs, labels=labels, rm=True, forcerm=True, decode=True,
+                               platform=platform):
             if "stream" in chunk:
                 pending += chunk["stream"]
                 *complete, pending = pending.split("\n")

@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from . import results
+from . import platforms, results
 from .backend import backend, mark
 from .util import cmd_text
 
@@ -46,11 +46,12 @@ class RunResult:
 
 
 def run(image: str, command: str | Sequence[str] | None = None,
-        env: Mapping[str, str] | None = None, timeout: float = 60) -> RunResult:
+        env: Mapping[str, str] | None = None, timeout: float = 60, platform: str | None = None) -> RunResult:
     """``docker run --rm image [command]``: wait for it, return what it printed (the last 1 MB of each stream).
 
     A non-zero exit is a result, not an error: the lesson may be that it fails
-    (a program the kernel cannot exec exits 127 here, as ``docker run`` says).
+    (a program the kernel cannot exec exits 127 here, as ``docker run`` says). ``platform`` is
+    ``docker run --platform``: an image of another platform runs under QEMU where the kernel has it.
 
     Raises:
         ImageNotFound: there is no such image.
@@ -58,7 +59,7 @@ def run(image: str, command: str | Sequence[str] | None = None,
         RecordingMissing: recorded mode, and the recording holds no such run.
     """
     b = backend()
-    a = b.run(image, command, dict(env or {}), timeout)
+    a = b.run(image, command, dict(env or {}), timeout, platforms.checked(platform))
     results.log_row("run", image, seconds=a["seconds"], exit_code=a["exit_code"])
     return RunResult(image, cmd_text(command), a["exit_code"], a["stdout"], a["stderr"], a["seconds"],
                      recorded=b.describe()["label"], truncated=bool(a.get("truncated")))
@@ -99,7 +100,8 @@ class Server:
 
 @contextmanager
 def serve(image: str, port: int = 8080, env: Mapping[str, str] | None = None,
-          ready_path: str = "/", timeout: float = 30, host_port: int | None = None) -> Iterator[Server]:
+          ready_path: str = "/", timeout: float = 30, host_port: int | None = None,
+          platform: str | None = None) -> Iterator[Server]:
     """``docker run -d -p 127.0.0.1::port image``, wait until HTTP answers, always remove.
 
     The engine picks a free host port unless ``host_port`` is given; the port is
@@ -112,7 +114,7 @@ def serve(image: str, port: int = 8080, env: Mapping[str, str] | None = None,
         ImageNotFound, RecordingMissing: as ``run()``.
     """
     b = backend()
-    with b.serve(image, port, dict(env or {}), ready_path, timeout, host_port) as handle:
+    with b.serve(image, port, dict(env or {}), ready_path, timeout, host_port, platforms.checked(platform)) as handle:
         info = handle.info
         results.log_row("serve", image, seconds=info.get("seconds", 0.0))
         yield Server(image, info["url"], info["host_port"], info["container_name"], handle,

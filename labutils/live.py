@@ -85,7 +85,7 @@ class Live(ImageTransfers):
         engine.client()
         args: dict[str, Any] = dict(context=req["context"], tag=engine.ref(req["tag"]), dockerfile=req["dockerfile"],
                                     target=req["target"], nocache=req["nocache"], buildargs=req["buildargs"],
-                                    labels=req["labels"], on_line=on_line)
+                                    labels=req["labels"], platform=req.get("platform"), on_line=on_line)
         if req["builder"] == "buildkit":
             exe = buildkit.cli()
             if exe is None:
@@ -164,8 +164,10 @@ class Live(ImageTransfers):
             return archive.read_archive(path)
 
     # --- containers -----------------------------------------------------------------
-    def _create(self, image: str, purpose: str, **kwargs):
+    def _create(self, image: str, purpose: str, platform: str | None = None, **kwargs):
         ns = engine.namespace()
+        if platform:
+            kwargs["platform"] = platform
         name = f"labutils-{ns + '-' if ns else ''}{purpose}-{uuid.uuid4().hex[:8]}"
         try:
             return engine.client().containers.create(engine.ref(image), name=name, labels=engine.owner_labels(),
@@ -178,9 +180,11 @@ class Live(ImageTransfers):
                                   engine_said=exc.explanation or str(exc),
                                   hint="check the image name and command.") from None
 
-    def run(self, image: str, command: Sequence[str] | str | None, env: dict[str, str], timeout: float) -> RunAnswer:
-        what = f"docker run --rm {image}" + (f" {cmd_text(command)}" if command else "")
-        container = self._create(image, "run", command=command, environment=env)
+    def run(self, image: str, command: Sequence[str] | str | None, env: dict[str, str], timeout: float,
+            platform: str | None = None) -> RunAnswer:
+        what = f"docker run --rm{f' --platform {platform}' if platform else ''} {image}" + \
+            (f" {cmd_text(command)}" if command else "")
+        container = self._create(image, "run", platform, command=command, environment=env)
         start = time.perf_counter()
         try:
             try:
@@ -211,12 +215,13 @@ class Live(ImageTransfers):
 
     @contextmanager
     def serve(self, image: str, port: int, env: dict[str, str], ready_path: str, timeout: float,
-              host_port: int | None) -> Iterator[LiveServer]:
+              host_port: int | None, platform: str | None = None) -> Iterator[LiveServer]:
         where = engine.published_host()
         bind = "127.0.0.1" if engine.binds_loopback() else "0.0.0.0"    # a remote engine publishes on its host
         what = f"docker run -d -p {bind}:{host_port or ''}:{port} {image}"
         try:
-            container = self._create(image, "serve", environment=env, ports={f"{port}/tcp": (bind, host_port)})
+            container = self._create(image, "serve", platform, environment=env,
+                                     ports={f"{port}/tcp": (bind, host_port)})
         except engine.LOST as exc:
             raise engine.lost(exc, what) from None
         try:

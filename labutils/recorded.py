@@ -153,15 +153,16 @@ class Recorded:
     def save(self, tag):
         return self._image_call("save", f"the layer analysis of {tag}", tag)
 
-    def run(self, image, command, env, timeout):
-        what = f"docker run {image}" + (f" {cmd_text(command)}" if command else "")
-        return self._image_call("run", what, image, command, env, timeout)
+    def run(self, image, command, env, timeout, platform=None):
+        what = f"docker run{f' --platform {platform}' if platform else ''} {image}" + \
+            (f" {cmd_text(command)}" if command else "")
+        return self._image_call("run", what, image, command, env, timeout, platform)
 
     @contextlib.contextmanager
-    def serve(self, image, port, env, ready_path, timeout, host_port):
-        what = f"docker run -d -p 127.0.0.1::{port} {image}"
-        yield RecordedServer(self._image_call("serve", what, image, port, env, ready_path, timeout, host_port),
-                             self.label)
+    def serve(self, image, port, env, ready_path, timeout, host_port, platform=None):
+        what = f"docker run -d -p 127.0.0.1::{port}{f' --platform {platform}' if platform else ''} {image}"
+        yield RecordedServer(self._image_call("serve", what, image, port, env, ready_path, timeout, host_port,
+                                              platform), self.label)
 
     def copy_out(self, image, path):
         return self._image_call("copy_out", f"docker container cp {image}:{path}", image, path)

@@ -120,8 +120,8 @@ class Recorder:
     def save(self, tag):
         return self._call("save", tag, encode=archive.reduce)
 
-    def run(self, image, command, env, timeout):
-        return self._call("run", image, command, env, timeout)
+    def run(self, image, command, env, timeout, platform=None):
+        return self._call("run", image, command, env, timeout, platform)
 
     def copy_out(self, image, path):
         return self._call("copy_out", image, path)
@@ -136,10 +136,10 @@ class Recorder:
         return self._call("run_script", folder, script, timeout, source)
 
     @contextlib.contextmanager
-    def serve(self, image, port, env, ready_path, timeout, host_port):
+    def serve(self, image, port, env, ready_path, timeout, host_port, platform=None):
         """The live server, each GET noted; stored when the block ends."""
-        key = seam.key("serve", image, port, env, ready_path, timeout, host_port)
-        with self.live.serve(image, port, env, ready_path, timeout, host_port) as handle:
+        key = seam.key("serve", image, port, env, ready_path, timeout, host_port, platform)
+        with self.live.serve(image, port, env, ready_path, timeout, host_port, platform) as handle:
             watched = _WatchedServer(handle)
             try:
                 yield watched

@@ -39,6 +39,7 @@ class BuildRequest(TypedDict):
     buildargs: dict[str, str]
     labels: dict[str, str]
     builder: str            # classic | buildkit
+    platform: str | None    # docker build --platform (os/arch[/variant]); None: the engine's own
     key: dict[str, Any]     # the recording key: the inputs' digests (build.build makes it)
     replayable: bool        # False for labutils' own builds of base images, which no recording holds
 
@@ -184,11 +185,12 @@ class Backend(Protocol):
     def save(self, tag: str) -> dict:
         """``docker save`` of one image, read into a listing (``archive.read_archive``)."""
 
-    def run(self, image: str, command: Sequence[str] | str | None, env: dict[str, str], timeout: float) -> RunAnswer:
-        """``docker run --rm``: exit code, output (the last ``LOG_LIMIT`` bytes) and seconds."""
+    def run(self, image: str, command: Sequence[str] | str | None, env: dict[str, str], timeout: float,
+            platform: str | None = None) -> RunAnswer:
+        """``docker run --rm [--platform]``: exit code, output (the last ``LOG_LIMIT`` bytes) and seconds."""
 
     def serve(self, image: str, port: int, env: dict[str, str], ready_path: str, timeout: float,
-              host_port: int | None) -> AbstractContextManager[Server]:
+              host_port: int | None, platform: str | None = None) -> AbstractContextManager[Server]:
         """``docker run -d -p``, ready when ``ready_path`` answers; removed when the block ends."""
 
     def copy_out(self, image: str, path: str) -> CopyAnswer:
@@ -232,9 +234,11 @@ KEYS: dict[str, Callable[..., dict]] = {
     "history": lambda tag: {"tag": tag},
     "images": lambda tags, reference: {"tags": list(tags), "reference": reference},
     "save": lambda tag: {"tag": tag},
-    "run": lambda image, command, env, timeout=None: {"image": image, "command": cmd_text(command), "env": env},
-    "serve": lambda image, port, env, ready_path, timeout=None, host_port=None:
-        {"image": image, "port": port, "env": env, "ready_path": ready_path},
+    "run": lambda image, command, env, timeout=None, platform=None:
+        {"image": image, "command": cmd_text(command), "env": env, **({"platform": platform} if platform else {})},
+    "serve": lambda image, port, env, ready_path, timeout=None, host_port=None, platform=None:
+        {"image": image, "port": port, "env": env, "ready_path": ready_path,
+         **({"platform": platform} if platform else {})},
     "copy_out": lambda image, path: {"image": image, "path": path},
     "stat": lambda image, path: {"image": image, "path": path},
     "containers": lambda: {},
