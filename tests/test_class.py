@@ -60,15 +60,20 @@ class Klass:
         return Hub(self.url, self.token)
 
 
-@pytest.fixture(scope="module")
-def klass(live, tmp_path_factory):
-    state = tmp_path_factory.mktemp("class-state")
-    env = dict(os.environ, CLASS_NAME=NAME, CLASS_STATE=str(state), CLASS_PORT=str(_free_port()),
+def class_env(name: str, state, code: str) -> dict:
+    """A test class's settings: its own name, state folder and free ports, so no other class is touched."""
+    env = dict(os.environ, CLASS_NAME=name, CLASS_STATE=str(state), CLASS_PORT=str(_free_port()),
                CLASS_HUB_PORT=str(_free_port()), CLASS_PROXY_API_PORT=str(_free_port()),
-               CLASS_REGISTRY_PORT=str(_free_port()), CLASS_CODE="lutest-class-code", CLASS_CPUS="1",
-               CLASS_MEMORY="3g", CLASS_IDLE_TIMEOUT="3600")
+               CLASS_REGISTRY_PORT=str(_free_port()), CLASS_CODE=code, CLASS_CPUS="1", CLASS_MEMORY="3g",
+               CLASS_IDLE_TIMEOUT="3600")
     for key in ("LABUTILS_NAMESPACE", "LABUTILS_WORK", "DOCKER_CONTEXT"):
         env.pop(key, None)
+    return env
+
+
+@pytest.fixture(scope="module")
+def klass(live, tmp_path_factory):
+    env = class_env(NAME, tmp_path_factory.mktemp("class-state"), "lutest-class-code")
     started = time.monotonic()
     up = subprocess.run(["make", "class"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=1500)
     try:

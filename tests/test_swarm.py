@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 from shared import ROOT
-from test_class import _free_port
+from test_class import class_env
 
 from labutils import classview
 from labutils.hub import Hub
@@ -69,13 +69,7 @@ class Swarm:
 
 @pytest.fixture(scope="module")
 def swarm(live, tmp_path_factory):
-    state = tmp_path_factory.mktemp("swarm-class-state")
-    env = dict(os.environ, CLASS_NAME=NAME, CLASS_STATE=str(state), CLASS_PORT=str(_free_port()),
-               CLASS_HUB_PORT=str(_free_port()), CLASS_PROXY_API_PORT=str(_free_port()),
-               CLASS_REGISTRY_PORT=str(_free_port()), CLASS_CODE="lutest-swarm-code", CLASS_CPUS="1",
-               CLASS_MEMORY="3g")
-    for key in ("LABUTILS_NAMESPACE", "LABUTILS_WORK", "DOCKER_CONTEXT"):
-        env.pop(key, None)
+    env = class_env(NAME, tmp_path_factory.mktemp("swarm-class-state"), "lutest-swarm-code")
     started = time.monotonic()
     made = subprocess.run([*SWARM, "up", "--nodes", "2"], cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=600)
