@@ -136,7 +136,8 @@ def measure(url: str, sizes: list[int]) -> list[tuple[str, str]]:
     by_cpu = fits / cores * 16
     by_mem = 64 / max(per_learner_gib, statistics.median(idle) / 2**30)
     rows.append(("learners per 16-core / 64 GB machine, on paper",
-                 f"{min(by_cpu, by_mem):.0f} building at once (CPU: {fits} within 2× of alone on {cores} cores "
+                 f"{'at least ' if fits == max(sizes) else ''}{min(by_cpu, by_mem):.0f} building at once "
+                 f"(CPU: {fits} within 2× of alone on {cores} cores{', the most tried' if fits == max(sizes) else ''} "
                  f"→ {by_cpu:.0f}; memory: {per_learner_gib:.2f} GiB each at peak → {by_mem:.0f}); "
                  f"idle labs: {64 / (statistics.median(idle) / 2**30):.0f} by memory"))
     return rows
