@@ -15,11 +15,9 @@ import time
 from urllib.parse import urlparse
 
 import docker
+from classroom import LABEL, PART  # tools/, which jupyterhub_config.py puts on the path
 from dockerspawner import DockerSpawner
 from traitlets import Dict, Float, Integer, Unicode
-
-LABEL = "io.labutils.class"
-PART = "io.labutils.class.part"
 
 
 class LabSpawner(DockerSpawner):
@@ -51,6 +49,7 @@ class PlacedSpawner(LabSpawner):
     place_timeout = Integer(180, config=True)
 
     node_id = Unicode("")               # kept in the hub's database: where this learner's volumes are
+    node_url = Unicode("")              # ... and that node's engine
     _clients: dict = {}
 
     def _connect(self, url: str) -> docker.APIClient:
@@ -71,8 +70,6 @@ class PlacedSpawner(LabSpawner):
     def client(self):
         """The engine of the node this learner sits on (the manager's until Swarm has placed them)."""
         return self._connect(self.node_url) if self.node_url else self.manager
-
-    node_url = Unicode("")
 
     @property
     def seat(self) -> str:

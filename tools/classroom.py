@@ -319,10 +319,10 @@ def up(s: Settings) -> None:
     sys.path.insert(0, str(ROOT / "tools"))
     import engines
     engines.image()                                   # the sid image that carries docker-registry
-    image = lab_image(s)
     if s.swarm:
         engines_ = swarm_engines(s)                   # the swarm answers, with the hub's certificate, first
         say(f"past one machine: a swarm of {len(engines_)} nodes, managed at {s.swarm}")
+    image = lab_image(s)
     where = registry(s, also=(image,) if s.swarm else ())
     if s.swarm:
         image = f"{where}/{image}"                    # every node pulls the learners' image from the class registry

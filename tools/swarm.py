@@ -152,8 +152,6 @@ def down(purge: bool) -> None:
             if engines.host("inspect", n, check=False, capture=True).returncode != 0:
                 break
             time.sleep(2)
-        if purge:
-            engines.host("volume", "rm", f"{n}-docker", f"{n}-containerd", check=False, capture=True)
         say(f"{n} removed")
     engines.host("network", "rm", NETWORK, check=False, capture=True)
     if purge:
