@@ -37,7 +37,16 @@ from .exercises import checkpoint, exercise_files, run_script, show, work, write
 from .imageinfo import clean, image_exists, image_size, image_sizes, images, inspect, layer_digests, layers, same_files
 from .lab import builders, measure, spread, summary, versus, with_buildkit
 from .linting import lint
-from .platforms import binary_machine
+from .multiplatform import (
+    binary_machine,
+    build_platforms,
+    cross_vs_emulated,
+    engine_platforms,
+    how_to_emulate,
+    image_platforms,
+    measure_platforms,
+    platform_tag,
+)
 from .results import versus_book
 from .standins import ensure as ensure_bases
 from .tracking import progress
@@ -49,6 +58,8 @@ __all__ = [
     "build", "run", "serve", "copy_out", "file_size", "ps", "run_script",
     "images", "inspect", "image_size", "image_sizes", "image_exists", "layers", "layer_digests", "same_files",
     "analyze", "lint", "clean", "binary_machine",
+    # one Dockerfile, several platforms (notebook 08)
+    "engine_platforms", "how_to_emulate", "build_platforms", "image_platforms", "platform_tag", "measure_platforms", "cross_vs_emulated",
     # the lab's files, checks and progress
     "write_exercise", "show", "work", "exercise_files", "checkpoint", "your_turn", "progress",
     "doctor", "lab_ready", "ensure_bases",

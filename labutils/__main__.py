@@ -30,9 +30,9 @@ def _bases(args) -> int:
         return 0
     if args.background:
         return _bases_in_background(args)
-    for res in standins.ensure(offline=args.offline, quiet=args.quiet):
+    for res in standins.ensure(offline=args.offline, quiet=args.quiet, platform=args.platform):
         note = f" (stand-in for {res.requested})" if res.how == "stand-in" else ""
-        print(f"{res.requested}: {res.how} -> {res.used}{note}")
+        print(f"{res.requested}{f' ({args.platform})' if args.platform else ''}: {res.how} -> {res.used}{note}")
     return 0
 
 
@@ -160,6 +160,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--offline", action="store_true",
                    help="build missing stand-ins from Debian packages (debootstrap; Linux, root)")
     p.add_argument("--quiet", action="store_true", help="print only the outcome")
+    p.add_argument("--platform", metavar="OS/ARCH",
+                   help="make the bases of exercises 01-05 for another platform (linux/arm64; QEMU runs its "
+                        "package scripts): what notebook 08's emulated build and arm64 builds use")
     p.add_argument("--background", action="store_true",
                    help="start making them in a process of their own (log: work/bases.log) and return at once; "
                         "builds and notebook 00 wait for it")

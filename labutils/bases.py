@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import dockerfile as reader
-from . import engine, making, names
+from . import engine, making, names, platforms
 from .backend import backend
 from .errors import BaseImageUnavailable, LabError
 from .names import repository_name, split_ref  # noqa: F401 (bases' callers name them here)
@@ -42,17 +42,51 @@ _unpullable: dict[str, str] = {}   # image -> why the pull failed, for this proc
 engine.on_reset(_unpullable.clear)
 
 
-def standin_for(ref: str) -> str | None:
+FOREIGN_BASES = ("golang:1.15.6", "alpine:latest", "golang:1.15.6-alpine")
+"""The lab bases made for a platform other than this machine's (``bases --offline --platform``): what
+exercises 01 to 05 and notebook 08 build on. debian:bookworm (notebook 07's apt examples) is native only."""
+
+
+def foreign(platform: str | None) -> bool:
+    """Whether ``platform`` is set and is not this machine's own."""
+    return bool(platform) and platform != platforms.native()
+
+
+def for_platform(standin: str, platform: str | None) -> str:
+    """A stand-in's name for ``platform``: itself for this machine's, else suffixed (``labutils-golang:1.15-arm64``).
+
+    The graph driver keeps one platform per tag, so each platform's stand-in has a tag of its own.
+    """
+    if not foreign(platform):
+        return standin
+    assert platform is not None
+    return f"{standin}-{''.join(platform.split('/')[1:])}"
+
+
+def standin_for(ref: str, platform: str | None = None) -> str | None:
     """The offline stand-in for an official image, or None: ``golang:1.15.6-alpine`` -> GOLANG_MUSL."""
     repo = repository_name(ref)
     if repo == "golang" and split_ref(ref)[1].endswith("-alpine"):
-        return GOLANG_MUSL
-    return STANDINS.get(repo)
+        return for_platform(GOLANG_MUSL, platform)
+    sub = STANDINS.get(repo)
+    return for_platform(sub, platform) if sub else None
 
 
-def standin_of(ref: str) -> str:
+def recipe(sub: str, platform: str | None = None) -> tuple[str, str]:
+    """A stand-in's recipe in data/bases/ and the image it is built on, for ``platform``.
+
+    Another platform's alpine stand-in is fetched from its bullseye (the one Debian root made under QEMU).
+    """
+    native = next((n for n in RECIPES if for_platform(n, platform) == sub), sub)
+    file, base = RECIPES[native]
+    if foreign(platform) and base == DEBIAN:
+        base = BULLSEYE
+    return file, for_platform(base, platform)
+
+
+def standin_of(ref: str, platform: str | None = None) -> str:
     """The stand-in of an image the lab names (each of LAB_BASES has one)."""
-    sub = standin_for(ref)
+    sub = standin_for(ref, platform)
     if sub is None:
         raise BaseImageUnavailable(f"{ref} has no offline stand-in.", hint=f"use one of {list(LAB_BASES)}.")
     return sub
@@ -82,8 +116,14 @@ class Resolution:
     why: str = ""
 
 
-def resolve(ref: str, *, quiet: bool = False) -> Resolution:
-    """Local, else pulled, else its stand-in; raises BaseImageUnavailable."""
+def resolve(ref: str, *, quiet: bool = False, platform: str | None = None) -> Resolution:
+    """Local, else pulled, else its stand-in; raises BaseImageUnavailable.
+
+    For another ``platform`` than this machine's: a local image of that platform, else that platform's
+    stand-in, else the registry (BuildKit fetches that platform's variant; the engine's tag is left alone).
+    """
+    if foreign(platform) and ref != "scratch":
+        return _resolve_foreign(ref, platform or "", quiet)
     own = names.ref(ref)
     if ref != "scratch" and own != ref and exists(own):   # an image this learner built, under their namespace
         return Resolution(ref, own, "namespace")
@@ -108,6 +148,45 @@ def resolve(ref: str, *, quiet: bool = False) -> Resolution:
                                engine_said=why or None, hint=hint)
 
 
+def _holds(name: str, platform: str) -> bool:
+    return exists(name) and any(row["platform"] == platform for row in backend().image_platforms(name))
+
+
+def _resolve_foreign(ref: str, platform: str, quiet: bool) -> Resolution:
+    own = names.ref(ref)
+    if own != ref and _holds(own, platform):
+        return Resolution(ref, own, "namespace")
+    if _holds(ref, platform):
+        return Resolution(ref, ref, "local")
+    sub = standin_for(ref, platform)
+    if sub and exists(sub):
+        return Resolution(ref, sub, "stand-in", f"no {platform} image of {ref} is here")
+    if pull(ref, quiet=quiet):          # a registry answers: BuildKit fetches the platform's variant itself
+        return Resolution(ref, ref, "pulled")
+    hint = (f"make the {platform} stand-ins with `python -m labutils bases --offline --platform {platform}` "
+            f"(their Debian packages run under QEMU: {platforms.how_to_emulate()})" if sub else
+            f"load a {platform} image of {ref} with `docker load`")
+    raise BaseImageUnavailable(f"No {platform} image of {ref} is on this engine, and it could not be pulled.",
+                               engine_said=_unpullable.get(ref) or None, hint=hint + ", or build for "
+                               f"{platforms.native()} (this machine's own platform).")
+
+
+def stage_platforms(dockerfile: Path, buildargs: Mapping[str, str] | None, platform: str | None) -> list[list]:
+    """The platforms each FROM is built for: ``--platform=$BUILDPLATFORM`` is this machine's, no flag (or
+    ``$TARGETPLATFORM``) the build's ``platform`` (several for ``linux/amd64,linux/arm64``), a literal itself."""
+    targets: list = (platform or "").split(",") if platform else [None]
+    out: list[list] = []
+    for stage in reader.read(dockerfile, buildargs).stages:
+        flag = (stage.instructions[0].flag("platform") or "").strip("${}")
+        if flag == "BUILDPLATFORM":
+            out.append([None])
+        elif flag and flag != "TARGETPLATFORM":
+            out.append([platforms.checked(flag)])
+        else:
+            out.append(targets)
+    return out
+
+
 @dataclass
 class PreparedDockerfile:
     """The Dockerfile a build really uses, and which images stood in for which."""
@@ -127,10 +206,18 @@ class PreparedDockerfile:
 _FROM_LINE = re.compile(r"^(\s*FROM\s+(?:--\S+\s+)*)(\S+)(.*)$", re.I | re.S)
 
 
-def prepare(dockerfile: Path, buildargs: Mapping[str, str] | None = None, *, quiet: bool = False) -> PreparedDockerfile:
-    """Resolve every image the Dockerfile names; rewrite a copy if a stand-in is needed."""
+def prepare(dockerfile: Path, buildargs: Mapping[str, str] | None = None, *, quiet: bool = False,
+            platform: str | None = None) -> PreparedDockerfile:
+    """Resolve every image the Dockerfile names, each for the platform its stage is built for; rewrite a
+    copy if a stand-in is needed.
+
+    Raises:
+        BaseImageUnavailable: as ``resolve``, or one FROM needs a different stand-in per platform of a
+            multi-platform build (build one platform at a time).
+    """
     parser = reader.parser(dockerfile, buildargs)
     stages = reader.stage_names(dockerfile, buildargs)
+    wanted = stage_platforms(dockerfile, buildargs, platform)
     known_stages: set[str] = set()
     parents = parser.parent_images
     new_parents, subs, pulled = [], {}, []
@@ -138,7 +225,13 @@ def prepare(dockerfile: Path, buildargs: Mapping[str, str] | None = None, *, qui
         if parent.lower() in known_stages:          # FROM builder AS test
             new_parents.append(parent)
         else:
-            res = resolve(parent, quiet=quiet)
+            each = {resolve(parent, quiet=quiet, platform=p) for p in wanted[index]}
+            if len({r.used for r in each}) > 1:
+                raise BaseImageUnavailable(
+                    f"{parent} is a different stand-in on each platform of {platform}, and one build cannot "
+                    "use several.", hint="build one platform at a time (platform='linux/arm64'), or build the "
+                    "stage on the build machine (FROM --platform=$BUILDPLATFORM) and cross-compile.")
+            res = each.pop()
             if res.how == "pulled":
                 pulled.append(parent)
             new_parents.append(res.used)
@@ -151,7 +244,7 @@ def prepare(dockerfile: Path, buildargs: Mapping[str, str] | None = None, *, qui
         src = insn.flag("from") or ""
         if not src or src.lower() in known_stages or src.isdigit():
             continue
-        res = resolve(src, quiet=quiet)
+        res = resolve(src, quiet=quiet, platform=(platform or "").split(",")[0] or None)
         if res.how == "pulled":
             pulled.append(src)
         if res.how in ("stand-in", "namespace"):

@@ -150,14 +150,28 @@ def build(path, tag: str, dockerfile: str | None = None, target: str | None = No
         RecordingMissing: recorded mode, and the recording holds no build of these files.
         LabError: no such folder or Dockerfile, or an unknown builder.
     """
-    plan = _plan(path, tag, dockerfile, target, nocache, buildargs, labels, builder, quiet, platforms.checked(platform))
-    prepared = bases.prepare(plan.df_path, buildargs, quiet=quiet)
+    plan = _plan(path, tag, dockerfile, target, nocache, buildargs, labels, builder, quiet, _several(platform, builder))
+    prepared = bases.prepare(plan.df_path, buildargs, quiet=quiet, platform=plan.req.get("platform"))
     try:
         _say_bases(plan, prepared)
         answer, plan, log, total = _run(plan, prepared)
     finally:
         prepared.cleanup()
     return _finish(answer, plan, prepared.substitutions, log, total)
+
+
+def _several(platform: str | None, builder: str) -> str | None:
+    """``platform`` checked; several (``linux/amd64,linux/arm64``) only where one image can hold them."""
+    platform = platforms.checked(platform, several=True)
+    if platform and "," in platform:
+        store = backend().describe()["store"]
+        if builder != "buildkit" or store != "containerd":
+            raise InvalidArgument(
+                f"One build cannot make {platform} here: " + ("the classic builder builds one platform."
+                if builder != "buildkit" else f"this engine keeps its images with the {store} graph driver, "
+                "one platform per tag."), hint="build each platform under its own tag: lu.build_platforms(folder, "
+                "tag, platforms) does so wherever it must (and makes one multi-platform image on the containerd store).")
+    return platform
 
 
 @dataclass(frozen=True)

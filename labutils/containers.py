@@ -139,12 +139,13 @@ def copy_out(image: str, path: str, dest) -> Path:
     return target
 
 
-def file_size(image: str, path: str) -> int:
+def file_size(image: str, path: str, platform: str | None = None) -> int:
     """Bytes of one file inside an image, read from the archive header without copying it out.
 
-    Taught in notebook 07 (the binary beside the image). Raises as ``copy_out()``.
+    Taught in notebook 07 (the binary beside the image); ``platform`` picks one image of a multi-platform
+    index (notebook 08). Raises as ``copy_out()``.
     """
-    return backend().stat(image, path)["size"]
+    return backend().stat(image, path, platforms.checked(platform))["size"]
 
 
 def ps() -> pd.DataFrame:

@@ -23,7 +23,7 @@ import requests
 from docker.errors import APIError, NotFound
 from docker.errors import ImageNotFound as _DockerImageNotFound
 
-from . import archive, buildkit, classic, engine, seam, stores
+from . import archive, buildkit, classic, engine, platforms, seam, stores
 from .errors import ContainerFailed, ImageNotFound, InvalidArgument, LabError, PortInUse, RunTimeout
 from .liveimages import ImageTransfers
 from .liveserve import CUT, LOG_CONFIG, LiveServer, _logs, exec_hint, raise_if_exited, read_logs, wait_ready
@@ -37,6 +37,7 @@ from .seam import (
     ImageInfo,
     ImageRow,
     LabImageRow,
+    PlatformRow,
     PullAnswer,
     RemovedRow,
     RunAnswer,
@@ -64,7 +65,8 @@ class Live(ImageTransfers):
     def describe(self) -> Description:
         v = engine.version()
         return {"mode": "live", "engine_version": v.get("Version", ""), "api_version": v.get("ApiVersion", ""),
-                "os_arch": f"{v.get('Os', '')}/{v.get('Arch', '')}", "label": ""}
+                "os_arch": f"{v.get('Os', '')}/{v.get('Arch', '')}", "store": stores.image_store(),
+                "emulates": platforms.emulated(), "label": ""}
 
     def has_buildkit(self) -> bool:
         return buildkit.cli() is not None
@@ -101,6 +103,10 @@ class Live(ImageTransfers):
     def inspect(self, tag: str) -> ImageInfo:
         image = self._image(tag)
         return stores.image_summary(image.attrs, stores.sizes(engine.ref(tag), image.attrs))
+
+    def image_platforms(self, tag: str) -> list[PlatformRow]:
+        image = self._image(tag)
+        return stores.platform_rows(engine.ref(tag), image.attrs)  # type: ignore[return-value]
 
     def exists(self, name: str) -> bool:
         """Whether the engine holds ``name`` exactly as given (no namespace applied)."""
@@ -259,8 +265,8 @@ class Live(ImageTransfers):
             _remove(container)
 
     @contextmanager
-    def _archive(self, image: str, path: str, purpose: str, command: str):
-        container = self._create(image, purpose)
+    def _archive(self, image: str, path: str, purpose: str, command: str, platform: str | None = None):
+        container = self._create(image, purpose, platform)
         try:
             try:
                 stream, stat = container.get_archive(path)
@@ -272,17 +278,18 @@ class Live(ImageTransfers):
         finally:
             _remove(container)
 
-    def copy_out(self, image: str, path: str) -> CopyAnswer:
-        with self._archive(image, path, "copy", f"docker container cp <container>:{path} <dest>") as (stream, _):
+    def copy_out(self, image: str, path: str, platform: str | None = None) -> CopyAnswer:
+        with self._archive(image, path, "copy", f"docker container cp <container>:{path} <dest>",
+                           platform) as (stream, _):
             with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
                 member = next(m for m in tar.getmembers() if m.isfile())
                 data = tar.extractfile(member)
                 assert data is not None, "a regular file's member has data"
                 return {"name": Path(member.name).name, "mode": member.mode & 0o777, "data": data.read()}
 
-    def stat(self, image: str, path: str) -> StatAnswer:
+    def stat(self, image: str, path: str, platform: str | None = None) -> StatAnswer:
         """A file's size in an image, from the archive header only (nothing is copied)."""
-        with self._archive(image, path, "stat", f"docker container cp <container>:{path}") as (stream, stat):
+        with self._archive(image, path, "stat", f"docker container cp <container>:{path}", platform) as (stream, stat):
             close = getattr(stream, "close", None)
             if close:
                 close()

@@ -1,5 +1,6 @@
-"""Platforms: Docker's ``os/arch[/variant]`` names, what a binary in an image was built for, and which
-foreign platforms this machine's kernel can run (QEMU through binfmt_misc).
+"""Platforms: Docker's ``os/arch[/variant]`` names, the machine an ELF header names, and which foreign
+platforms this machine's kernel can run (QEMU through binfmt_misc). Nothing here asks the engine:
+``multiplatform`` reads the binary in an image (``binary_machine``).
 
 A lesson about platforms is asserted on the file itself (its ELF header), never on an image's tag or
 config, which say only what the build was asked for.
@@ -10,7 +11,6 @@ import platform as _host
 import re
 from pathlib import Path
 
-from .backend import backend
 from .errors import InvalidArgument
 
 _PLATFORM = re.compile(r"^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$")
@@ -25,17 +25,20 @@ QEMU = {"qemu-aarch64": "linux/arm64", "qemu-arm": "linux/arm/v7", "qemu-riscv64
 BINFMT = Path("/proc/sys/fs/binfmt_misc")
 
 
-def checked(platform: str | None) -> str | None:
-    """``platform`` as Docker reads it (``linux/arm64``, ``linux/arm/v7``), or None.
+def checked(platform: str | None, *, several: bool = False) -> str | None:
+    """``platform`` as Docker reads it (``linux/arm64``, ``linux/arm/v7``), or None. With ``several`` (a
+    build), a comma-separated list too: ``linux/amd64,linux/arm64``.
 
     Raises:
-        InvalidArgument: it is not ``os/arch[/variant]``.
+        InvalidArgument: it is not ``os/arch[/variant]`` (or a list of them, where several are allowed).
     """
     if platform is None:
         return None
-    if not isinstance(platform, str) or not _PLATFORM.match(platform):
+    each = platform.split(",") if isinstance(platform, str) and several else [platform]
+    if not all(isinstance(p, str) and _PLATFORM.match(p) for p in each) or len(set(each)) < len(each):
         raise InvalidArgument(f"platform={platform!r} is not a platform as Docker names them.",
-                              hint="write it as os/arch, e.g. 'linux/amd64' or 'linux/arm64' (or 'linux/arm/v7').")
+                              hint="write it as os/arch, e.g. 'linux/amd64' or 'linux/arm64' (or 'linux/arm/v7')"
+                                   + ("; several as 'linux/amd64,linux/arm64'." if several else "."))
     return platform
 
 
@@ -50,16 +53,6 @@ def elf_machine(data: bytes) -> str:
                               hint="name the program's path inside the image, e.g. '/myapp/welcome'.")
     code = int.from_bytes(data[18:20], "little" if data[5] == 1 else "big")
     return MACHINES.get(code, f"machine 0x{code:x}")
-
-
-def binary_machine(image: str, path: str) -> str:
-    """What the program at ``path`` in ``image`` was compiled for, read from the file in the image.
-
-    Raises:
-        ImageNotFound, LabError: as ``copy_out`` (no such image or file).
-        InvalidArgument: the file is not an ELF executable.
-    """
-    return elf_machine(backend().copy_out(image, path)["data"][:64])
 
 
 def native() -> str:

@@ -82,6 +82,28 @@ def build_times(times: pd.DataFrame, ax=None):
                     "wall time (seconds, log scale)", xscale="log", legend=True)
 
 
+def cross_vs_emulated(times: pd.DataFrame, ax=None):
+    """Cold build seconds per platform, cross-compiled vs emulated (``multiplatform.measure_platforms``);
+    the bar is the median, the whiskers the range, each dot one build."""
+    order = list(dict.fromkeys(zip(times["work"], times["platform"], strict=True)))
+    ax = _axes(ax, len(order) * 1.4)
+    colors = {"cross": "tab:blue", "emulated": "tab:red"}
+    for j, way in enumerate(colors):
+        for i, (work, plat) in enumerate(order):
+            s = times[(times["work"] == work) & (times["platform"] == plat) & (times["way"] == way)]["seconds"]
+            if s.empty:
+                continue
+            y, med = i + (j - 0.5) * 0.35, s.median()
+            ax.barh(y, med, height=0.33, color=colors[way], alpha=0.55, label=f"{way} (median)" if i == 0 else None)
+            ax.errorbar(med, y, xerr=[[med - s.min()], [s.max() - med]], fmt="none", ecolor="black", capsize=3, lw=1)
+            ax.scatter(s, [y] * len(s), s=12, color="black", zorder=3, label="one build" if i == 0 and j == 0 else None)
+    ax.set_yticks(range(len(order)), [f"{plat}\n{work}" for work, plat in order])
+    ax.invert_yaxis()
+    n = times.groupby(["work", "platform", "way"]).size().min()
+    return set_axes(ax, f"One Dockerfile, two platforms: cold build time ({n} builds each)",
+                    "wall time (seconds, log scale)", xscale="log", legend=True)
+
+
 def save(ax, name: str) -> Path:
     """Save the Axes' figure as ``work/figures/<name>.png``; returns the path."""
     out = settings().figures / (name if name.endswith(".png") else name + ".png")

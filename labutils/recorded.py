@@ -114,6 +114,7 @@ class Recorded:
     def describe(self):
         return {"mode": "recorded", "engine_version": self.meta["docker_version"],
                 "api_version": self.meta["api_version"], "os_arch": self.meta.get("os_arch", ""),
+                "store": self.meta.get("store", "overlay2"), "emulates": self.meta.get("emulates", []),
                 "label": self.label}
 
     def has_buildkit(self):
@@ -136,6 +137,9 @@ class Recorded:
 
     def inspect(self, tag):
         return self._image_call("inspect", f"docker image inspect {tag}", tag)
+
+    def image_platforms(self, tag):
+        return self._image_call("image_platforms", f"the platforms of {tag}", tag)
 
     def exists(self, name):
         return self.answer("exists", seam.key("exists", name), f"whether {name} exists")
@@ -164,11 +168,11 @@ class Recorded:
         yield RecordedServer(self._image_call("serve", what, image, port, env, ready_path, timeout, host_port,
                                               platform), self.label)
 
-    def copy_out(self, image, path):
-        return self._image_call("copy_out", f"docker container cp {image}:{path}", image, path)
+    def copy_out(self, image, path, platform=None):
+        return self._image_call("copy_out", f"docker container cp {image}:{path}", image, path, platform)
 
-    def stat(self, image, path):
-        return self._image_call("stat", f"the size of {path} in {image}", image, path)
+    def stat(self, image, path, platform=None):
+        return self._image_call("stat", f"the size of {path} in {image}", image, path, platform)
 
     def containers(self):
         return self.answer("containers", seam.key("containers"), "docker ps -a")

@@ -58,7 +58,8 @@ class Recorder:
             d = self.live.describe()
             meta.write_text(json.dumps({"recorded": datetime.now(timezone.utc).date().isoformat(),
                                         "docker_version": d["engine_version"], "api_version": d["api_version"],
-                                        "os_arch": d["os_arch"], "builder": "classic"}, indent=1) + "\n")
+                                        "os_arch": d["os_arch"], "store": d["store"], "emulates": d["emulates"],
+                                        "builder": "classic"}, indent=1) + "\n")
         book = self.path / f"{notebook}.json"
         vol_book = self.path / "volatile" / f"{notebook}.json"
         stable: dict[str, Any] = json.loads(book.read_text()) if book.exists() else {"notebook": notebook,
@@ -105,6 +106,9 @@ class Recorder:
     def inspect(self, tag):
         return self._call("inspect", tag)
 
+    def image_platforms(self, tag):
+        return self._call("image_platforms", tag)
+
     def exists(self, name):
         return self._call("exists", name)
 
@@ -123,11 +127,11 @@ class Recorder:
     def run(self, image, command, env, timeout, platform=None):
         return self._call("run", image, command, env, timeout, platform)
 
-    def copy_out(self, image, path):
-        return self._call("copy_out", image, path)
+    def copy_out(self, image, path, platform=None):
+        return self._call("copy_out", image, path, platform)
 
-    def stat(self, image, path):
-        return self._call("stat", image, path)
+    def stat(self, image, path, platform=None):
+        return self._call("stat", image, path, platform)
 
     def containers(self):
         return self._call("containers")

@@ -27,6 +27,8 @@ class Description(TypedDict):
     engine_version: str
     api_version: str
     os_arch: str
+    store: str              # containerd, or the graph driver (overlay2, ...): where the engine keeps images
+    emulates: list[str]     # the foreign platforms its kernel runs through QEMU (platforms.emulated)
     label: str              # recorded: "recorded on <date>, Docker <version>"; live: ""
 
 
@@ -53,6 +55,13 @@ class ImageInfo(TypedDict):
     diff_ids: list[str]
     user: str
     labels: dict[str, str]
+    platform: str           # os/arch[/variant] of its config (a recording made before it has none: use .get)
+
+
+class PlatformRow(TypedDict):
+    platform: str           # os/arch[/variant]
+    size: int | None        # unpacked bytes
+    content: int | None     # compressed bytes, containerd store only
 
 
 class BuildAnswer(TypedDict, total=False):
@@ -167,6 +176,9 @@ class Backend(Protocol):
     def inspect(self, tag: str) -> ImageInfo:
         """An image's id, sizes, layer diff IDs, user and labels."""
 
+    def image_platforms(self, tag: str) -> list[PlatformRow]:
+        """The platforms a tag holds, each with its sizes (several for a multi-platform index)."""
+
     def exists(self, name: str) -> bool:
         """Whether the engine holds ``name`` exactly as given (no namespace applied)."""
 
@@ -193,10 +205,10 @@ class Backend(Protocol):
               host_port: int | None, platform: str | None = None) -> AbstractContextManager[Server]:
         """``docker run -d -p``, ready when ``ready_path`` answers; removed when the block ends."""
 
-    def copy_out(self, image: str, path: str) -> CopyAnswer:
-        """``docker container cp``: one file's name, mode and bytes."""
+    def copy_out(self, image: str, path: str, platform: str | None = None) -> CopyAnswer:
+        """``docker container cp``: one file's name, mode and bytes (of ``platform``'s image in an index)."""
 
-    def stat(self, image: str, path: str) -> StatAnswer:
+    def stat(self, image: str, path: str, platform: str | None = None) -> StatAnswer:
         """A file's size in an image, nothing copied."""
 
     def containers(self) -> list[ContainerRow]:
@@ -229,6 +241,7 @@ def _script_key(folder: str, script: str, timeout: float = 0, source: str | None
 KEYS: dict[str, Callable[..., dict]] = {
     "build": lambda req, on_line=None: req["key"],
     "inspect": lambda tag: {"tag": tag},
+    "image_platforms": lambda tag: {"tag": tag},
     "exists": lambda name: {"name": name},
     "pull": lambda name, quiet=False: {"name": name},
     "history": lambda tag: {"tag": tag},
@@ -239,8 +252,10 @@ KEYS: dict[str, Callable[..., dict]] = {
     "serve": lambda image, port, env, ready_path, timeout=None, host_port=None, platform=None:
         {"image": image, "port": port, "env": env, "ready_path": ready_path,
          **({"platform": platform} if platform else {})},
-    "copy_out": lambda image, path: {"image": image, "path": path},
-    "stat": lambda image, path: {"image": image, "path": path},
+    "copy_out": lambda image, path, platform=None: {"image": image, "path": path,
+                                                    **({"platform": platform} if platform else {})},
+    "stat": lambda image, path, platform=None: {"image": image, "path": path,
+                                                **({"platform": platform} if platform else {})},
     "containers": lambda: {},
     "run_script": _script_key,
 }

@@ -14,26 +14,33 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from . import archive, making
+from . import archive, making, platforms
 from .backend import backend, live
 from .bases import (
     BULLSEYE,
     DEBIAN,
+    FOREIGN_BASES,
     GOLANG,
     LAB_BASES,
-    RECIPES,
     STANDIN_LABEL,
     Resolution,
     _unpullable,
     exists,
+    for_platform,
+    foreign,
     pull,
+    recipe,
     repository_name,
+    resolve,
     standin_for,
     standin_of,
 )
 from .building import build
 from .errors import BaseImageUnavailable, InvalidArgument, LabError
 from .settings import settings
+
+DEBIAN_ARCH = {"linux/arm/v7": "armhf", "linux/arm/v6": "armel", "linux/386": "i386", "linux/ppc64le": "ppc64el"}
+"""Docker's platform -> Debian's architecture, where the two names differ (arm64, ppc64el... match or nearly)."""
 
 
 def _need_root_tools() -> None:
@@ -50,18 +57,31 @@ def _need_root_tools() -> None:
                        hint="run `sudo python -m labutils bases --offline`.")
 
 
-def make_debian(*, quiet: bool = False, tag: str = DEBIAN, suite: str = "bookworm") -> str:
+def _need_emulation(platform: str | None) -> None:
+    if foreign(platform) and platform not in platforms.emulated():
+        raise LabError(f"This machine cannot run {platform} programs, and making its stand-ins runs Debian's "
+                       "package scripts for that platform.", hint=platforms.how_to_emulate())
+
+
+def make_debian(*, quiet: bool = False, tag: str = DEBIAN, suite: str = "bookworm",
+                platform: str | None = None) -> str:
     """debootstrap a minimal Debian ``suite`` and import it into the engine as DEBIAN (or ``tag``).
 
+    With another ``platform`` (``linux/arm64``), debootstrap ``--arch`` makes that platform's root, its
+    package scripts running under QEMU, and it is imported as that platform's image.
+
     Raises:
-        LabError: debootstrap is missing, not root, or the mirror does not serve the suite.
+        LabError: debootstrap is missing, not root, no QEMU for ``platform``, or the mirror does not serve
+            the suite.
     """
     _need_root_tools()
+    _need_emulation(platform)
     mirror = settings().debian_mirror
     live("making the Debian base image")
     with tempfile.TemporaryDirectory(prefix="labutils-rootfs-") as tmp:
         rootfs = Path(tmp) / "rootfs"
-        cmd = ["debootstrap", "--variant=minbase", suite, str(rootfs), mirror]
+        arch = ["--arch", DEBIAN_ARCH.get(platform or "", (platform or "/").split("/")[1])] if foreign(platform) else []
+        cmd = ["debootstrap", "--variant=minbase", *arch, suite, str(rootfs), mirror]
         if not quiet:
             print("$ " + " ".join(cmd), flush=True)
         proc = subprocess.run(cmd, capture_output=True, text=True)
@@ -75,8 +95,15 @@ def make_debian(*, quiet: bool = False, tag: str = DEBIAN, suite: str = "bookwor
         with tarfile.open(archive, "w") as tar:
             tar.add(rootfs, arcname=".")
         shutil.rmtree(rootfs, ignore_errors=True)
-        backend().import_rootfs(str(archive), tag, [f'LABEL {STANDIN_LABEL}=debian', 'CMD ["bash"]',
-                                                    "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"])
+        changes = [f'LABEL {STANDIN_LABEL}=debian', 'CMD ["bash"]',
+                   "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]
+        if foreign(platform):
+            # `docker import --platform` records the engine's own architecture before Engine 24: the image is
+            # made by BuildKit instead, FROM scratch with the root added, which records the platform asked for
+            (Path(tmp) / "Dockerfile").write_text("FROM scratch\nADD rootfs.tar /\n" + "\n".join(changes[1:]) + "\n")
+            build(tmp, tag, quiet=True, labels={STANDIN_LABEL: "debian"}, builder="buildkit", platform=platform)
+        else:
+            backend().import_rootfs(str(archive), tag, changes)
     if not quiet:
         print(f"Imported {tag}", flush=True)
     return tag
@@ -104,11 +131,12 @@ def _as_an_image(rootfs: Path) -> None:
 
 
 def make_from_dockerfile(tag: str, dockerfile: Path, role: str, *, quiet: bool = False,
-                         base: str | None = None, nocache: bool = False, buildargs: dict | None = None):
+                         base: str | None = None, nocache: bool = False, buildargs: dict | None = None,
+                         platform: str | None = None):
     """Build a stand-in from its recipe in data/bases/, labelled as a stand-in (never as the lab's)."""
     args = {**({"BASE": base} if base else {}), **(buildargs or {})}
     return build(dockerfile.parent, tag, dockerfile=dockerfile.name, quiet=quiet, nocache=nocache,
-                 buildargs=args or None, labels={STANDIN_LABEL: role})
+                 buildargs=args or None, labels={STANDIN_LABEL: role}, platform=platform if foreign(platform) else None)
 
 
 def status() -> list[dict]:
@@ -121,12 +149,16 @@ def status() -> list[dict]:
     return rows
 
 
-def ensure(*, offline: bool = False, quiet: bool = False) -> list[Resolution]:
+def ensure(*, offline: bool = False, quiet: bool = False, platform: str | None = None) -> list[Resolution]:
     """Make every lab base image ready: present, else pulled, else a stand-in.
 
     Stand-ins are only built with ``offline`` (it needs debootstrap and root);
-    without it a missing stand-in is an error that says how to make it.
+    without it a missing stand-in is an error that says how to make it. With another ``platform`` than
+    this machine's, the bases exercises 01 to 05 build on (FOREIGN_BASES), made for that platform.
     """
+    if foreign(platform):
+        with making.holding():
+            return _ensure_foreign(platforms.checked(platform) or "", offline=offline, quiet=quiet)
     if offline:
         with making.holding():
             return _ensure(offline=True, quiet=quiet)
@@ -157,6 +189,21 @@ def _ensure(*, offline: bool, quiet: bool) -> list[Resolution]:
     return results
 
 
+def _ensure_foreign(platform: str, *, offline: bool, quiet: bool) -> list[Resolution]:
+    results = []
+    for ref in FOREIGN_BASES:
+        try:
+            results.append(resolve(ref, quiet=quiet, platform=platform))
+            continue
+        except BaseImageUnavailable:
+            if not offline:
+                raise
+        sub = standin_of(ref, platform)
+        _make(sub, ref, quiet=quiet, platform=platform)
+        results.append(Resolution(ref, sub, "stand-in", f"no {platform} image of {ref} is here"))
+    return results
+
+
 def _debootstrap_both(*, quiet: bool) -> None:
     """Make the two Debian roots at once when both are missing (each is mostly waiting on the mirror)."""
     missing = [ref for ref in LAB_BASES if not exists(ref) and not exists(standin_of(ref))
@@ -174,12 +221,15 @@ def _debootstrap_both(*, quiet: bool) -> None:
                 pass           # _make() tries again one at a time and says what failed, or falls back
 
 
-def _make(sub: str, ref: str, *, quiet: bool) -> None:
+def _make(sub: str, ref: str, *, quiet: bool, platform: str | None = None) -> None:
     """Build one stand-in and, first, what it is built on (bullseye for Go 1.15, bookworm for the rest)."""
     if sub == DEBIAN:
         make_debian(quiet=quiet)
         return
-    recipe, base = RECIPES[sub]
+    if sub == for_platform(BULLSEYE, platform):
+        make_debian(quiet=quiet, tag=sub, suite="bullseye", platform=platform)
+        return
+    file, base = recipe(sub, platform)
     args = {}
     if base == BULLSEYE and not exists(BULLSEYE):
         try:
@@ -191,9 +241,9 @@ def _make(sub: str, ref: str, *, quiet: bool) -> None:
                   "An instructor's kit (`bases --save`) carries the Go 1.15 stand-in offline.", flush=True)
             base, args = DEBIAN, {"GO_PACKAGE": "golang-go", "GOROOT": "/usr/lib/go"}
     if not exists(base):
-        _make(base, base, quiet=quiet)
-    make_from_dockerfile(sub, settings().data / "bases" / recipe, repository_name(ref), quiet=quiet,
-                         buildargs={"BASE": base, **args})
+        _make(base, base, quiet=quiet, platform=platform)
+    make_from_dockerfile(sub, settings().data / "bases" / file, repository_name(ref), quiet=quiet,
+                         buildargs={"BASE": base, **args}, platform=platform)
 
 
 # --- an instructor's kit: every base image in one archive ---------------------
@@ -212,7 +262,17 @@ def kit_images() -> list[str]:
     if missing:
         raise BaseImageUnavailable(f"These base images are not ready, so they cannot go into a kit: {missing}.",
                                    hint="run `python -m labutils bases --offline` (or pull them) first.")
+    chosen += [name for name in sorted(kit_names() - set(LAB_BASES) - set(chosen)) if foreign_standin(name)
+               and exists(name)]          # another platform's stand-ins, where they were made here
     return list(dict.fromkeys(chosen))
+
+
+KIT_PLATFORMS = ("linux/arm64",)
+"""The other platforms whose stand-ins a kit carries when they were made (``bases --offline --platform``)."""
+
+
+def foreign_standin(name: str) -> bool:
+    return any(name == standin_of(ref, p) for p in KIT_PLATFORMS for ref in FOREIGN_BASES if foreign(p))
 
 
 def save_kit(path, *, quiet: bool = False) -> list[str]:
@@ -229,7 +289,8 @@ def save_kit(path, *, quiet: bool = False) -> list[str]:
 
 def kit_names() -> set[str]:
     """The names a kit may carry: each lab base, and its stand-in."""
-    return set(LAB_BASES) | {sub for sub in map(standin_for, LAB_BASES) if sub}
+    return (set(LAB_BASES) | {sub for sub in map(standin_for, LAB_BASES) if sub}
+            | {standin_of(ref, p) for p in KIT_PLATFORMS for ref in FOREIGN_BASES})
 
 
 def kit_contents(path: Path) -> list[str]:

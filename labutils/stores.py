@@ -66,4 +66,34 @@ def image_summary(attrs: dict, sizes: dict) -> ImageInfo:
     return {"id": attrs["Id"], "size": sizes["size"], "content": sizes["content"], "total": sizes["total"],
             "store": sizes["store"], "diff_ids": list((attrs.get("RootFS") or {}).get("Layers") or []),
             "user": (attrs.get("Config") or {}).get("User") or "",
-            "labels": (attrs.get("Config") or {}).get("Labels") or {}}
+            "labels": (attrs.get("Config") or {}).get("Labels") or {}, "platform": platform_of(attrs)}
+
+
+def platform_of(data: dict) -> str:
+    """``os/arch[/variant]`` from an image config or an OCI platform (``Os``/``os``, ``Architecture``, ...)."""
+    def get(name):
+        return data.get(name.capitalize()) or data.get(name) or ""
+    parts = [get("os") or "linux", get("architecture") or "unknown", get("variant")]
+    return "/".join(p for p in parts if p)
+
+
+def platform_rows(name: str, attrs: dict) -> list[dict]:
+    """One row per platform the tag holds: ``platform``, ``size`` (unpacked) and ``content`` bytes.
+
+    On the containerd store a tag can be an index of several platforms (``docker buildx build
+    --platform a,b``): each image manifest that is here is a row. The graph driver keeps one platform
+    per tag: one row, its config's platform.
+    """
+    if image_store() != "containerd" or not _at_least(dockerapi.api_version(), "1.47"):
+        return [{"platform": platform_of(attrs), "size": attrs.get("Size", 0), "content": None}]
+    rows = []
+    for summary in dockerapi.image_summaries(name):
+        if summary.get("Id") != attrs["Id"]:
+            continue
+        for m in summary.get("Manifests") or []:
+            if m.get("Kind") == "image" and m.get("Available"):
+                data = m.get("ImageData") or {}
+                rows.append({"platform": platform_of(data.get("Platform") or {}),
+                             "size": (data.get("Size") or {}).get("Unpacked"),
+                             "content": (m.get("Size") or {}).get("Content")})
+    return rows or [{"platform": platform_of(attrs), "size": attrs.get("Size", 0), "content": attrs.get("Size", 0)}]

@@ -94,12 +94,14 @@ class _Canned:
 
 
 CANNED = {
-    "describe": {"mode": "live", "engine_version": "28.5.2", "api_version": "1.51", "os_arch": "linux/amd64",
+    "describe": {"mode": "live", "engine_version": "28.5.2", "api_version": "1.51", "os_arch": "linux/amd64", "store": "overlay2", "emulates": [],
                  "label": ""},
     "build": {"log": ["Step 1/1 : FROM scratch"], "times": [0.1], "image_id": "sha256:" + "a" * 64, "error": None,
               "image": None},
     "inspect": {"id": "sha256:" + "b" * 64, "size": 2_000_000, "content": None, "total": None, "store": "overlay2",
-                "diff_ids": [], "user": "", "labels": {}},
+                "diff_ids": [], "user": "", "labels": {}, "platform": "linux/amd64"},
+    "image_platforms": [{"platform": "linux/amd64", "size": 2_000_000, "content": None},
+                        {"platform": "linux/arm64", "size": 1_900_000, "content": None}],
     "exists": True,
     "pull": {"ok": False, "why": "no registry"},
     "history": [{"created_by": "COPY x /", "bytes": 10, "created": 0}],
@@ -120,7 +122,7 @@ def _arguments(call, folder):
     req = {"context": str(folder), "tag": "welcome:v1", "dockerfile": "Dockerfile", "target": None, "nocache": False,
            "buildargs": {}, "labels": {}, "builder": "classic", "key": {"dockerfile": "Dockerfile", "files": {}},
            "replayable": True}
-    return {"build": (req, lambda text, t: None), "inspect": ("welcome:v1",), "exists": ("golang:1.15.6",),
+    return {"build": (req, lambda text, t: None), "inspect": ("welcome:v1",), "image_platforms": ("welcome:v1",), "exists": ("golang:1.15.6",),
             "pull": ("golang:1.15.6", True), "history": ("welcome:v1",), "images": (["welcome:v1"], None),
             "save": ("welcome:v1",), "run": ("welcome:v1", None, {}, 60), "copy_out": ("welcome:v1", "/welcome"),
             "stat": ("welcome:v1", "/welcome"), "containers": (), "run_script": (str(folder), "build.sh", 60, None),

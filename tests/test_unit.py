@@ -130,7 +130,7 @@ def test_recorded_mode_refuses_what_needs_an_engine(monkeypatch):
 
 def test_prepare_rewrites_a_copy_with_a_parser(monkeypatch, tmp_path):
     """Beside the real-engine test: resolution is replaced so only the rewrite is tested."""
-    def fake_resolve(ref, quiet=False):
+    def fake_resolve(ref, quiet=False, platform=None):
         sub = bases.standin_for(ref)
         return bases.Resolution(ref, sub, "stand-in") if sub else bases.Resolution(ref, ref, "local")
     monkeypatch.setattr(bases, "resolve", fake_resolve)

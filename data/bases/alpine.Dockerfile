@@ -1,8 +1,9 @@
 # Offline stand-in for alpine:latest: busybox and the musl C library at the
-# paths alpine has them (/lib/ld-musl-x86_64.so.1), on scratch. As on alpine, a
-# program linked against glibc cannot start here ("exec ./main: no such file or
-# directory": its loader /lib64/ld-linux-x86-64.so.2 is missing), while a static
-# or musl-linked one runs. No apk, no ssl, no zlib: hence ~2.7 MB, not alpine's 5.6 MB.
+# paths alpine has them (/lib/ld-musl-x86_64.so.1 on amd64, /lib/ld-musl-aarch64.so.1
+# on arm64), on scratch. As on alpine, a program linked against glibc cannot start
+# here ("exec ./main: no such file or directory": its loader, /lib64/ld-linux-x86-64.so.2
+# or /lib/ld-linux-aarch64.so.1, is missing), while a static or musl-linked one runs.
+# No apk, no ssl, no zlib: hence ~2.7 MB, not alpine's 5.6 MB.
 ARG BASE=labutils-debian:bookworm
 FROM ${BASE} AS fetch
 RUN apt-get update \
@@ -13,8 +14,9 @@ RUN mkdir -p /rootfs/bin /rootfs/lib /rootfs/etc /rootfs/root /rootfs/tmp /rootf
  && for applet in $(/bin/busybox --list); do \
       [ "$applet" = busybox ] || ln -s busybox "/rootfs/bin/$applet"; \
     done \
- && cp "$(readlink -f /lib/ld-musl-x86_64.so.1)" /rootfs/lib/ld-musl-x86_64.so.1 \
- && ln -s ld-musl-x86_64.so.1 /rootfs/lib/libc.musl-x86_64.so.1 \
+ && loader=$(basename /lib/ld-musl-*.so.1) && arch=${loader#ld-musl-} && arch=${arch%.so.1} \
+ && cp "$(readlink -f "/lib/$loader")" "/rootfs/lib/$loader" \
+ && ln -s "$loader" "/rootfs/lib/libc.musl-$arch.so.1" \
  && printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/sbin/nologin\n' > /rootfs/etc/passwd \
  && printf 'root:x:0:root\nnogroup:x:65533:\nnobody:x:65534:\n' > /rootfs/etc/group \
  && printf 'NAME="labutils alpine-like stand-in (Debian busybox + musl)"\nID=labutils-standin\n' > /rootfs/etc/os-release \
