@@ -161,8 +161,13 @@ def build(path, tag: str, dockerfile: str | None = None, target: str | None = No
 
 
 def _several(platform: str | None, builder: str) -> str | None:
-    """``platform`` checked; several (``linux/amd64,linux/arm64``) only where one image can hold them."""
+    """``platform`` checked; several (``linux/amd64,linux/arm64``) only where one image can hold them; another
+    platform than the engine's only with BuildKit (Docker 20.10's classic builder gives a FROM scratch stage
+    the engine's own platform, and its next step fails)."""
     platform = platforms.checked(platform, several=True)
+    if platform and builder == "classic" and platform != backend().describe()["os_arch"]:
+        raise InvalidArgument(f"labutils builds for {platform}, not this engine's own platform, with BuildKit only.",
+                              hint="pass builder='buildkit' (the classic builder is deprecated since Engine 23).")
     if platform and "," in platform:
         store = backend().describe()["store"]
         if builder != "buildkit" or store != "containerd":

@@ -121,8 +121,8 @@ def serve(image: str, port: int = 8080, env: Mapping[str, str] | None = None,
                      recorded=b.describe()["label"])
 
 
-def copy_out(image: str, path: str, dest) -> Path:
-    """The builder pattern's ``docker container create`` / ``cp`` / ``rm``, through the API.
+def copy_out(image: str, path: str, dest, platform: str | None = None) -> Path:
+    """The builder pattern's ``docker container create [--platform]`` / ``cp`` / ``rm``, through the API.
 
     Copies the file ``path`` out of ``image`` to ``dest`` (a folder, or a file
     name); returns where it was written. Taught in notebook 02.
@@ -132,7 +132,7 @@ def copy_out(image: str, path: str, dest) -> Path:
         ImageNotFound, RecordingMissing: as ``run()``.
     """
     dest = Path(dest)
-    a = backend().copy_out(image, path)
+    a = backend().copy_out(image, path, platforms.checked(platform))
     target = dest / a["name"] if dest.is_dir() else dest
     target.write_bytes(a["data"])
     target.chmod(a["mode"])

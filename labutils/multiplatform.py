@@ -17,7 +17,7 @@ from . import platforms as _platforms
 from .backend import backend, mark
 from .building import BuildResult, build
 from .containers import file_size
-from .errors import InvalidArgument
+from .errors import BaseImageUnavailable, InvalidArgument
 from .names import split_ref
 
 how_to_emulate = _platforms.how_to_emulate
@@ -150,8 +150,15 @@ def measure_platforms(path, platforms: Sequence[str] = BOTH, repeats: int = 2, *
             if way == "emulated" and p in skipped:
                 continue
             t = f"{tag}:{way}-{''.join(p.split('/')[1:])}"
-            r = build(folder, t, dockerfile=dockerfile, nocache=True, quiet=quiet, builder="buildkit", platform=p,
-                      buildargs=dict(args) or None)
+            try:
+                r = build(folder, t, dockerfile=dockerfile, nocache=True, quiet=quiet, builder="buildkit",
+                          platform=p, buildargs=dict(args) or None)
+            except BaseImageUnavailable as exc:
+                if way != "emulated":
+                    raise
+                print(f"The emulated build for {p} is left out: {exc.message} {exc.hint}", flush=True)
+                skipped.append(p)
+                continue
             rows.append({"work": label, "platform": p, "way": way, "repeat": i + 1, "seconds": r.seconds,
                          "size_bytes": r.size, "tag": t,
                          "emulated": way == "emulated" and p != backend().describe()["os_arch"]})

@@ -20,7 +20,7 @@ MACHINES = {0x03: "x86", 0x28: "ARM", 0x3E: "x86-64", 0xB7: "AArch64", 0x14: "Po
 ARCH_OF_MACHINE = {"x86-64": "amd64", "AArch64": "arm64", "ARM": "arm", "x86": "386", "PowerPC64": "ppc64le",
                    "S390": "s390x", "RISC-V": "riscv64"}
 # binfmt_misc entry (Debian's qemu-user-static) -> Docker's platform name
-QEMU = {"qemu-aarch64": "linux/arm64", "qemu-arm": "linux/arm/v7", "qemu-riscv64": "linux/riscv64",
+QEMU = {"qemu-aarch64": "linux/arm64", "qemu-x86_64": "linux/amd64", "qemu-arm": "linux/arm/v7", "qemu-riscv64": "linux/riscv64",
         "qemu-ppc64le": "linux/ppc64le", "qemu-s390x": "linux/s390x", "qemu-i386": "linux/386"}
 BINFMT = Path("/proc/sys/fs/binfmt_misc")
 

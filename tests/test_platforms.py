@@ -109,3 +109,161 @@ def test_doctor_reports_the_platforms_this_machine_runs(live):
     found = row["found"].iloc[0]
     assert platforms.native() in found
     assert ("linux/arm64" in found) == ("linux/arm64" in platforms.emulated())
+
+
+# --- pure: which platform each stage is built for, and the names of another platform's bases -------------
+
+def test_each_stage_is_resolved_for_the_platform_it_is_built_for(tmp_path):
+    from labutils import bases
+    df = tmp_path / "Dockerfile"
+    df.write_text("FROM --platform=$BUILDPLATFORM golang:1.15.6 AS builder\nRUN true\n"
+                  "FROM --platform=${TARGETPLATFORM} alpine:latest\nFROM --platform=linux/s390x debian:bookworm\n"
+                  "FROM scratch\n")
+    assert bases.stage_platforms(df, None, "linux/arm64") == [[None], ["linux/arm64"], ["linux/s390x"],
+                                                             ["linux/arm64"]]
+    assert bases.stage_platforms(df, None, "linux/amd64,linux/arm64")[0] == [None]
+    assert bases.stage_platforms(df, None, "linux/amd64,linux/arm64")[3] == ["linux/amd64", "linux/arm64"]
+    assert bases.stage_platforms(df, None, None)[1] == [None]
+
+
+def test_another_platforms_stand_ins_have_tags_of_their_own(monkeypatch):
+    from labutils import bases
+    monkeypatch.setattr(platforms, "native", lambda: "linux/amd64")
+    assert bases.standin_for("golang:1.15.6", "linux/arm64") == "labutils-golang:1.15-arm64"
+    assert bases.standin_for("golang:1.15.6-alpine", "linux/arm64") == "labutils-golang:1.15-musl-arm64"
+    assert bases.standin_for("alpine:latest", "linux/arm/v7") == "labutils-alpine:musl-armv7"
+    assert bases.standin_for("golang:1.15.6", "linux/amd64") == bases.standin_for("golang:1.15.6") == bases.GOLANG
+    # another platform's alpine is fetched from its own bullseye (the one root made under QEMU)
+    assert bases.recipe("labutils-alpine:musl-arm64", "linux/arm64") == ("alpine.Dockerfile",
+                                                                         "labutils-debian:bullseye-arm64")
+    assert bases.recipe(bases.GOLANG_MUSL) == ("golang-musl.Dockerfile", bases.GOLANG)
+
+
+def test_several_platforms_are_one_build_argument_only_where_allowed():
+    assert platforms.checked("linux/amd64,linux/arm64", several=True) == "linux/amd64,linux/arm64"
+    for bad, several in (("linux/amd64,linux/arm64", False), ("linux/arm64,linux/arm64", True),
+                         ("linux/amd64,", True)):
+        with pytest.raises(lu.InvalidArgument):
+            platforms.checked(bad, several=several)
+    assert lu.platform_tag("welcome:v1", "linux/arm/v7") == "welcome:v1-armv7"
+
+
+def test_cross_vs_emulated_gives_the_ratio_of_medians_and_its_range():
+    import pandas as pd
+    times = pd.DataFrame([{"work": "w", "platform": "linux/arm64", "way": way, "repeat": i, "seconds": s,
+                           "emulated": way == "emulated"}
+                          for way, secs in (("cross", [2.0, 4.0]), ("emulated", [20.0, 30.0]))
+                          for i, s in enumerate(secs)])
+    row = lu.cross_vs_emulated(times).iloc[0]
+    assert row["ratio"] == pytest.approx(25.0 / 3.0)
+    assert (row["ratio_min"], row["ratio_max"]) == (pytest.approx(5.0), pytest.approx(15.0))
+    assert row["under_qemu"]
+
+
+# --- the real engine: emulated builds on another platform's bases, multi-platform images, the lab on arm64 --
+
+ARM = "linux/arm64"
+
+
+def _need_arm64_bases():
+    _need_arm64_emulation()
+    from labutils import bases
+    if platforms.native() == ARM or all(bases.exists(bases.standin_of(ref, ARM)) for ref in bases.FOREIGN_BASES):
+        return
+    why = "the linux/arm64 stand-ins are not made: run `make bases-other`"
+    if os.environ.get("LABUTILS_REQUIRE_EMULATION") == "1":
+        pytest.fail(f"LABUTILS_REQUIRE_EMULATION=1 but {why}")
+    pytest.skip(why)
+
+
+@pytest.mark.engine
+def test_the_emulated_build_runs_the_go_toolchain_of_the_target_platform(live, exercise):
+    _need_buildkit()
+    _need_arm64_bases()
+    folder = exercise("multi-platform")
+    emulated = lu.build(folder, T + "emulated:arm64", dockerfile="Dockerfile.emulated", platform=ARM,
+                        builder="buildkit", quiet=True)
+    if not lu.image_exists("golang:1.15.6") or emulated.substitutions:
+        assert emulated.substitutions == {"golang:1.15.6": "labutils-golang:1.15-arm64"}
+    assert lu.binary_machine(emulated.tag, "/myapp/welcome", platform=ARM) == "AArch64"
+    ran = lu.run(emulated.tag, platform=ARM)
+    assert ran.ok and WELCOME in ran.stdout, ran
+
+
+@pytest.mark.engine
+def test_build_platforms_makes_what_this_engines_store_can_hold(live, exercise):
+    _need_buildkit()
+    _need_arm64_emulation()
+    folder = exercise("multi-platform")
+    made = lu.build_platforms(folder, T + "multi:v1", quiet=True)
+    store = lu.inspect(made[0].tag)["store"]
+    if store == "containerd":
+        assert [r.tag for r in made] == [T + "multi:v1"], "the containerd store holds both platforms in one tag"
+    else:
+        assert [r.tag for r in made] == [T + "multi:v1-amd64", T + "multi:v1-arm64"]
+    table = lu.image_platforms(made, binary="/myapp/welcome")
+    assert dict(zip(table["platform"], table["machine"], strict=True)) == {"linux/amd64": "x86-64", ARM: "AArch64"}
+    assert ((table["size_bytes"] - table["binary_bytes"]).abs() < 64 * 1024).all(), table
+    for row in table.itertuples():
+        ran = lu.run(row.image, platform=row.platform)
+        assert ran.ok and WELCOME in ran.stdout, (row.platform, ran)
+
+
+@pytest.mark.engine
+def test_one_build_of_two_platforms_is_refused_up_front_where_a_tag_holds_one(live, exercise):
+    folder = exercise("multi-platform")
+    with pytest.raises(lu.InvalidArgument) as caught:
+        lu.build(folder, T + "multi:classic", platform="linux/amd64,linux/arm64", quiet=True)
+    assert "builder='buildkit'" in caught.value.hint
+    other = "linux/arm64" if platforms.native() != "linux/arm64" else "linux/amd64"
+    with pytest.raises(lu.InvalidArgument):
+        lu.build(exercise("normal-build"), T + "other:classic", platform=other, quiet=True)
+    from labutils.backend import backend
+    if backend().describe()["store"] != "containerd":
+        with pytest.raises(lu.InvalidArgument) as caught:
+            lu.build(folder, T + "multi:one", platform="linux/amd64,linux/arm64", builder="buildkit", quiet=True)
+        assert "one platform per tag" in caught.value.message
+        assert not lu.image_exists(T + "multi:one")
+
+
+@pytest.mark.engine
+def test_a_platform_with_no_base_here_says_how_to_make_one(live, exercise):
+    folder = exercise("normal-build")
+    with pytest.raises((lu.BaseImageUnavailable, lu.BuildFailed)) as caught:
+        lu.build(folder, T + "riscv:v1", platform="linux/riscv64", builder="buildkit", quiet=True)
+    if isinstance(caught.value, lu.BaseImageUnavailable):        # no registry answered (a registry: BuildKit's own error)
+        assert "bases --offline --platform linux/riscv64" in caught.value.hint
+    assert not lu.image_exists(T + "riscv:v1")
+
+
+@pytest.mark.engine
+def test_the_lessons_of_notebooks_01_to_05_hold_on_arm64(live, exercise):
+    """The course on an arm64 host, as far as this machine allows: every image built for linux/arm64 (its bases
+    the arm64 stand-ins), run under QEMU, and each lesson asserted as its notebook's checkpoint does."""
+    _need_arm64_bases()
+
+    def built(name, tag, **kw):
+        return lu.build(exercise(name) if isinstance(name, str) else name, T + tag, platform=ARM, quiet=True,
+                        builder="buildkit", **kw)
+
+    normal = built("normal-build", "arm-welcome:v1")                                       # 01
+    assert lu.binary_machine(normal.tag, "/myapp/welcome", platform=ARM) == "AArch64"
+    assert WELCOME in lu.run(normal.tag, platform=ARM).stdout
+    pattern = exercise("builder-pattern")                                                  # 02, as build.sh does
+    builder = built(pattern, "arm-welcome-builder:v1", dockerfile="Dockerfile.build")
+    lu.copy_out(builder.tag, "/myapp/welcome", pattern, platform=ARM)
+    runtime = built(pattern, "arm-welcome-runtime:v1")
+    intro = built("multi-stage-intro", "arm-intro:v1")                                     # 03
+    assert lu.run(intro.tag, platform=ARM).ok and intro.size < 10e6
+    optimized = built("multi-stage", "arm-welcome-optimized:v1")                           # 04
+    assert lu.same_files(runtime.tag, optimized.tag) and runtime.size == optimized.size
+    assert normal.size > 50 * optimized.size, (normal.size, optimized.size)
+    activity = exercise("activity")
+    first = built(activity, "arm-activity:first-try", dockerfile="Dockerfile.first-try")     # 05: the glibc trap
+    trapped = lu.run(first.tag, platform=ARM, timeout=60)
+    assert trapped.exit_code != 0, trapped
+    for fix in ("Dockerfile.solution", "Dockerfile.alpine-builder"):
+        fixed = built(activity, f"arm-activity:{fix.split('.')[1]}", dockerfile=fix)
+        with lu.serve(fixed.tag, platform=ARM, timeout=90) as server:
+            answer = server.get("/", timeout=30)
+        assert answer.status == 200, (fix, answer)
