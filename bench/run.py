@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/run.py            # about 15 minutes on 2 cores
     .venv/bin/python bench/run.py --quick    # fewer repeats, no live nbval suite
+    .venv/bin/python bench/run.py --only platforms --out bench/platforms.md   # one section (notebook 08's)
 
 Each figure is the median of several runs, with the spread (min to max). This
 is a script, not a test: nothing here fails a build when a goal is missed; the
@@ -153,6 +154,37 @@ def standins_from_nothing(quick: bool) -> list[Row]:
     return [row]
 
 
+def cross_and_emulated(n: int) -> list[Row]:
+    """6. one Dockerfile, two platforms: each platform's image beside its binary, then cross-compiled vs
+    emulated cold builds (notebook 08's measurement), per workload and platform."""
+    folder = lu.write_exercise("multi-platform", show=False)
+    made = lu.build_platforms(folder, "bench-multi:v1", quiet=True)
+    rows: list[Row] = []
+    for r in lu.image_platforms(made, binary="/myapp/welcome").itertuples():
+        rows.append(say((f"{r.platform} image / its binary ({r.machine})",
+                         f"{r.size_bytes / r.binary_bytes:.3f} ({r.size_bytes:,} B / {r.binary_bytes:,} B)",
+                         "at most 1.05", "yes" if r.size_bytes <= 1.05 * r.binary_bytes else "no")))
+    times = lu.measure_platforms(folder, repeats=n, tag="bench-platforms")
+    for r in lu.cross_vs_emulated(times).itertuples():
+        sec = {way: times[(times["work"] == r.work) & (times["platform"] == r.platform) & (times["way"] == way)]
+               ["seconds"].tolist() for way in ("cross", "emulated")}
+        qemu = "emulated under QEMU" if r.under_qemu else "both native"
+        rows.append(say((f"emulated / cross-compiled, {r.work}, {r.platform} ({qemu})",
+                         f"{r.ratio:.2f} ({r.ratio_min:.2f} to {r.ratio_max:.2f}; cross {fmt(sec['cross'])}; "
+                         f"emulated {fmt(sec['emulated'])})",
+                         "above 1 under QEMU, every package" if r.under_qemu else "-",
+                         ("yes" if r.ratio_min > 1 else "no") if r.under_qemu and "GOFLAGS" in r.work else "-")))
+    tags = [r.tag for r in made] + sorted(set(times["tag"]))
+    subprocess.run([cli(), "image", "rm", "-f", *tags], capture_output=True, env=dict(os.environ, DOCKER_HOST=engine.engine_url()))
+    return rows
+
+
+SECTIONS = {"cli": lambda n, quick: build_vs_cli(n), "patterns": lambda n, quick: pattern_vs_multistage(n),
+            "builders": lambda n, quick: classic_vs_buildkit(n), "notebooks": notebook_suite,
+            "standins": lambda n, quick: standins_from_nothing(quick),
+            "platforms": lambda n, quick: cross_and_emulated(2 if quick else 3)}
+
+
 def say(row: Row) -> Row:
     print(row, flush=True)
     return row
@@ -162,16 +194,18 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results.md"))
+    parser.add_argument("--only", choices=sorted(SECTIONS), action="append",
+                        help="run only these sections (repeatable); the default is all of them")
     args = parser.parse_args()
     n = 3 if args.quick else 7
     os.environ["LABUTILS_WORK"] = tempfile.mkdtemp(prefix="labutils-bench-")
     os.environ.setdefault("LABUTILS_MODE", "live")
     version = engine.version()
-    rows = (build_vs_cli(n) + pattern_vs_multistage(n) + classic_vs_buildkit(n) + notebook_suite(n, args.quick)
-            + standins_from_nothing(args.quick))
+    rows = [row for name in (args.only or SECTIONS) for row in SECTIONS[name](n, args.quick)]
     date = datetime.now(timezone.utc).strftime("%Y-%m-%d")
     lines = [f"Measured {date} on {os.cpu_count()} cores, Docker Engine {version.get('Version')} "
-             f"(API {version.get('ApiVersion')}), offline stand-ins; `python bench/run.py{' --quick' if args.quick else ''}`.",
+             f"(API {version.get('ApiVersion')}), offline stand-ins; `python bench/run.py{' --quick' if args.quick else ''}"
+             f"{''.join(' --only ' + s for s in args.only or [])}`.",
              "", "| what | median (range, runs) | goal | met |", "|---|---|---|---|"]
     lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
     Path(args.out).write_text("\n".join(lines) + "\n")

@@ -17,7 +17,7 @@ from .containers import copy_out
 from .errors import InvalidArgument
 from .exercises import write_exercise
 from .imageinfo import image_exists, image_size
-from .results import beside_book
+from .results import BOOK_PLATFORM, beside_book
 from .util import human_size
 
 
@@ -118,7 +118,7 @@ def summary(times: pd.DataFrame) -> pd.DataFrame:
         size = int(group["size_bytes"].iloc[-1])
         tag = group["tag"].iloc[-1]
         rows.append({"approach": name, "image": tag, "size": human_size(size), "size_bytes": size,
-                     **beside_book(tag, size, _store(group)),
+                     **beside_book(tag, size, _store(group), backend().describe()["os_arch"] or BOOK_PLATFORM),
                      "cold build s (median)": s.loc[name, "cold"], "warm build s (median)": s.loc[name, "warm"],
                      "cold / warm": round(s.loc[name, "cold"] / s.loc[name, "warm"], 1)
                      if s.loc[name, "warm"] else None})

@@ -50,6 +50,9 @@ STORES = {"overlay2": {"store": "overlay2", "mirror": False},
 KIT_NAMES = {"golang:1.15.6": "labutils-golang:1.15", "golang:1.15.6-alpine": "labutils-golang:1.15-musl",
              "alpine:latest": "labutils-alpine:musl", "alpine:3.12": "labutils-alpine:musl",
              "debian:bookworm": "labutils-debian:bookworm"}
+# another platform's stand-ins (make bases-other), kept loaded on both engines: the mirror serves each official
+# name for one platform, so an arm64 build there finds its base as a stand-in, as on an offline machine
+OTHER_PLATFORM_STANDINS = ("labutils-golang:1.15-arm64", "labutils-golang:1.15-musl-arm64", "labutils-alpine:musl-arm64")
 REGISTRY = "127.0.0.1:5000"
 # How nbval compares each engine's notebooks with the stored outputs (recorded on the host's engine):
 # overlay2 holds the same figures, so every output is compared; on the containerd store the sizes are
@@ -230,11 +233,12 @@ def seed(name: str, kit: Path) -> None:
     """Give the engine the lab's base images: the kit loaded, or served by its registry mirror."""
     spec = STORES[name]
     have = inner(name, "image", "ls", "--format", "{{.Repository}}:{{.Tag}}", capture=True).stdout.split()
+    others = all(standin in have for standin in OTHER_PLATFORM_STANDINS)
     if spec["mirror"]:
-        if all(served(name, official) for official in KIT_NAMES):
+        if others and all(served(name, official) for official in KIT_NAMES):
             say("the registry mirror already serves the lab's bases")
             return
-    elif all(standin in have for standin in KIT_NAMES.values()):
+    elif others and all(standin in have for standin in KIT_NAMES.values()):
         say("the kit is already loaded")
         return
     if not kit.is_file():
