@@ -148,8 +148,10 @@ def resolve(ref: str, *, quiet: bool = False, platform: str | None = None) -> Re
                                engine_said=why or None, hint=hint)
 
 
-def _holds(name: str, platform: str) -> bool:
-    return exists(name) and any(row["platform"] == platform for row in backend().image_platforms(name))
+def _holds(name: str, platform: str, *, fetched: bool = True) -> bool:
+    """Whether ``name`` is here with a ``platform`` image (``fetched=False``: or names one, as an index does)."""
+    return exists(name) and any(row["platform"] == platform and (row.get("available", True) or not fetched)
+                                for row in backend().image_platforms(name))
 
 
 def _resolve_foreign(ref: str, platform: str, quiet: bool) -> Resolution:
@@ -162,7 +164,11 @@ def _resolve_foreign(ref: str, platform: str, quiet: bool) -> Resolution:
     if sub and exists(sub):
         return Resolution(ref, sub, "stand-in", f"no {platform} image of {ref} is here")
     if pull(ref, quiet=quiet):          # a registry answers: BuildKit fetches the platform's variant itself
-        return Resolution(ref, ref, "pulled")
+        # the containerd store keeps the whole index it pulled: where it names no such platform, BuildKit would
+        # take the one image there is, of another platform, with only a warning
+        if backend().describe()["store"] != "containerd" or _holds(ref, platform, fetched=False):
+            return Resolution(ref, ref, "pulled")
+        _unpullable[ref] = f"the registry's {ref} has no {platform} image"
     hint = (f"make the {platform} stand-ins with `python -m labutils bases --offline --platform {platform}` "
             f"(their Debian packages run under QEMU: {platforms.how_to_emulate()})" if sub else
             f"load a {platform} image of {ref} with `docker load`")

@@ -21,7 +21,8 @@ _CACHED = re.compile(r"^#(\d+) CACHED$")
 _ERROR = re.compile(r"^#(\d+) ERROR:? ?(.*)$")
 _OUTPUT = re.compile(r"^#(\d+) (?:\d+\.\d+ )?(.*)$")
 _WROTE = re.compile(r"writing image (sha256:[0-9a-f]{64})")
-_STEP_LABEL = re.compile(r"^(?:(?P<stage>\S+) )?(?P<n>\d+)/(?P<of>\d+)$")
+# "[builder 3/5]", "[2/2]", and in a build of several platforms "[linux/arm64 builder 3/5]"
+_STEP_LABEL = re.compile(r"^(?:[a-z0-9]+/[a-z0-9_]+(?:/[a-z0-9]+)? )?(?:(?P<stage>\S+) )?(?P<n>\d+)/(?P<of>\d+)$")
 
 
 @on_reset

@@ -35,8 +35,6 @@ from .seam import (
     Description,
     HistoryRow,
     ImageInfo,
-    ImageRow,
-    LabImageRow,
     PlatformRow,
     PullAnswer,
     RemovedRow,
@@ -101,12 +99,20 @@ class Live(ImageTransfers):
         return cast(BuildAnswer, answer)
 
     def inspect(self, tag: str) -> ImageInfo:
-        image = self._image(tag)
+        image = self._unpacked(tag)
         return stores.image_summary(image.attrs, stores.sizes(engine.ref(tag), image.attrs))
 
     def image_platforms(self, tag: str) -> list[PlatformRow]:
-        image = self._image(tag)
+        image = self._unpacked(tag)
         return stores.platform_rows(engine.ref(tag), image.attrs)  # type: ignore[return-value]
+
+    def _unpacked(self, tag: str):
+        """The image, every platform of it that is here unpacked first: the containerd store unpacks another
+        platform's layers only when a container of it is created, and its unpacked size is unknown until then."""
+        image = self._image(tag)
+        for platform in stores.packed(engine.ref(tag), image.attrs):
+            _remove(self._create(tag, "unpack", platform, command=["true"]))   # created, never started
+        return image
 
     def exists(self, name: str) -> bool:
         """Whether the engine holds ``name`` exactly as given (no namespace applied)."""
@@ -134,30 +140,6 @@ class Live(ImageTransfers):
     def history(self, tag: str) -> list[HistoryRow]:
         return [{"created_by": (h.get("CreatedBy") or h.get("Comment") or "").replace("/bin/sh -c #(nop) ", "").strip(),
                  "bytes": h.get("Size", 0), "created": h.get("Created", 0)} for h in self._image(tag).history()]
-
-    def images(self, tags: list[str], reference: str | None) -> list[ImageRow]:
-        """Rows of ``docker image ls``: the named tags, else this namespace's labelled images."""
-        if tags:
-            found = [(t, self._image(t)) for t in tags]
-        else:
-            filters = {"label": engine.LABEL, **({"reference": engine.ref(reference)} if reference else {})}
-            found = [(engine.plain(name), img)
-                     for img in engine.client().images.list(filters=filters) if engine.owns(img.labels, img.tags)
-                     for name in img.tags if name == img.labels.get(engine.REF_LABEL)]
-        return [{"name": name, "id": img.id, "size": stores.sizes((img.tags or [img.id])[0], img.attrs)["size"]}
-                for name, img in found]
-
-    def lab_images(self) -> list[LabImageRow]:
-        """Every labelled image on the engine, of every namespace: the instructor's class view reads only these."""
-        rows: list[LabImageRow] = []
-        for img in engine.client().images.list(filters={"label": engine.LABEL}):
-            labels = img.labels or {}
-            ns = labels.get(engine.NAMESPACE_LABEL, "")
-            for name in [t for t in img.tags or [] if t == labels.get(engine.REF_LABEL)]:
-                plain = name[len(ns) + 1:] if ns and name.startswith(ns + "/") else name
-                rows.append({"namespace": ns, "name": plain, "id": img.id, "created": img.attrs.get("Created", ""),
-                             "size": stores.sizes(name, img.attrs)["size"], "labels": dict(labels)})
-        return rows
 
     def save(self, tag: str) -> dict:
         """``docker save`` of one image, read into a listing (``archive.read_archive``)."""

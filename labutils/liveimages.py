@@ -1,14 +1,44 @@
-"""The live backend's base-image transfers: importing a root file system, saving and loading kits (live only)."""
+"""The live backend's image listings (``docker image ls``, the class view's) and base-image transfers: importing a
+root file system, saving and loading kits (live only)."""
 from __future__ import annotations
 
 from pathlib import Path
 
-from . import dockerapi, engine
+from . import dockerapi, engine, stores
 from .errors import LabError
+from .seam import ImageRow, LabImageRow
 
 
 class ImageTransfers:
-    """Part of ``Live``: the calls that move whole images in and out of the engine."""
+    """Part of ``Live``: the calls that list images, or move whole images in and out of the engine."""
+
+    def _image(self, name: str):          # Live's
+        raise NotImplementedError
+
+    def images(self, tags: list[str], reference: str | None) -> list[ImageRow]:
+        """Rows of ``docker image ls``: the named tags, else this namespace's labelled images."""
+        if tags:
+            found = [(t, self._image(t)) for t in tags]
+        else:
+            filters = {"label": engine.LABEL, **({"reference": engine.ref(reference)} if reference else {})}
+            found = [(engine.plain(name), img)
+                     for img in engine.client().images.list(filters=filters) if engine.owns(img.labels, img.tags)
+                     for name in img.tags if name == img.labels.get(engine.REF_LABEL)]
+        return [{"name": name, "id": img.id, "size": stores.sizes((img.tags or [img.id])[0], img.attrs)["size"]}
+                for name, img in found]
+
+    def lab_images(self) -> list[LabImageRow]:
+        """Every labelled image on the engine, of every namespace: the instructor's class view reads only these."""
+        rows: list[LabImageRow] = []
+        for img in engine.client().images.list(filters={"label": engine.LABEL}):
+            labels = img.labels or {}
+            ns = labels.get(engine.NAMESPACE_LABEL, "")
+            for name in [t for t in img.tags or [] if t == labels.get(engine.REF_LABEL)]:
+                plain = name[len(ns) + 1:] if ns and name.startswith(ns + "/") else name
+                rows.append({"namespace": ns, "name": plain, "id": img.id, "created": img.attrs.get("Created", ""),
+                             "size": stores.sizes(name, img.attrs)["size"], "labels": dict(labels)})
+        return rows
+
 
     def import_rootfs(self, archive: str, name: str, changes: list[str]) -> None:
         """``docker import`` of a root file system (the stand-in base images)."""

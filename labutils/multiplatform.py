@@ -109,6 +109,8 @@ def image_platforms(results: Sequence[BuildResult] | BuildResult, binary: str | 
     rows = []
     for result in results:
         for row in backend().image_platforms(result.tag):
+            if not row.get("available", True):          # named by an index, not fetched here
+                continue
             one = row["platform"]
             entry = {"image": result.tag, "platform": one, "size_bytes": row["size"]}
             if binary:

@@ -62,6 +62,7 @@ class PlatformRow(TypedDict):
     platform: str           # os/arch[/variant]
     size: int | None        # unpacked bytes
     content: int | None     # compressed bytes, containerd store only
+    available: bool         # its content is here (an index from a registry names platforms it did not fetch)
 
 
 class BuildAnswer(TypedDict, total=False):

@@ -78,22 +78,33 @@ def platform_of(data: dict) -> str:
 
 
 def platform_rows(name: str, attrs: dict) -> list[dict]:
-    """One row per platform the tag holds: ``platform``, ``size`` (unpacked) and ``content`` bytes.
+    """One row per platform the tag names: ``platform``, ``size`` (unpacked), ``content`` bytes and
+    ``available`` (its content is here; an index pulled from a registry names platforms it did not fetch).
 
     On the containerd store a tag can be an index of several platforms (``docker buildx build
-    --platform a,b``): each image manifest that is here is a row. The graph driver keeps one platform
-    per tag: one row, its config's platform.
+    --platform a,b``): each image manifest is a row. The graph driver keeps one platform per tag: one
+    row, its config's platform. A platform whose layers are here but not yet unpacked (containerd unpacks
+    another platform's image when a container of it is first created) has size 0.
     """
     if image_store() != "containerd" or not _at_least(dockerapi.api_version(), "1.47"):
-        return [{"platform": platform_of(attrs), "size": attrs.get("Size", 0), "content": None}]
+        return [{"platform": platform_of(attrs), "size": attrs.get("Size", 0), "content": None, "available": True}]
     rows = []
     for summary in dockerapi.image_summaries(name):
         if summary.get("Id") != attrs["Id"]:
             continue
         for m in summary.get("Manifests") or []:
-            if m.get("Kind") == "image" and m.get("Available"):
+            if m.get("Kind") == "image":
                 data = m.get("ImageData") or {}
-                rows.append({"platform": platform_of(data.get("Platform") or {}),
-                             "size": (data.get("Size") or {}).get("Unpacked"),
-                             "content": (m.get("Size") or {}).get("Content")})
-    return rows or [{"platform": platform_of(attrs), "size": attrs.get("Size", 0), "content": attrs.get("Size", 0)}]
+                rows.append({"platform": platform_of(data.get("Platform") or (m.get("Descriptor") or {}).get("platform")
+                                                     or {}),
+                             "size": (data.get("Size") or {}).get("Unpacked") or 0,
+                             "content": (m.get("Size") or {}).get("Content"), "available": bool(m.get("Available"))})
+    return rows or [{"platform": platform_of(attrs), "size": attrs.get("Size", 0), "content": attrs.get("Size", 0),
+                     "available": True}]
+
+
+def packed(name: str, attrs: dict) -> list[str]:
+    """The platforms of ``name`` whose layers are here but not unpacked (containerd store only)."""
+    if image_store() != "containerd":
+        return []
+    return [r["platform"] for r in platform_rows(name, attrs) if r["available"] and not r["size"] and r["content"]]
