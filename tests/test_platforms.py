@@ -55,13 +55,16 @@ def test_the_build_command_says_the_platform(tmp_path):
 
 # --- the real engine ----------------------------------------------------------------------
 
-def _need_arm64_emulation():
-    if "linux/arm64" in platforms.emulated() or platforms.native() == "linux/arm64":
-        return
-    why = f"this kernel runs no linux/arm64 programs: {platforms.how_to_emulate()}"
+def _missing(why: str):
+    """Fail where CI registered QEMU and made the bases (LABUTILS_REQUIRE_EMULATION=1), else skip, saying why."""
     if os.environ.get("LABUTILS_REQUIRE_EMULATION") == "1":
         pytest.fail(f"LABUTILS_REQUIRE_EMULATION=1 but {why}")
     pytest.skip(why)
+
+
+def _need_arm64_emulation():
+    if "linux/arm64" not in platforms.emulated() and platforms.native() != "linux/arm64":
+        _missing(f"this kernel runs no linux/arm64 programs: {platforms.how_to_emulate()}")
 
 
 @pytest.mark.engine
@@ -168,12 +171,8 @@ ARM = "linux/arm64"
 def _need_arm64_bases():
     _need_arm64_emulation()
     from labutils import bases
-    if platforms.native() == ARM or all(bases.exists(bases.standin_of(ref, ARM)) for ref in bases.FOREIGN_BASES):
-        return
-    why = "the linux/arm64 stand-ins are not made: run `make bases-other`"
-    if os.environ.get("LABUTILS_REQUIRE_EMULATION") == "1":
-        pytest.fail(f"LABUTILS_REQUIRE_EMULATION=1 but {why}")
-    pytest.skip(why)
+    if platforms.native() != ARM and not all(bases.exists(bases.standin_of(ref, ARM)) for ref in bases.FOREIGN_BASES):
+        _missing("the linux/arm64 stand-ins are not made: run `make bases-other`")
 
 
 @pytest.mark.engine
