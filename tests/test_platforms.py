@@ -287,3 +287,20 @@ def test_the_books_figures_are_amd64_figures_and_another_platform_says_so():
     assert same["ours / book"] == 1.0 and same["why"] == ""
     arm = beside_book("welcome:v1", 795_000_000, platform="linux/arm64")
     assert "linux/arm64" in arm["why"] and "linux/amd64" in arm["why"]
+
+
+@pytest.mark.engine
+def test_without_qemu_the_cross_build_still_runs_and_the_output_says_what_to_install(live, exercise, monkeypatch,
+                                                                                    capsys):
+    _need_buildkit()
+    monkeypatch.setattr(platforms, "emulated", lambda: [])           # as on a machine with no binfmt_misc entry
+    own = platforms.native()
+    other = "linux/arm64" if own != "linux/arm64" else "linux/amd64"
+    assert list(lu.engine_platforms()["platform"]) == [own]
+    times = lu.measure_platforms(exercise("multi-platform"), platforms=(own, other), repeats=1,
+                                 work={"the lab's program": {}}, tag=T + "noqemu")
+    out = capsys.readouterr().out
+    assert "qemu-user-static" in out and f"emulated builds for {other} are left out" in out
+    assert set(zip(times["platform"], times["way"], strict=True)) == {(own, "cross"), (own, "emulated"),
+                                                                      (other, "cross")}
+    assert lu.cross_vs_emulated(times)["platform"].tolist() == [own]
