@@ -170,7 +170,7 @@ def _resolve_foreign(ref: str, platform: str, quiet: bool) -> Resolution:
             return Resolution(ref, ref, "pulled")
         _unpullable[ref] = f"the registry's {ref} has no {platform} image"
     hint = (f"make the {platform} stand-ins with `python -m labutils bases --offline --platform {platform}` "
-            f"(their Debian packages run under QEMU: {platforms.how_to_emulate()})" if sub else
+            f"(their Debian packages run under QEMU: {platforms.how_to_emulate(platform)})" if sub else
             f"load a {platform} image of {ref} with `docker load`")
     raise BaseImageUnavailable(f"No {platform} image of {ref} is on this engine, and it could not be pulled.",
                                engine_said=_unpullable.get(ref) or None, hint=hint + ", or build for "

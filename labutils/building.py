@@ -150,7 +150,7 @@ def build(path, tag: str, dockerfile: str | None = None, target: str | None = No
         RecordingMissing: recorded mode, and the recording holds no build of these files.
         LabError: no such folder or Dockerfile, or an unknown builder.
     """
-    plan = _plan(path, tag, dockerfile, target, nocache, buildargs, labels, builder, quiet, _several(platform, builder))
+    plan = _plan(path, tag, dockerfile, target, nocache, buildargs, labels, builder, quiet, _checked_platform(platform, builder))
     prepared = bases.prepare(plan.df_path, buildargs, quiet=quiet, platform=plan.req.get("platform"))
     try:
         _say_bases(plan, prepared)
@@ -160,7 +160,7 @@ def build(path, tag: str, dockerfile: str | None = None, target: str | None = No
     return _finish(answer, plan, prepared.substitutions, log, total)
 
 
-def _several(platform: str | None, builder: str) -> str | None:
+def _checked_platform(platform: str | None, builder: str) -> str | None:
     """``platform`` checked; several (``linux/amd64,linux/arm64``) only where one image can hold them; another
     platform than the engine's only with BuildKit (Docker 20.10's classic builder gives a FROM scratch stage
     the engine's own platform, and its next step fails)."""

@@ -99,20 +99,22 @@ class Live(ImageTransfers):
         return cast(BuildAnswer, answer)
 
     def inspect(self, tag: str) -> ImageInfo:
-        image = self._unpacked(tag)
-        return stores.image_summary(image.attrs, stores.sizes(engine.ref(tag), image.attrs))
+        image, rows = self._platforms(tag)
+        return stores.image_summary(image.attrs, stores.sizes(engine.ref(tag), image.attrs, rows))
 
     def image_platforms(self, tag: str) -> list[PlatformRow]:
-        image = self._unpacked(tag)
-        return stores.platform_rows(engine.ref(tag), image.attrs)  # type: ignore[return-value]
+        return self._platforms(tag)[1]
 
-    def _unpacked(self, tag: str):
-        """The image, every platform of it that is here unpacked first: the containerd store unpacks another
-        platform's layers only when a container of it is created, and its unpacked size is unknown until then."""
+    def _platforms(self, tag: str):
+        """The image and its platform rows, every platform of it that is here unpacked first: the containerd
+        store unpacks another platform's layers only when a container of it is created, and its unpacked size
+        is unknown until then."""
         image = self._image(tag)
-        for platform in stores.packed(engine.ref(tag), image.attrs):
+        rows = stores.platform_rows(engine.ref(tag), image.attrs)
+        packed = [r["platform"] for r in rows if stores.packed(r)]
+        for platform in packed:
             _remove(self._create(tag, "unpack", platform, command=["true"]))   # created, never started
-        return image
+        return image, (stores.platform_rows(engine.ref(tag), image.attrs) if packed else rows)
 
     def exists(self, name: str) -> bool:
         """Whether the engine holds ``name`` exactly as given (no namespace applied)."""
@@ -160,10 +162,16 @@ class Live(ImageTransfers):
         try:
             return engine.client().containers.create(engine.ref(image), name=name, labels=engine.owner_labels(),
                                                      log_config=LOG_CONFIG, **kwargs)
-        except _DockerImageNotFound:
-            raise ImageNotFound(f"There is no image {image!r} on this engine.",
-                                hint="build it first (run the build cell above), or check the tag.") from None
         except APIError as exc:
+            # the graph driver answers 404 ("does not match the specified platform"), containerd 500 ("does not
+            # provide the specified platform"): either way the image is here, for another platform
+            if platform and "specified platform" in (exc.explanation or ""):
+                raise InvalidArgument(f"{image} holds no {platform} image.", engine_said=exc.explanation,
+                                      hint=f"build it for {platform} (build(..., platform={platform!r})), or run it "
+                                           "without platform= as the platform it was built for.") from None
+            if isinstance(exc, _DockerImageNotFound):
+                raise ImageNotFound(f"There is no image {image!r} on this engine.",
+                                    hint="build it first (run the build cell above), or check the tag.") from None
             raise ContainerFailed(f"The engine would not create a container from {image}.",
                                   engine_said=exc.explanation or str(exc),
                                   hint="check the image name and command.") from None

@@ -144,9 +144,10 @@ def measure_platforms(path, platforms: Sequence[str] = BOTH, repeats: int = 2, *
                                   "lu.write_exercise('multi-platform').")
     rows = []
     skipped = [p for p in plats if not runs_here(p)]
+    own = backend().describe()["os_arch"]
     if skipped:
         print(f"The emulated builds for {', '.join(skipped)} are left out: this engine cannot run "
-              f"{'their' if len(skipped) > 1 else 'its'} programs. {_platforms.how_to_emulate()}", flush=True)
+              f"{'their' if len(skipped) > 1 else 'its'} programs. {_platforms.how_to_emulate(skipped[0])}", flush=True)
     for i in range(repeats):
         for (label, args), p, (way, dockerfile) in product((work or WORK).items(), plats, WAYS.items()):
             if way == "emulated" and p in skipped:
@@ -163,7 +164,7 @@ def measure_platforms(path, platforms: Sequence[str] = BOTH, repeats: int = 2, *
                 continue
             rows.append({"work": label, "platform": p, "way": way, "repeat": i + 1, "seconds": r.seconds,
                          "size_bytes": r.size, "tag": t,
-                         "emulated": way == "emulated" and p != backend().describe()["os_arch"]})
+                         "emulated": way == "emulated" and p != own})
     return mark(pd.DataFrame(rows))
 
 

@@ -78,8 +78,9 @@ def emulated() -> list[str]:
     return found
 
 
-def how_to_emulate() -> str:
-    """What to install so that this machine runs foreign platforms' images."""
+def how_to_emulate(platform: str = "linux/arm64") -> str:
+    """What to install so that this machine runs ``platform``'s images."""
+    entry = next((e for e, p in QEMU.items() if p == platform), "qemu-aarch64")
     return ("Docker Desktop has QEMU built in. On Linux, as root: `apt-get install qemu-user-static "
             "binfmt-support`, then `mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc` (if it is not "
-            "mounted) and `update-binfmts --enable qemu-aarch64`. The cross-compiled build needs none of it.")
+            f"mounted) and `update-binfmts --enable {entry}`. The cross-compiled build needs none of it.")

@@ -60,7 +60,7 @@ def _need_root_tools() -> None:
 def _need_emulation(platform: str | None) -> None:
     if foreign(platform) and platform not in platforms.emulated():
         raise LabError(f"This machine cannot run {platform} programs, and making its stand-ins runs Debian's "
-                       "package scripts for that platform.", hint=platforms.how_to_emulate())
+                       "package scripts for that platform.", hint=platforms.how_to_emulate(platform or ""))
 
 
 def make_debian(*, quiet: bool = False, tag: str = DEBIAN, suite: str = "bookworm",
@@ -262,8 +262,7 @@ def kit_images() -> list[str]:
     if missing:
         raise BaseImageUnavailable(f"These base images are not ready, so they cannot go into a kit: {missing}.",
                                    hint="run `python -m labutils bases --offline` (or pull them) first.")
-    chosen += [name for name in sorted(kit_names() - set(LAB_BASES) - set(chosen)) if foreign_standin(name)
-               and exists(name)]          # another platform's stand-ins, where they were made here
+    chosen += [name for name in other_platform_standins() if exists(name)]   # where they were made here
     return list(dict.fromkeys(chosen))
 
 
@@ -271,8 +270,9 @@ KIT_PLATFORMS = ("linux/arm64",)
 """The other platforms whose stand-ins a kit carries when they were made (``bases --offline --platform``)."""
 
 
-def foreign_standin(name: str) -> bool:
-    return any(name == standin_of(ref, p) for p in KIT_PLATFORMS for ref in FOREIGN_BASES if foreign(p))
+def other_platform_standins() -> list[str]:
+    """The stand-ins of KIT_PLATFORMS other than this machine's, by name (made or not)."""
+    return sorted({standin_of(ref, p) for p in KIT_PLATFORMS if foreign(p) for ref in FOREIGN_BASES})
 
 
 def save_kit(path, *, quiet: bool = False) -> list[str]:
@@ -289,8 +289,7 @@ def save_kit(path, *, quiet: bool = False) -> list[str]:
 
 def kit_names() -> set[str]:
     """The names a kit may carry: each lab base, and its stand-in."""
-    return (set(LAB_BASES) | {sub for sub in map(standin_for, LAB_BASES) if sub}
-            | {standin_of(ref, p) for p in KIT_PLATFORMS for ref in FOREIGN_BASES})
+    return set(LAB_BASES) | {sub for sub in map(standin_for, LAB_BASES) if sub} | set(other_platform_standins())
 
 
 def kit_contents(path: Path) -> list[str]:

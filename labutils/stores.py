@@ -27,26 +27,22 @@ def image_store() -> str:
     return _stores[url]
 
 
-def sizes(name: str, attrs: dict) -> dict:
+def sizes(name: str, attrs: dict, rows: list[dict] | None = None) -> dict:
     """An image's sizes, each named for what it is: ``size`` (unpacked), ``content``, ``total``, ``store``.
 
     The graph driver has one size, the unpacked one (inspect's Size). On the
     containerd store inspect's Size is the compressed content; the unpacked size
     comes from ``GET /images/json?manifests=1`` (API 1.47+), summed over the
-    image manifests that are here. Where it is unknown, ``size`` is the content.
+    image manifests that are here (``rows``: ``platform_rows``, read once by the caller).
+    Where it is unknown, ``size`` is the content.
     """
     store = image_store()
     if store != "containerd":
         return {"size": attrs.get("Size", 0), "content": None, "total": None, "store": store}
-    content, unpacked = attrs.get("Size", 0), None
-    if _at_least(dockerapi.api_version(), "1.47"):
-        for summary in dockerapi.image_summaries(name):
-            if summary.get("Id") != attrs["Id"]:
-                continue
-            values = [m.get("ImageData", {}).get("Size", {}).get("Unpacked") for m in summary.get("Manifests") or []
-                      if m.get("Kind") == "image" and m.get("Available")]
-            values = [v for v in values if v is not None]
-            unpacked = sum(values) if values else None
+    content = attrs.get("Size", 0)
+    values = [r["size"] for r in (platform_rows(name, attrs) if rows is None else rows)
+              if r["available"] and r["size"] is not None]
+    unpacked = sum(values) if values else None
     return {"size": unpacked if unpacked is not None else content, "content": content,
             "total": content + unpacked if unpacked is not None else None, "store": store}
 
@@ -84,10 +80,13 @@ def platform_rows(name: str, attrs: dict) -> list[dict]:
     On the containerd store a tag can be an index of several platforms (``docker buildx build
     --platform a,b``): each image manifest is a row. The graph driver keeps one platform per tag: one
     row, its config's platform. A platform whose layers are here but not yet unpacked (containerd unpacks
-    another platform's image when a container of it is first created) has size 0.
+    another platform's image when a container of it is first created) has size 0 (``packed``); where the
+    engine does not say (API before 1.47), None.
     """
-    if image_store() != "containerd" or not _at_least(dockerapi.api_version(), "1.47"):
+    if image_store() != "containerd":
         return [{"platform": platform_of(attrs), "size": attrs.get("Size", 0), "content": None, "available": True}]
+    if not _at_least(dockerapi.api_version(), "1.47"):
+        return [{"platform": platform_of(attrs), "size": None, "content": attrs.get("Size", 0), "available": True}]
     rows = []
     for summary in dockerapi.image_summaries(name):
         if summary.get("Id") != attrs["Id"]:
@@ -97,14 +96,11 @@ def platform_rows(name: str, attrs: dict) -> list[dict]:
                 data = m.get("ImageData") or {}
                 rows.append({"platform": platform_of(data.get("Platform") or (m.get("Descriptor") or {}).get("platform")
                                                      or {}),
-                             "size": (data.get("Size") or {}).get("Unpacked") or 0,
+                             "size": (data.get("Size") or {}).get("Unpacked"),
                              "content": (m.get("Size") or {}).get("Content"), "available": bool(m.get("Available"))})
-    return rows or [{"platform": platform_of(attrs), "size": attrs.get("Size", 0), "content": attrs.get("Size", 0),
-                     "available": True}]
+    return rows or [{"platform": platform_of(attrs), "size": None, "content": attrs.get("Size", 0), "available": True}]
 
 
-def packed(name: str, attrs: dict) -> list[str]:
-    """The platforms of ``name`` whose layers are here but not unpacked (containerd store only)."""
-    if image_store() != "containerd":
-        return []
-    return [r["platform"] for r in platform_rows(name, attrs) if r["available"] and not r["size"] and r["content"]]
+def packed(row: dict) -> bool:
+    """Whether a ``platform_rows`` row's layers are here but not unpacked (containerd store only)."""
+    return row["available"] and row["size"] == 0 and bool(row["content"])

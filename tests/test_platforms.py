@@ -105,6 +105,18 @@ def test_a_platform_docker_cannot_read_stops_before_anything_is_built(live, exer
 
 
 @pytest.mark.engine
+def test_running_an_image_for_a_platform_it_lacks_says_so_not_that_it_is_missing(live, exercise):
+    _need_buildkit()
+    own = platforms.native()
+    other = "linux/arm64" if own != "linux/arm64" else "linux/amd64"
+    made = lu.build(exercise("multi-platform"), T + "own:v1", platform=own, builder="buildkit", quiet=True)
+    with pytest.raises(lu.InvalidArgument) as caught:     # 20.10 and 28.5 on either store refuse it
+        lu.run(made.tag, platform=other)
+    assert f"holds no {other} image" in caught.value.message and "platform=" in caught.value.hint
+    assert lu.ps().empty
+
+
+@pytest.mark.engine
 def test_doctor_reports_the_platforms_this_machine_runs(live):
     report = lu.doctor()
     row = report[report["check"] == "platforms (optional)"]
