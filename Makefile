@@ -43,6 +43,7 @@ bases: $(STAMP)
 # the other platform's bases (arm64 on x86-64, amd64 on arm64), which notebook 08's emulated build and the arm64
 # tests use: made under QEMU where the kernel has it (about 7 minutes once), else said and left out
 OTHER_PLATFORM := $(if $(filter aarch64 arm64,$(shell uname -m)),linux/amd64,linux/arm64)
+MULTI_PLATFORM_NB := notebooks/08-multi-platform.ipynb
 OTHER_QEMU := /proc/sys/fs/binfmt_misc/qemu-$(if $(filter linux/amd64,$(OTHER_PLATFORM)),x86_64,aarch64)
 bases-other: $(STAMP)
 	@if grep -qs enabled $(OTHER_QEMU); then \
@@ -77,7 +78,10 @@ lint: $(STAMP)
 test-live: $(STAMP) bases-other
 	$(BIN)/python -m labutils bases --offline
 	$(BIN)/python -m labutils doctor
-	LABUTILS_MODE=live $(BIN)/python -m pytest tests notebooks $(NBVAL)
+	@if grep -qs enabled $(OTHER_QEMU); then LABUTILS_MODE=live $(BIN)/python -m pytest tests notebooks $(NBVAL); else \
+	  echo "No QEMU for $(OTHER_PLATFORM) ($(OTHER_QEMU)): notebook 08 runs to its end, its checkpoints saying what they leave out, but is not compared with its stored outputs (made where QEMU runs arm64)."; \
+	  LABUTILS_MODE=live $(BIN)/python -m pytest tests notebooks $(NBVAL) --ignore $(MULTI_PLATFORM_NB) \
+	  && LABUTILS_MODE=live $(BIN)/python -m pytest $(subst --nbval ,--nbval-lax ,$(NBVAL)) $(MULTI_PLATFORM_NB); fi
 
 test-recorded: $(STAMP)
 	$(NO_ENGINE) $(BIN)/python -m pytest notebooks $(NBVAL)

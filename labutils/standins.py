@@ -136,7 +136,9 @@ def make_from_dockerfile(tag: str, dockerfile: Path, role: str, *, quiet: bool =
     """Build a stand-in from its recipe in data/bases/, labelled as a stand-in (never as the lab's)."""
     args = {**({"BASE": base} if base else {}), **(buildargs or {})}
     return build(dockerfile.parent, tag, dockerfile=dockerfile.name, quiet=quiet, nocache=nocache,
-                 buildargs=args or None, labels={STANDIN_LABEL: role}, platform=platform if foreign(platform) else None)
+                 buildargs=args or None, labels={STANDIN_LABEL: role},
+                 # another platform is built with BuildKit only (the classic builder gives FROM scratch the engine's)
+                 **({"platform": platform, "builder": "buildkit"} if foreign(platform) else {}))
 
 
 def status() -> list[dict]:
