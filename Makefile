@@ -99,17 +99,17 @@ record: $(STAMP)
 # make class      - a class on this machine: JupyterHub, a lab and a rootless Docker Engine per learner, a
 #                   registry mirror of the bases; prints the URL, the class code and where the instructor's token is
 # make class-down - every container, network and process the class started (learners' volumes kept unless
-#                   CLASS_PURGE=1). Settings: CLASS_* variables or class/class.env (see tools/classroom.py)
+#                   CLASS_PURGE=1). Settings: CLASS_* variables or class/class.env (labutils/classroom/settings.py)
 CLASS_PROXY_BIN := .class/node_modules/.bin/configurable-http-proxy
 $(CLASS_PROXY_BIN):
 	npm install --silent --no-audit --no-fund --prefix .class configurable-http-proxy@5
 
 class: $(STAMP) $(CLASS_PROXY_BIN)
 	$(BIN)/python -m labutils bases --offline --quiet
-	$(BIN)/python tools/classroom.py up
+	$(BIN)/python -m labutils.classroom up
 
 class-down: $(STAMP)
-	$(BIN)/python tools/classroom.py down $(if $(filter 1,$(CLASS_PURGE)),--purge,)
+	$(BIN)/python -m labutils.classroom down $(if $(filter 1,$(CLASS_PURGE)),--purge,)
 
 RIG_KIT ?= /var/tmp/labutils-rig/kit.tar
 ENGINES ?= overlay2 containerd

@@ -24,7 +24,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from labutils.hub import Hub  # noqa: E402
+from labutils.classroom.hub import Hub  # noqa: E402
 
 NAME = "labutils-bench-class"
 BASES = ("golang:1.15.6", "alpine:latest")

@@ -1,20 +1,19 @@
-# JupyterHub for a class of this course: started by `make class` (tools/classroom.py up), which sets the
-# CLASS_* variables read here and in tools/classroom.Settings (one place for the instructor's settings).
+# JupyterHub for a class of this course: started by `make class` (python -m labutils.classroom up), which sets
+# the CLASS_* variables read here and in labutils.classroom.settings (one place for the instructor's settings).
 # Each learner: their own container (JupyterLab and a rootless Docker Engine, uid 1000, no host socket), on a
-# bridge network of their own, with work/ and the engine's data on volumes of their own.
+# bridge network of their own, with work/ and the engine's data on volumes of their own. Secrets are read from
+# the state folder (0700, made by make class), never from the environment or a command line.
 import os
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from classroom import LABEL, PART, Settings  # noqa: E402
-from spawners import LabSpawner, PlacedSpawner  # noqa: E402
+from labutils.classroom import LABEL, PART
+from labutils.classroom.settings import Settings
 
 c = get_config()  # noqa: F821 (JupyterHub's config loader defines it)
 s = Settings.read()
 env = os.environ
-state = Path(env["CLASS_STATE"])
+state = s.state_folder()
 
 # --- the hub: where browsers reach it, where labs reach its API ---------------------------------------
 c.JupyterHub.bind_url = f"{'https' if s.tls_cert else 'http'}://{s.host}:{s.port}"
@@ -27,20 +26,25 @@ c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{s.proxy_api_port}"
 c.JupyterHub.db_url = f"sqlite:///{state / 'jupyterhub.sqlite'}"
 c.JupyterHub.cookie_secret_file = str(state / "jupyterhub_cookie_secret")
 c.ConfigurableHTTPProxy.command = [env["CLASS_PROXY"]]
-c.ConfigurableHTTPProxy.auth_token = s.secret("proxy-token", 32)
+c.ConfigurableHTTPProxy.auth_token = s.secret("proxy-token", 32)   # handed to the proxy in its environment
 c.JupyterHub.active_server_limit = s.max_learners
 c.JupyterHub.cleanup_servers = False                  # a hub restart keeps every lab running
 
-# --- who signs in: the class code for learners, the admin password for instructors ------------------
-c.JupyterHub.authenticator_class = "shared-password"
-c.SharedPasswordAuthenticator.user_password = env["CLASS_CODE"]
-c.SharedPasswordAuthenticator.admin_password = env["CLASS_ADMIN_PASSWORD"]
+# --- who signs in: each learner claims a name once with the class code and a password of their own ------
+c.JupyterHub.authenticator_class = "labutils-class-code"        # labutils.classroom.auth.ClassCodeAuthenticator
+c.ClassCodeAuthenticator.dbm_path = str(state / "passwords.dbm")
+c.ClassCodeAuthenticator.class_code_file = str(state / "class-code")
+c.ClassCodeAuthenticator.admin_password_file = str(state / "admin-password")
+c.ClassCodeAuthenticator.max_learners = s.max_learners
+c.ClassCodeAuthenticator.min_password_length = 8
 c.Authenticator.admin_users = set(s.instructors)
-c.Authenticator.allow_all = True
+c.Authenticator.allow_all = True              # anyone the authenticator lets in: a name claimed with the code
+c.Authenticator.manage_groups = True          # every learner is in the group "learners", instructors are not
 
 # --- each learner's lab and engine ------------------------------------------------------------------
-c.JupyterHub.spawner_class = PlacedSpawner if s.swarm else LabSpawner
+c.JupyterHub.spawner_class = "labutils-placed" if s.swarm else "labutils-lab"   # labutils.classroom.spawners
 c.LabSpawner.class_name = s.name
+c.LabSpawner.log_folder = str(state)
 c.DockerSpawner.image = env["CLASS_LAB_IMAGE"]
 c.DockerSpawner.allowed_images = [env["CLASS_LAB_IMAGE"]]
 c.DockerSpawner.name_template = f"{s.name}-lab-{{username}}"
@@ -49,6 +53,11 @@ c.DockerSpawner.use_internal_ip = True
 c.DockerSpawner.notebook_dir = "/home/learner/course"
 c.DockerSpawner.default_url = "/lab/tree/notebooks/00-setup.ipynb"
 c.DockerSpawner.cmd = ["jupyterhub-singleuser"]
+# (the lab's entry point starts as root for one step, the learner's copy of the tun device, then runs the
+# learner's engine and JupyterLab as uid 1000 through setpriv: class/start-lab.sh; hence "user": "0" below)
+# a learner's own Jupyter configuration and extensions (~/.jupyter, ~/.local) are not loaded: a page an
+# instructor opens in a learner's lab runs only the course's code
+c.Spawner.disable_user_config = True
 # JupyterLab's app object in the learner's own page (their page can already do all it can): the browser test
 # and instructors' demos drive JupyterLab's own commands through it
 c.Spawner.args = ["--LabApp.expose_app_in_browser=True"]
@@ -57,7 +66,7 @@ c.DockerSpawner.volumes = {s.volume("{username}", "work"): "/home/learner/course
 c.DockerSpawner.environment = {"CLASS_REGISTRY": env["CLASS_REGISTRY"]}
 # `--security-opt systempaths=unconfined` is no HostConfig field docker-py knows: it is empty masked and
 # read-only paths, merged into the host config through extra_create_kwargs as dockerspawner does
-c.DockerSpawner.extra_create_kwargs = {"labels": {LABEL: s.name, PART: "lab"},
+c.DockerSpawner.extra_create_kwargs = {"user": "0", "labels": {LABEL: s.name, PART: "lab"},
                                        "host_config": {"MaskedPaths": [], "ReadonlyPaths": []}}
 # The rootless engine's outer container must be unconfined (rootlesskit and slirp4netns make namespaces and
 # mount /proc; ../shared notes which flags this host needs); the learner inside is uid 1000 with no
@@ -67,6 +76,7 @@ c.DockerSpawner.extra_host_config = {
     "security_opt": ["seccomp=unconfined", "apparmor=unconfined"],
     "devices": ["/dev/net/tun:/dev/net/tun:rwm"],
     "pids_limit": s.pids,
+    "log_config": {"type": "json-file", "config": {"max-size": "10m", "max-file": "2"}},   # logs capped
 }
 c.DockerSpawner.mem_limit = s.memory_bytes
 c.DockerSpawner.cpu_limit = s.cpus
@@ -94,11 +104,13 @@ if s.swarm:
 c.JupyterHub.services = [
     {"name": "idle-culler", "command": [sys.executable, "-m", "jupyterhub_idle_culler",
                                         f"--timeout={s.idle_timeout}"]},
-    {"name": "class-view", "api_token": env["CLASS_VIEW_TOKEN"]},
+    {"name": "class-view", "api_token": s.secret("instructor-token", 32)},
 ]
 c.JupyterHub.load_roles = [
     {"name": "idle-culler", "services": ["idle-culler"],
      "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers"]},
+    # the class view never sends this token to a lab: for each learner it asks the hub for a token of theirs,
+    # scoped to their server alone and expiring in minutes (tokens), and starts or stops labs (servers)
     {"name": "class-view", "services": ["class-view"],
-     "scopes": ["list:users", "read:users", "read:servers", "servers", "access:servers"]},
+     "scopes": ["list:users", "read:users", "read:servers", "servers!group=learners", "tokens!group=learners"]},
 ]

@@ -1,7 +1,23 @@
 #!/bin/sh
-# Start the learner's own rootless Docker Engine, wait until it answers, then run the lab (the command given).
-# CLASS_REGISTRY (host:port) is the class's registry mirror of the lab's base images.
+# A learner's lab: start their own rootless Docker Engine, wait until it answers, then run the lab (the command
+# given). CLASS_REGISTRY (host:port) is the class's registry mirror of the lab's base images.
+#
+# The container starts as root for one step only: Docker copies the host's /dev/net/tun into it with the host's
+# mode, which may be 0600 (root only), and the learner's engine (slirp4netns) opens it as uid 1000. So root gives
+# the learner this container's own copy of the node (the host's stays as it is), then becomes the learner for
+# good (setpriv: uid and gid 1000, no capabilities kept or inherited) and runs this script again.
 set -eu
+if [ "$(id -u)" = 0 ]; then
+  if [ -c /dev/net/tun ]; then
+    if grep -qs ' /dev/net/tun ' /proc/self/mountinfo; then
+      echo "note: /dev/net/tun is bound from the host here (not a copy): it is left as it is" >&2
+    else
+      chown 1000:1000 /dev/net/tun
+    fi
+  fi
+  export HOME=/home/learner USER=learner LOGNAME=learner
+  exec setpriv --reuid=1000 --regid=1000 --init-groups --inh-caps=-all -- "$0" "$@"
+fi
 mkdir -p "$XDG_RUNTIME_DIR" "$HOME/.config/docker" "$HOME/.local/share/docker"
 chmod 700 "$XDG_RUNTIME_DIR"
 # The engine's own networks stay off the host's Docker ranges (172.17.0.0/16 and up), where the class's
@@ -17,7 +33,7 @@ log="$HOME/.docker/dockerd.log"
 i=0
 until docker version >/dev/null 2>&1; do
   i=$((i + 1))
-  if [ "$i" -gt 90 ]; then
+  if [ "$i" -gt 90 ] || ! kill -0 $! 2>/dev/null; then
     echo "the learner's Docker Engine did not start; its log:" >&2
     tail -30 "$log" >&2
     exit 1

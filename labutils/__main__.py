@@ -116,7 +116,10 @@ def _class(args) -> int:
     pd.set_option("display.max_columns", 20)
     if args.hub:
         token = args.token or os.environ.get("CLASS_VIEW_TOKEN") or _read(args.token_file)
-        view = classview.hub_view(args.hub, token, check=not args.no_check)
+        from .classroom.view import hub_view, write_grades
+        view = hub_view(args.hub, token, check=not args.no_check)
+        if args.csv:
+            print(f"Grades: {write_grades(view, args.csv)}")
     else:
         view = classview.class_view(check=not args.no_check)
     if view.empty:
@@ -192,6 +195,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--token-file", default="/var/tmp/labutils-class/instructor-token",
                    help="where make class keeps the instructor's token")
     p.add_argument("--figure", metavar="PNG", help="where to save the figure (default work/figures/class.png)")
+    p.add_argument("--csv", metavar="FILE", help="with --hub: the grades, a row per learner and a column per exercise "
+                                                  "(passed, failed, not attempted), as an LMS gradebook imports")
     p.set_defaults(func=_class)
     p = sub.add_parser("record", help="remove labutils' own images, run every notebook live, store what the engine answered in data/recorded/ "
                                       "and the outputs in the notebooks, then replay them all with no engine and "

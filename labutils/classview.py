@@ -9,7 +9,6 @@ reads a learner's files.
 """
 from __future__ import annotations
 
-import json
 import tempfile
 from contextlib import contextmanager
 
@@ -95,47 +94,3 @@ def grid(view: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(columns=list(TASKS))
     out = view.groupby(["learner", "exercise"], sort=False).apply(status, include_groups=False).unstack("exercise")
     return out.reindex(columns=list(TASKS)).astype(object).fillna("not built")
-
-
-_OWN_VIEW = "import json\nfrom labutils import classview\nprint(classview.class_view(check={check}).to_json(orient='records'))"
-
-
-def hub_view(url: str, token: str, check: bool = True) -> pd.DataFrame:
-    """The class on a hub: every learner's rows from their **own** engine, read through their lab.
-
-    Each running lab runs ``class_view`` in a kernel of its own (its engine, its images), and its
-    ``work/progress.json`` is read through the Jupyter server's contents API. A learner whose lab is
-    stopped (or fails to answer) gets rows that say so; no other learner's rows are lost. Instructors
-    (the hub's admins) are left out.
-
-    Raises:
-        HttpFailed: the hub did not answer, or the token may not list users.
-    """
-    from .hub import Hub
-    hub, frames = Hub(url, token), []
-    for user in sorted(hub.users(), key=lambda u: u["name"]):
-        if user.get("admin"):
-            continue
-        name, server = user["name"], user.get("servers", {}).get("")
-        rows: list[dict] = []
-        said, progress = "stopped", ""
-        if server and server.get("ready"):
-            lab = hub.lab(name)
-            try:
-                ran = lab.run(_OWN_VIEW.format(check=check), timeout=600)
-                lines = ran.stdout.strip().splitlines()
-                rows = json.loads(lines[-1]) if ran.ok and lines else []
-                said = "" if ran.ok else f"the lab's kernel failed: {ran.error[:80]}"
-                found = lab.read("work/progress.json")
-                if found is not None:
-                    marks = [c for nb in json.loads(found["content"]).values() for c in nb.values()]
-                    progress = f"{sum(m['passed'] for m in marks)}/{len(marks)}"
-            except LabError as exc:
-                said = f"the lab did not answer: {exc.message[:80]}"
-        if not rows:
-            rows = [{"exercise": t.exercise, "whose": whose, "image": tag, "exists": None, "size": "",
-                     "size_bytes": None, "built": "", "works": None, "said": said}
-                    for t in TASKS.values() for whose, tag in (("reference", t.reference), ("yours", t.tag))]
-        frame = pd.DataFrame(rows).assign(learner=name, progress=progress)
-        frames.append(frame.reindex(columns=[*COLUMNS, "progress"]))
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=[*COLUMNS, "progress"])

@@ -135,10 +135,10 @@ def make_from_dockerfile(tag: str, dockerfile: Path, role: str, *, quiet: bool =
                          platform: str | None = None):
     """Build a stand-in from its recipe in data/bases/, labelled as a stand-in (never as the lab's)."""
     args = {**({"BASE": base} if base else {}), **(buildargs or {})}
-    return build(dockerfile.parent, tag, dockerfile=dockerfile.name, quiet=quiet, nocache=nocache,
-                 buildargs=args or None, labels={STANDIN_LABEL: role},
-                 # another platform is built with BuildKit only (the classic builder gives FROM scratch the engine's)
-                 **({"platform": platform, "builder": "buildkit"} if foreign(platform) else {}))
+    other = foreign(platform)      # another platform is built with BuildKit only (the classic builder gives FROM
+    return build(dockerfile.parent, tag, dockerfile=dockerfile.name, quiet=quiet, nocache=nocache,   # scratch ours)
+                 buildargs=args or None, labels={STANDIN_LABEL: role}, platform=platform if other else None,
+                 builder="buildkit" if other else "classic")
 
 
 def status() -> list[dict]:

@@ -22,8 +22,10 @@ import requests
 from shared import ROOT
 
 from labutils import classview
+from labutils.classroom import fence
+from labutils.classroom.hub import Hub
+from labutils.classroom.view import hub_view, write_grades
 from labutils.errors import HttpFailed
-from labutils.hub import Hub
 
 pytestmark = [pytest.mark.engine, pytest.mark.hub]
 LEARNERS = ("ada", "bob", "cyd")
@@ -59,6 +61,14 @@ class Klass:
     def instructor(self) -> Hub:
         return Hub(self.url, self.token)
 
+    def sign_in(self, name: str) -> Hub:
+        """``name`` signs in: the first time with the class code and a password of their own, then with it."""
+        return Hub.sign_in(self.url, name, password(name), code=self.code)
+
+
+def password(name: str) -> str:
+    return f"{name}-own-secret-9"
+
 
 def class_env(name: str, state, code: str) -> dict:
     """A test class's settings: its own name, state folder and free ports, so no other class is touched."""
@@ -92,13 +102,17 @@ def test_make_class_starts_the_hub_and_says_where(klass):
     assert "instructor-token" in klass.out and "admin-password" in klass.out
     token_file = os.path.join(klass.env["CLASS_STATE"], "instructor-token")
     assert oct(os.stat(token_file).st_mode & 0o777) == "0o600", "the instructor's token is readable only by them"
-    assert requests.post(f"{klass.url}/hub/login", data={"username": "eve", "password": "wrong"},
-                         allow_redirects=False, timeout=10).status_code != 302, "a wrong class code is refused"
+    state = klass.env["CLASS_STATE"]
+    assert oct(os.stat(state).st_mode & 0o777) == "0o700", "the state folder is the instructor's alone"
+    for name in ("class-code", "admin-password", "proxy-token", "passwords.dbm"):
+        assert oct(os.stat(os.path.join(state, name)).st_mode & 0o777) == "0o600", name
+    with pytest.raises(HttpFailed, match="class code"):
+        Hub.sign_in(klass.url, "eve", "eve-password-1", code="wrong-code")
 
 
 def _learner(klass, name: str) -> dict:
     started = time.monotonic()
-    hub = Hub.sign_in(klass.url, name, klass.code)
+    hub = klass.sign_in(name)
     hub.start(name)
     ready = time.monotonic() - started
     results = {}
@@ -122,7 +136,9 @@ def test_three_learners_sign_in_and_run_notebooks_01_to_05_live_in_their_own_lab
     assert len(labs) == 3 and len({line.split()[1] for line in labs}) == 3, f"one network per learner: {labs}"
     for name in LEARNERS:
         info = json.loads(_docker("inspect", f"{NAME}-lab-{name}"))[0]
-        assert info["Config"]["User"] == "1000" or info["Config"]["User"] == "", info["Config"]["User"]
+        assert info["Config"]["User"] == "0", "the entry point starts as root for the tun device, then setpriv"
+        top = _docker("top", f"{NAME}-lab-{name}", "-eo", "uid,comm").split("\n")[1:]
+        assert top and all(line.split()[0] == "1000" for line in top if line.strip()), f"every process is the learner's: {top}"
         assert not any("docker.sock" in m.get("Source", "") for m in info["Mounts"]), "no host socket in a lab"
         assert info["HostConfig"]["Memory"] == 3 << 30 and info["HostConfig"]["PidsLimit"] == 2048
 
@@ -163,7 +179,7 @@ def test_from_one_learners_lab_nothing_of_the_host_or_of_another_learner_is_reac
     bob_ip = json.loads(_docker("inspect", f"{NAME}-lab-bob"))[0]["NetworkSettings"]["Networks"]
     bob_ip = next(iter(bob_ip.values()))["IPAddress"]
     gateway = _docker("network", "inspect", "bridge", "-f", "{{(index .IPAM.Config 0).Gateway}}").strip()
-    ada = Hub.sign_in(klass.url, "ada", klass.code)
+    ada = klass.sign_in("ada")
     # bob's image, built in bob's own engine: ada must not see it
     made = hub.lab("bob").run("import subprocess\nprint(subprocess.run(['docker', 'tag', 'welcome:v1', "
                               "'only-bob:v1'], capture_output=True, text=True).returncode)")
@@ -213,7 +229,7 @@ def test_the_class_view_lists_every_learner_with_their_true_state(klass):
     hub = klass.instructor()
     assert hub.lab("cyd").run(BREAK).stdout.strip() == "broken"
     hub.stop("bob")
-    view = classview.hub_view(klass.url, klass.token)
+    view = hub_view(klass.url, klass.token)
     grid = classview.grid(view)
     assert list(grid.index) == list(LEARNERS), grid
     assert set(grid.loc["ada"]) == {"reference works"}, grid.loc["ada"]
@@ -230,15 +246,19 @@ def test_the_class_view_lists_every_learner_with_their_true_state(klass):
 
 def test_a_learner_signs_in_on_the_login_page_in_chromium_and_runs_01(klass, tmp_path):
     from playwright.sync_api import sync_playwright
+    from shared import skip_or_fail
     from test_browser import CHROMIUM, run_in_page
-    assert CHROMIUM, "no Chromium here (CI installs Debian's chromium)"
+    if CHROMIUM is None:
+        skip_or_fail("no Chromium here (CI installs Debian's chromium: apt-get install chromium)")
+    chrome = CHROMIUM
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        browser = p.chromium.launch(executable_path=chrome, headless=True, args=["--no-sandbox"])
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(f"{klass.url}/hub/login")
             page.fill("#username_input", "dee")
-            page.fill("#password_input", klass.code)
+            page.fill("#password_input", password("dee"))
+            page.fill("#otp_input", klass.code)            # the first time: the class code claims the name
             page.click("#login_submit")
             page.wait_for_url("**/user/dee/lab/tree/notebooks/00-setup.ipynb**", timeout=240_000)
             page.wait_for_function("() => window.jupyterapp", timeout=120_000)
@@ -258,7 +278,7 @@ def test_the_instructor_starts_and_stops_labs_as_the_admin_page_does(klass):
     admin_password = open(os.path.join(klass.env["CLASS_STATE"], "admin-password")).read().strip()
     teacher = Hub.sign_in(klass.url, "instructor", admin_password)
     assert teacher.session.get(f"{klass.url}/hub/admin", timeout=30).status_code == 200, "the admin page"
-    ada = Hub.sign_in(klass.url, "ada", klass.code)
+    ada = klass.sign_in("ada")
     assert ada.session.get(f"{klass.url}/hub/admin", allow_redirects=False, timeout=30).status_code == 403, \
         "a learner opened the admin page"
     assert not teacher.user("bob").get("servers"), "bob's lab is stopped (the class view test stopped it)"
@@ -286,7 +306,7 @@ def test_a_hub_restart_keeps_labs_and_the_idle_culler_stops_them_and_both_come_b
     assert not hub.user("ada").get("servers"), "the idle culler did not stop ada's lab within 180 s"
     assert not _docker("ps", "-q", "--filter", f"name={NAME}-lab-ada").strip(), "ada's lab container is gone"
     _restart_hub(klass, idle_timeout="3600")        # an hour again, so the culler leaves the next sign-in be
-    ada = Hub.sign_in(klass.url, "ada", klass.code)
+    ada = klass.sign_in("ada")
     ada.start("ada")
     lab = ada.lab("ada")
     assert lab.read("work/progress.json") is not None, "work/ was lost when the culler stopped the lab"
@@ -308,12 +328,186 @@ def _restart_hub(klass, **settings: str) -> None:
     assert up.returncode == 0, up.stdout[-2000:] + up.stderr[-2000:]
 
 
+def test_a_name_is_its_first_claimants_and_the_class_code_alone_opens_no_lab(klass):
+    """Before: SharedPasswordAuthenticator let anyone with the class code in as any name, ada's included."""
+    with pytest.raises(HttpFailed) as taken:
+        Hub.sign_in(klass.url, "ada", klass.code, code=klass.code)      # the class code as ada's password
+    assert "taken" in taken.value.engine_said, taken.value.engine_said
+    with pytest.raises(HttpFailed, match="did not let ada in"):
+        Hub.sign_in(klass.url, "ada", "a-guess-at-it", code=klass.code)
+    first = Hub.sign_in(klass.url, "alex", "first-alex-pw", code=klass.code)
+    with pytest.raises(HttpFailed) as second:
+        Hub.sign_in(klass.url, "alex", "second-alex-pw", code=klass.code)   # a second person who types alex
+    assert "taken" in second.value.engine_said
+    again = Hub.sign_in(klass.url, "alex", "first-alex-pw")             # the claimant, without the code
+    assert again.user("alex")["name"] == first.user("alex")["name"] == "alex"
+    with pytest.raises(HttpFailed) as no_code:
+        Hub.sign_in(klass.url, "newcomer", "newcomer-pw-1")             # a new name without the class code
+    assert "class code" in no_code.value.engine_said
+    with pytest.raises(HttpFailed) as teacher:
+        Hub.sign_in(klass.url, "instructor", "learner-chose-it", code=klass.code)
+    assert "taken" in teacher.value.engine_said, "a learner claimed the instructor's name"
+    reset = subprocess.run([sys.executable, "-m", "labutils.classroom", "passwd", "alex"], env=klass.env,
+                           capture_output=True, text=True, timeout=60)
+    assert reset.returncode == 0, reset.stderr
+    new = reset.stdout.strip().rsplit(" ", 1)[-1]
+    with pytest.raises(HttpFailed):
+        Hub.sign_in(klass.url, "alex", "first-alex-pw")
+    assert Hub.sign_in(klass.url, "alex", new).user("alex")["name"] == "alex", "the instructor's reset"
+    klass.instructor()._api("DELETE", "/users/alex")                    # the admin page's "delete user"
+    assert Hub.sign_in(klass.url, "alex", "third-alex-pw", code=klass.code), "a removed learner's name is free"
+
+
+def test_the_instructors_token_opens_no_lab_and_a_labs_token_opens_only_its_own(klass):
+    """Before: the class view sent the instructor's token (every lab) and the session's cookies to each lab."""
+    gone = requests.get(f"{klass.url}/user/ada/api/status", headers={"Authorization": f"token {klass.token}"},
+                        allow_redirects=False, timeout=10)
+    assert gone.status_code in (302, 403), f"the instructor's token opened ada's lab: {gone.status_code}"
+    hub = klass.instructor()
+    hub.start("ada")
+    lab = hub.lab("ada")
+    assert lab.token != klass.token and not lab.session.cookies, "the lab gets its own token and no cookie"
+    assert lab.run("print(6 * 7)").stdout.strip() == "42", "ada's short-lived token opens ada's lab"
+    for other in ("bob", "cyd"):
+        got = requests.get(f"{klass.url}/user/{other}/api/status", headers={"Authorization": f"token {lab.token}"},
+                           allow_redirects=False, timeout=10)
+        assert got.status_code in (302, 403, 404, 503), f"ada's lab token opened {other}'s lab: {got.status_code}"
+    listed = requests.get(f"{klass.url}/hub/api/users", headers={"Authorization": f"token {lab.token}"}, timeout=10)
+    assert listed.status_code == 403, "a lab's token lists the hub's users"
+    with pytest.raises(HttpFailed):
+        klass.sign_in("ada").lab("bob")                                 # a learner may not mint bob's lab token
+
+
+LIAR = """
+import pathlib
+fake = pathlib.Path("labutils")
+fake.mkdir()
+(fake / "__init__.py").write_text("")
+(fake / "classview.py").write_text("import json\\n"
+    "class _V:\\n    def to_json(self, orient):\\n"
+    "        return json.dumps([{'exercise': 'multi-stage', 'whose': 'yours', 'image': 'x', 'exists': True,"
+    " 'works': True}] * 1000)\\n"
+    "def class_view(check=True):\\n    return _V()\\n")
+print("lying")
+"""
+
+BROKEN_PROGRESS = """
+import pathlib
+pathlib.Path("work/progress.json").write_text("[]")
+print("written")
+"""
+
+
+def test_a_learners_broken_or_lying_lab_costs_only_their_own_row_and_grades_come_out_as_csv(klass, tmp_path):
+    """Before: bob's `[]` in progress.json ended the class view in an AttributeError: the instructor saw no one."""
+    hub = klass.instructor()
+    for name in LEARNERS:
+        hub.start(name)
+    bob = hub.lab("bob")
+    assert bob.run(BROKEN_PROGRESS, cwd="").stdout.strip() == "written"
+    cyd = hub.lab("cyd")           # a lying lab: a labutils of cyd's own, first on the kernel's path, prints rows
+    assert cyd.run(LIAR).stdout.strip() == "lying"                # of another shape (a thousand "yours works")
+    view = hub_view(klass.url, klass.token)
+    assert set(view["learner"]) >= set(LEARNERS) and (view["source"] == "self-reported (the learner's lab)").all()
+    bobs = view[view["learner"] == "bob"]
+    assert bobs["said"].str.contains("not used: progress.json").all(), bobs["said"].tolist()
+    adas = view[view["learner"] == "ada"]
+    assert adas["exists"].any() and adas["progress"].iloc[0], "ada's rows survive bob's broken file"
+    path = write_grades(view, tmp_path / "grades.csv")
+    lines = path.read_text().splitlines()
+    assert lines[0].split(",")[0] == "learner" and len(lines[0].split(",")) == 1 + len(classview.TASKS)
+    rows = {line.split(",")[0]: line.split(",")[1:] for line in lines[1:]}
+    assert set(rows) >= set(LEARNERS) and all(set(r) <= {"passed", "failed", "not attempted"} for r in rows.values())
+    cli = subprocess.run([sys.executable, "-m", "labutils", "class", "--hub", klass.url, "--no-check",
+                          "--token-file", os.path.join(klass.env["CLASS_STATE"], "instructor-token"),
+                          "--csv", str(tmp_path / "cli.csv"), "--figure", str(tmp_path / "class.png")],
+                         capture_output=True, text=True, timeout=600)
+    assert cli.returncode == 0 and (tmp_path / "cli.csv").is_file(), cli.stdout + cli.stderr
+    cyds = view[view["learner"] == "cyd"]
+    assert cyds["said"].str.contains("not used").all() and not cyds["exists"].any(), cyds["said"].tolist()
+    bob.run("import pathlib\npathlib.Path('work/progress.json').unlink()")
+    cyd.run("import shutil\nshutil.rmtree('labutils')")
+
+
+FENCE_PROBE = r"""
+import json, socket
+def connect(host, port):
+    s = socket.socket(); s.settimeout(3)
+    try:
+        s.connect((host, port)); return s.recv(64).decode(errors="replace") or "connected"
+    except OSError as e:
+        return type(e).__name__
+    finally:
+        s.close()
+print(json.dumps({host: connect(host, PORT) for host in HOSTS}))
+"""
+
+
+def test_the_fence_lets_a_lab_reach_the_hub_and_registry_only(klass):
+    """Before: a service of this machine on 0.0.0.0 answered a lab through its network's gateway."""
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("0.0.0.0", 0))
+    listener.listen(8)
+    port = listener.getsockname()[1]
+    stop = False
+
+    def serve():
+        listener.settimeout(0.5)
+        while not stop:
+            try:
+                conn, _ = listener.accept()
+                conn.sendall(b"host-service-banner")
+                conn.close()
+            except OSError:
+                continue
+    import threading
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        info = json.loads(_docker("inspect", f"{NAME}-lab-ada"))[0]
+        net = next(iter(info["NetworkSettings"]["Networks"].values()))
+        own_gateway = net["Gateway"]
+        bridge = _docker("network", "inspect", "bridge", "-f", "{{(index .IPAM.Config 0).Gateway}}").strip()
+        bob = next(iter(json.loads(_docker("inspect", f"{NAME}-lab-bob"))[0]["NetworkSettings"]["Networks"].values()))
+        hosts = [own_gateway, bridge]
+        assert connect_here("127.0.0.1", port) == "host-service-banner", "the test's own listener answers here"
+        hub = klass.instructor()
+        hub.start("bob")
+        ran = hub.lab("ada").run(f"HOSTS, PORT = {hosts!r}, {port}\n" + FENCE_PROBE, timeout=120)
+        got = json.loads(ran.stdout.strip().splitlines()[-1])
+        assert all(v != "host-service-banner" for v in got.values()), f"ada's lab reached this machine's service: {got}"
+        ran = hub.lab("ada").run(f"HOSTS, PORT = {[bob['IPAddress']]!r}, 8888\n" + FENCE_PROBE, timeout=120)
+        assert "connected" not in ran.stdout, f"ada's lab reached bob's: {ran.stdout}"
+        pulled = hub.lab("ada").run("import subprocess\nprint(subprocess.run(['docker', 'pull', '-q', 'alpine:latest'],"
+                                    " capture_output=True, text=True).returncode)", timeout=300)
+        assert pulled.stdout.strip() == "0", f"the class registry is reachable through the fence: {pulled}"
+    finally:
+        stop = True
+        listener.close()
+    env = dict(os.environ, **klass.env)
+    rules = subprocess.run([sys.executable, "-c", "from labutils.classroom import fence\n"
+                            "from labutils.classroom.settings import Settings\nprint(fence.listed(Settings.read()))"],
+                           env=env, capture_output=True, text=True).stdout
+    name = fence.chain(NAME)
+    assert f"-A {name}-FWD -j DROP" in rules and f"-A {name}-IN -j DROP" in rules, rules
+    assert f"-A DOCKER-USER -i {fence.bridge_prefix(NAME)}+ -j {name}-FWD" in rules, \
+        "everything a lab sends past this machine (private, link-local, public ranges) is dropped"
+
+
+def connect_here(host: str, port: int) -> str:
+    with socket.create_connection((host, port), timeout=3) as conn:
+        return conn.recv(64).decode()
+
+
 def test_make_class_down_leaves_nothing(klass):
     assert _leftovers(), "the class is there before it is taken down"
     down = subprocess.run(["make", "class-down", "CLASS_PURGE=1"], cwd=ROOT, env=klass.env, capture_output=True,
                           text=True, timeout=300)
     assert down.returncode == 0, down.stdout + down.stderr
     assert not _leftovers(), f"left behind: {_leftovers()}"
+    assert fence.chain(NAME) not in subprocess.run(["iptables", "-S"], capture_output=True, text=True).stdout, \
+        "the fence's rules stayed after class-down"
     with pytest.raises(requests.ConnectionError):
         requests.get(f"{klass.url}/hub/health", timeout=5)
     print(json.dumps(klass.seconds, indent=1))

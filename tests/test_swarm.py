@@ -21,7 +21,7 @@ from shared import ROOT
 from test_class import class_env
 
 from labutils import classview
-from labutils.hub import Hub
+from labutils.classroom.hub import Hub
 
 pytestmark = [pytest.mark.engine, pytest.mark.hub, pytest.mark.swarm]
 NAME = "lutestswarm"

@@ -25,8 +25,10 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import classroom  # noqa: E402
-import engines  # noqa: E402
+import engines  # noqa: E402  (the rigs' image and flags: a sibling test tool)
+
+from labutils.classroom.deploy import reach  # noqa: E402
+from labutils.classroom.settings import Settings  # noqa: E402
 
 PREFIX = "labutils-swarm"
 NETWORK = f"{PREFIX}-net"
@@ -88,8 +90,8 @@ def certificates(addresses: list[str]) -> None:
 
 def up(count: int) -> None:
     engines.image()
-    s = classroom.Settings.read()
-    registry = f"{classroom.reach(s)}:{s.registry_port}"
+    s = Settings.read()
+    registry = f"{reach(s)}:{s.registry_port}"
     if len(nodes()) == count and all(_answers(n) for n in nodes()):
         say(f"{count} nodes are already up")
         return

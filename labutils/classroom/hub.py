@@ -3,18 +3,27 @@
 For the instructor's class view (``python -m labutils class --hub URL``) and the class tests. Everything
 goes through JupyterHub's REST API and each lab's Jupyter server API (REST and the kernel's websocket), as
 a browser or JupyterLab would: labutils holds no socket of a learner's engine.
+
+A lab runs the learner's code, so whatever reaches it, the learner can read. ``Hub.lab`` therefore never
+sends the caller's own token or cookies to a lab: it asks the hub for a token of the learner's, scoped to
+that learner's server alone and expiring in minutes, and talks to the lab with it in a session of its own.
 """
 from __future__ import annotations
 
 import asyncio
+import html
 import json
+import re
 import time
 import uuid
 from dataclasses import dataclass, field
 
 import requests
 
-from .errors import HttpFailed, InvalidArgument, LabError
+from ..errors import HttpFailed, InvalidArgument, LabError
+
+MOST_OUTPUT = 4 << 20
+"""Characters of output read from a lab's kernel at most: a lab that prints more costs only its own answer."""
 
 
 @dataclass(frozen=True)
@@ -36,9 +45,10 @@ class _Client:
     token: str
     session: requests.Session = field(default_factory=requests.Session, repr=False)
 
-    def _request(self, method: str, url: str, who: str, hint: str, **kw) -> requests.Response:
+    def _request(self, method: str, url: str, who: str, hint: str, timeout: float = 60, **kw) -> requests.Response:
         """One API call with the token; an answer of 400 or more is ``HttpFailed`` saying who answered what."""
-        resp = self.session.request(method, url, timeout=60, headers={"Authorization": f"token {self.token}"}, **kw)
+        resp = self.session.request(method, url, timeout=timeout, headers={"Authorization": f"token {self.token}"},
+                                    **kw)
         if resp.status_code >= 400:
             raise HttpFailed(f"{who} answered {resp.status_code} to {method} {url}.", command=f"{method} {url}",
                              engine_said=resp.text[:300], hint=hint)
@@ -54,21 +64,33 @@ class Hub(_Client):
                              "class's state folder).", **kw)
 
     @classmethod
-    def sign_in(cls, url: str, name: str, code: str) -> Hub:
-        """Sign in on the hub's login page with the class code (as a learner's browser does); a token of theirs.
+    def sign_in(cls, url: str, name: str, password: str, code: str = "") -> Hub:
+        """Sign in on the hub's login page (as a learner's browser does); a token of theirs for the hub's API.
+
+        Args:
+            url: the hub, ``http://host:port``.
+            name: the learner's name.
+            password: their own password (the first time: the one they choose).
+            code: the class code; needed only the first time a name is claimed.
 
         Raises:
-            HttpFailed: the hub refused the name or the code.
+            HttpFailed: the hub refused; the message carries what the login page said (a taken name, a missing
+                class code, a full class).
+
+        Example:
+            >>> ada = Hub.sign_in("http://127.0.0.1:8000", "ada", "her-own-password", code="class-code")
         """
         s = requests.Session()
         base = url.rstrip("/")
         s.get(f"{base}/hub/login", timeout=30)
         xsrf = s.cookies.get("_xsrf") or ""
-        resp = s.post(f"{base}/hub/login?next=", data={"username": name, "password": code, "_xsrf": xsrf},
-                      allow_redirects=False, timeout=30)
+        resp = s.post(f"{base}/hub/login?next=", data={"username": name, "password": password, "otp": code,
+                                                       "_xsrf": xsrf}, allow_redirects=False, timeout=30)
         if resp.status_code != 302 or "/hub/login" in resp.headers.get("Location", ""):
+            said = re.search(r'<p class="login_error">\s*(.*?)\s*</p>', resp.text, re.S)
             raise HttpFailed(f"The hub at {url} did not let {name} in (HTTP {resp.status_code}).",
-                             command=f"POST {base}/hub/login", hint="check the class code.")
+                             command=f"POST {base}/hub/login", engine_said=html.unescape(said.group(1)) if said else "",
+                             hint="check the name, the password and (the first time) the class code.")
         made = s.post(f"{base}/hub/api/users/{name}/tokens", json={"note": "labutils", "expires_in": 86400},
                       headers={"X-XSRFToken": s.cookies.get("_xsrf") or xsrf}, timeout=30)
         if made.status_code >= 400:
@@ -108,9 +130,18 @@ class Hub(_Client):
         while time.monotonic() < deadline and self.user(name).get("servers", {}).get(""):
             time.sleep(1)
 
-    def lab(self, name: str) -> Lab:
-        """``name``'s running lab, reached through the hub's proxy."""
-        return Lab(f"{self.url.rstrip('/')}/user/{name}", self.token, self.session)
+    def lab(self, name: str, minutes: int = 15) -> Lab:
+        """``name``'s running lab, reached through the hub's proxy with a token of ``name``'s own that opens
+        only that server and expires in ``minutes`` (``POST /hub/api/users/<name>/tokens``); no cookie and no
+        token of the caller's reaches the lab.
+
+        Raises:
+            HttpFailed: the caller may not make tokens for ``name`` (a learner asking for another's lab).
+        """
+        made = self._api("POST", f"/users/{name}/tokens",
+                         json={"scopes": [f"access:servers!server={name}/"], "expires_in": minutes * 60,
+                               "note": "labutils: one lab, short-lived"}).json()
+        return Lab(f"{self.url.rstrip('/')}/user/{name}", made["token"])
 
 
 class Lab(_Client):
@@ -120,14 +151,30 @@ class Lab(_Client):
         return self._request(method, f"{self.url}/api{path}", "The lab",
                         hint="check that the lab runs (the hub's admin page starts it).", **kw)
 
-    def read(self, path: str) -> dict | None:
-        """A file's contents (``GET /api/contents/<path>``); None when there is no such file."""
+    def read(self, path: str, most: int = 1 << 20, timeout: float = 20) -> dict | None:
+        """A file's contents (``GET /api/contents/<path>``); None when there is no such file.
+
+        Raises:
+            LabError: the answer is over ``most`` bytes, not JSON, or slower than ``timeout`` seconds.
+        """
         try:
-            return self._call("GET", f"/contents/{path}", params={"content": 1}).json()
+            resp = self._call("GET", f"/contents/{path}", params={"content": 1}, stream=True, timeout=timeout)
         except HttpFailed as exc:
             if "404" in exc.message:
                 return None
             raise
+        except requests.RequestException as exc:
+            raise LabError(f"The lab did not answer for {path} within {timeout:.0f} s ({type(exc).__name__}).") from None
+        body = resp.raw.read(most + 1, decode_content=True)
+        if len(body) > most:
+            raise LabError(f"The lab's answer for {path} is over {most} bytes: not read.")
+        try:
+            found = json.loads(body)
+        except ValueError:
+            raise LabError(f"The lab's answer for {path} is not JSON.") from None
+        if not isinstance(found, dict):
+            raise LabError(f"The lab's answer for {path} is not a file model.")
+        return found
 
     def run(self, code: str, timeout: float = 300, cwd: str = "") -> Execution:
         """Run ``code`` in a new kernel of this lab (started in ``cwd``, then shut down)."""
@@ -161,9 +208,7 @@ class Lab(_Client):
         from tornado.httpclient import HTTPRequest
         from tornado.websocket import websocket_connect
         ws_url = self.url.replace("http", "ws", 1) + f"/api/kernels/{kernel}/channels"
-        cookies = "; ".join(f"{k}={v}" for k, v in self.session.cookies.items())
-        conn = await websocket_connect(HTTPRequest(ws_url, headers={"Authorization": f"token {self.token}",
-                                                                     "Cookie": cookies}))
+        conn = await websocket_connect(HTTPRequest(ws_url, headers={"Authorization": f"token {self.token}"}))
         session, out = uuid.uuid4().hex, list[str]()
         deadline = time.monotonic() + timeout
         try:
@@ -188,6 +233,8 @@ class Lab(_Client):
                     kind, content = msg["msg_type"], msg["content"]
                     if kind == "stream" and content.get("name") == "stdout":
                         out.append(content["text"])
+                        if sum(map(len, out)) > MOST_OUTPUT:
+                            return Execution("", f"over {MOST_OUTPUT} characters of output: not read", index)
                     elif kind == "error":
                         return Execution("".join(out), f"{content['ename']}: {content['evalue']}", index)
                     elif kind == "status" and content.get("execution_state") == "idle":

@@ -1,26 +1,20 @@
-#!/usr/bin/env python3
 """A class on this machine: JupyterHub, a lab and a rootless Docker Engine for every learner, a registry mirror.
 
-    python tools/classroom.py up        # make class: images, mirror, hub; prints the URL and the class code
-    python tools/classroom.py down      # make class-down: every container, network and process it started
-    python tools/classroom.py down --purge   # ... and the learners' volumes (their work and images)
-    python tools/classroom.py status
+    python -m labutils.classroom up        # make class: preflight, images, mirror, fence, hub; prints the URL
+    python -m labutils.classroom down      # make class-down: every container, network, rule and process it started
+    python -m labutils.classroom down --purge   # ... and the learners' volumes (their work and images)
+    python -m labutils.classroom status
 
-Real parts only: JupyterHub (SharedPasswordAuthenticator: the class code), dockerspawner's DockerSpawner,
-configurable-http-proxy (npm), jupyterhub-idle-culler, Debian's docker-registry, and in each learner's
-container Debian's rootless dockerd (rootlesskit, slirp4netns). Nothing here schedules, proxies or
-authenticates by itself.
-
-Every setting is an environment variable read by ``Settings.read()`` (``class/jupyterhub_config.py`` reads
-the same), optionally from one file, ``CLASS_CONFIG`` (default ``class/class.env``, ``KEY=value`` lines).
+Real parts only: JupyterHub (``ClassCodeAuthenticator``, a FirstUseAuthenticator: each name the first claimant's),
+dockerspawner's DockerSpawner, configurable-http-proxy (npm), jupyterhub-idle-culler, Debian's docker-registry,
+the host's iptables, and in each learner's container Debian's rootless dockerd (rootlesskit, slirp4netns).
+Nothing here schedules, proxies or authenticates by itself. Settings: ``settings.Settings``.
 """
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import os
-import secrets
 import shutil
 import signal
 import subprocess
@@ -28,121 +22,15 @@ import sys
 import tempfile
 import time
 import urllib.request
-from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-LABEL = "io.labutils.class"
-"""Every container and network of a class carries it, its value the class's name (CLASS_NAME)."""
-PART = "io.labutils.class.part"
-"""What the container or network is to the class: lab, registry, network."""
+from ..settings import ROOT
+from . import LABEL, PART, fence, preflight
+from .settings import ClassError, Settings
+
 IMAGE_REPO = "labutils-class/lab"
-RIG_IMAGE = "labutils-rig/docker:sid"          # Debian sid with docker-registry (tools/engines.py makes it)
+REGISTRY_REPO = "labutils-class/registry"      # Debian's docker-registry on the Debian stand-in (class/registry.Dockerfile)
 COURSE = ("labutils", "notebooks", "data", "class/lab.Dockerfile", "class/start-lab.sh", "jupyter", "pyproject.toml")
-
-
-@dataclass(frozen=True)
-class Settings:
-    """The class, as an instructor sets it (environment, or ``CLASS_CONFIG``)."""
-
-    name: str                   # prefixes every container, network and volume: two classes never meet
-    state: Path                 # hub database, secrets, logs
-    host: str                   # where the hub listens for browsers
-    port: int
-    public_host: str            # the name learners type (printed URL)
-    tls_cert: str
-    tls_key: str
-    code: str                   # the class code learners sign in with ("" = made once, kept in state)
-    instructors: tuple[str, ...]
-    cpus: float                 # per learner (lab and engine together)
-    memory: str
-    pids: int
-    disk: str                   # said, not enforced: overlay2 without project quotas cannot limit a volume
-    idle_timeout: int           # seconds without activity before the culler stops a lab and its engine
-    max_learners: int
-    registry_port: int
-    hub_port: int               # the hub's API, for the labs (on Docker's default bridge)
-    proxy_api_port: int         # configurable-http-proxy's API (loopback)
-    purge: bool
-    swarm: str                  # past one machine: the swarm manager's engine (tcp://host:2376), "" = this machine
-    swarm_tls: str              # a folder with the hub's client certificate for every node (ca.pem, cert.pem, key.pem)
-    node_port: int              # where each node's engine listens, on its swarm address
-    reach: str                  # this machine's address that every lab reaches (hub API, registry); "" = Docker's bridge
-
-    @classmethod
-    def read(cls) -> Settings:
-        env = dict(os.environ)
-        conf = Path(env.get("CLASS_CONFIG") or ROOT / "class" / "class.env")
-        if conf.is_file():
-            for line in conf.read_text().splitlines():
-                key, sep, value = line.strip().partition("=")
-                if sep and not key.startswith("#"):
-                    env.setdefault(key.strip(), value.strip())
-        return cls(name=env.get("CLASS_NAME", "labutils-class"),
-                   state=Path(env.get("CLASS_STATE") or "/var/tmp/labutils-class"),
-                   host=env.get("CLASS_HOST", "127.0.0.1"), port=_number(env, "CLASS_PORT", "8000", int),
-                   public_host=env.get("CLASS_PUBLIC_HOST", "") or env.get("CLASS_HOST", "127.0.0.1"),
-                   tls_cert=env.get("CLASS_TLS_CERT", ""), tls_key=env.get("CLASS_TLS_KEY", ""),
-                   code=env.get("CLASS_CODE", ""),
-                   instructors=tuple(n for n in env.get("CLASS_INSTRUCTORS", "instructor").split(",") if n),
-                   cpus=_number(env, "CLASS_CPUS", "2", float), memory=env.get("CLASS_MEMORY", "4g"),
-                   pids=_number(env, "CLASS_PIDS", "2048", int), disk=env.get("CLASS_DISK", "20g"),
-                   idle_timeout=_number(env, "CLASS_IDLE_TIMEOUT", "3600", int),
-                   max_learners=_number(env, "CLASS_MAX_LEARNERS", "30", int),
-                   registry_port=_number(env, "CLASS_REGISTRY_PORT", "5000", int),
-                   hub_port=_number(env, "CLASS_HUB_PORT", "8081", int),
-                   proxy_api_port=_number(env, "CLASS_PROXY_API_PORT", "8001", int),
-                   purge=env.get("CLASS_PURGE", "") == "1", swarm=env.get("CLASS_SWARM", ""),
-                   swarm_tls=env.get("CLASS_SWARM_TLS", ""), node_port=_number(env, "CLASS_NODE_PORT", "2376", int),
-                   reach=env.get("CLASS_HUB_ADDRESS", ""))
-
-    @property
-    def memory_bytes(self) -> int:
-        """``4g`` -> 4 GiB, as ``docker run --memory`` reads it."""
-        units = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
-        text = self.memory.strip().lower().rstrip("b")
-        try:
-            return int(float(text[:-1]) * units[text[-1]]) if text[-1:] in units else int(text)
-        except ValueError:
-            sys.exit(f"CLASS_MEMORY={self.memory!r} is not a size: write it as 4g, 512m or a number of bytes.")
-
-    @property
-    def registry_name(self) -> str:
-        return f"{self.name}-registry"
-
-    def volume(self, user: str, what: str) -> str:
-        """A learner's volume: ``<class>-vol-<user>-work`` or ``-engine`` (kept by down, removed by --purge)."""
-        return f"{self.name}-vol-{user}-{what}"
-
-    def labels(self, part: str) -> list[str]:
-        return ["--label", f"{LABEL}={self.name}", "--label", f"{PART}={part}"]
-
-    @property
-    def url(self) -> str:
-        scheme = "https" if self.tls_cert else "http"
-        return f"{scheme}://{self.public_host}:{self.port}"
-
-    def secret(self, name: str, length: int = 24) -> str:
-        """A secret made once and kept in the state folder (mode 600): the class code, admin password, tokens."""
-        path = self.state / name
-        if not path.is_file():
-            self.state.mkdir(parents=True, exist_ok=True)
-            path.write_text(secrets.token_urlsafe(length) + "\n")
-            path.chmod(0o600)
-        return path.read_text().strip()
-
-    @property
-    def class_code(self) -> str:
-        return self.code or self.secret("class-code", 9)
-
-
-def _number(env: dict, key: str, default: str, kind):
-    """A numeric setting; a value that is no number stops with what to write, not a traceback."""
-    text = env.get(key, default)
-    try:
-        return kind(text)
-    except ValueError:
-        sys.exit(f"{key}={text!r} is not a number: write it as {kind(default)!r} is written, or unset it.")
 
 
 def say(text: str) -> None:
@@ -202,7 +90,8 @@ def lab_image(s: Settings) -> str:
     if docker("image", "inspect", tag, check=False).returncode == 0:
         return tag
     if docker("image", "inspect", "labutils-debian:bookworm", check=False).returncode != 0:
-        sys.exit("the Debian stand-in is missing: run `python -m labutils bases --offline` first (make class does)")
+        raise ClassError("The Debian stand-in labutils-debian:bookworm is missing.",
+                         "run `python -m labutils bases --offline` first (make class does).")
     started = time.time()
     with tempfile.TemporaryDirectory(prefix="labutils-class-image-") as tmp:
         ctx = Path(tmp)
@@ -217,7 +106,8 @@ def lab_image(s: Settings) -> str:
         proc = subprocess.run(["docker", "build", "-q", "--force-rm", "-f", str(ctx / "lab.Dockerfile"), "-t", tag,
                                "--label", f"{PART}=lab-image", str(ctx)], capture_output=True, text=True)
         if proc.returncode != 0:
-            sys.exit("the learners' image did not build:\n" + "\n".join((proc.stdout + proc.stderr).splitlines()[-25:]))
+            raise ClassError("The learners' image did not build:\n" + "\n".join((proc.stdout + proc.stderr).splitlines()[-25:]),
+                             "read the lines above; a Debian package that cannot be fetched: check the mirror.")
     say(f"{tag} made in {time.time() - started:.0f} s")
     return tag
 
@@ -261,13 +151,30 @@ def _push(s: Settings, have: str, name: str) -> None:
     say(f"the class registry serves {name} ({have})")
 
 
+LOGS = ("--log-opt", "max-size=10m", "--log-opt", "max-file=2")
+"""Every container of a class keeps at most 20 MB of log (json-file), so none fills the host's disk."""
+
+
+def registry_image() -> str:
+    """``labutils-class/registry:<recipe digest>``: Debian's docker-registry on the Debian stand-in, made once."""
+    recipe = ROOT / "class" / "registry.Dockerfile"
+    tag = f"{REGISTRY_REPO}:{hashlib.sha256(recipe.read_bytes()).hexdigest()[:12]}"
+    if docker("image", "inspect", tag, check=False).returncode != 0:
+        proc = subprocess.run(["docker", "build", "-q", "-f", str(recipe), "-t", tag, "--label", f"{PART}=registry-image",
+                               str(recipe.parent)], capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise ClassError("The class registry's image did not build:\n" + (proc.stdout + proc.stderr)[-2000:],
+                             "check that the Debian mirror answers (LABUTILS_DEBIAN_MIRROR) and run make class again.")
+    return tag
+
+
 def _registry_container(name: str, s: Settings, readonly: bool, publish: list[str]) -> None:
     config = ("version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: /var/lib/registry\n"
               f"  maintenance:\n    readonly:\n      enabled: {'true' if readonly else 'false'}\n"
               "http:\n  addr: 0.0.0.0:5000\n")
     ports = [a for where in publish for a in ("-p", f"{where}:5000")]
-    docker("run", "-d", "--name", name, *s.labels("registry"), "--restart", "unless-stopped",
-           "-v", f"{s.name}-vol-registry:/var/lib/registry", *ports, "--entrypoint", "sh", RIG_IMAGE, "-c",
+    docker("run", "-d", "--name", name, *s.labels("registry"), "--restart", "unless-stopped", *LOGS,
+           "-v", f"{s.name}-vol-registry:/var/lib/registry", *ports, "--entrypoint", "sh", registry_image(), "-c",
            f"printf '{config}' > /tmp/registry.yml && exec docker-registry serve /tmp/registry.yml")
     _wait_http(f"http://127.0.0.1:{s.registry_port}/v2/", 30, "the class registry")
 
@@ -282,8 +189,7 @@ def _catalog_tags(port: int, repo: str) -> list[str]:
 
 def seed(s: Settings) -> None:
     """Push the host engine's bases (the real ones, else the stand-ins) under the official names, once."""
-    sys.path.insert(0, str(ROOT))
-    from labutils import bases
+    from .. import bases
     for official in bases.LAB_BASES:
         if _served(s, f"library/{official}"):
             continue
@@ -311,14 +217,14 @@ def hub_pid(s: Settings) -> int | None:
 
 
 def up(s: Settings) -> None:
-    _ = s.memory_bytes                                # a bad CLASS_MEMORY stops here, before anything starts
-    if s.code and len(s.code) < 8:
-        sys.exit(f"CLASS_CODE is {len(s.code)} characters; JupyterHub's SharedPasswordAuthenticator wants 8 or "
-                 "more. Choose a longer class code, or unset it and make class makes one.")
-    s.state.mkdir(parents=True, exist_ok=True)
-    sys.path.insert(0, str(ROOT / "tools"))
-    import engines
-    engines.image()                                   # the sid image that carries docker-registry
+    """``make class``: check the machine first, then the images, the registry, the fence and the hub.
+
+    Raises:
+        ClassError: a setting or the machine stops the class before anything starts, saying what to do.
+    """
+    s = s.checked()
+    state = s.state_folder()
+    preflight.check(s, running=hub_pid(s) is not None)
     if s.swarm:
         engines_ = swarm_engines(s)                   # the swarm answers, with the hub's certificate, first
         say(f"past one machine: a swarm of {len(engines_)} nodes, managed at {s.swarm}")
@@ -326,22 +232,43 @@ def up(s: Settings) -> None:
     where = registry(s, also=(image,) if s.swarm else ())
     if s.swarm:
         image = f"{where}/{image}"                    # every node pulls the learners' image from the class registry
+    if s.fence:
+        fence.install(s, registry=where)
+        say(f"the fence is up: labs reach the hub's API and the class registry, nothing else ({fence.describe(s)})")
+    else:
+        say("CLASS_FENCE=0: no firewall rules; every lab reaches this machine's services and the network")
     if hub_pid(s) is None:
+        for name, length in (("class-code", 9), ("admin-password", 32), ("instructor-token", 32),
+                             ("proxy-token", 32), ("crypt-key", 32)):
+            s.secret(name, length)                    # made here, 0600, before the hub reads them from the folder
         env = dict(os.environ, CLASS_LAB_IMAGE=image, CLASS_REGISTRY=where, CLASS_GATEWAY=reach(s),
-                   CLASS_PROXY=proxy_command(), CLASS_CODE=s.class_code,
-                   CLASS_ADMIN_PASSWORD=s.secret("admin-password", 32),
-                   CLASS_VIEW_TOKEN=s.secret("instructor-token", 32), CLASS_STATE=str(s.state))
-        log = open(s.state / "hub.log", "ab")
+                   CLASS_PROXY=proxy_command(), CLASS_STATE=str(state))
+        for key in ("CLASS_CODE",):                   # secrets reach the hub through the state folder only
+            env.pop(key, None)
+        if s.code:
+            _write_code(s)
+        log = open(state / "hub.log", "ab")
+        os.chmod(state / "hub.log", 0o600)
         proc = subprocess.Popen([sys.executable, "-m", "jupyterhub", "-f", str(ROOT / "class" / "jupyterhub_config.py")],
-                                cwd=s.state, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        (s.state / "hub.pid").write_text(str(proc.pid))
+                                cwd=state, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        (state / "hub.pid").write_text(str(proc.pid))
     _wait_http(f"http://{'127.0.0.1' if s.host in ('0.0.0.0', '') else s.host}:{s.port}/hub/health", 90, "the hub",
-               log=s.state / "hub.log")
+               log=state / "hub.log")
     say(f"the class is open at {s.url}/hub/login")
-    say(f"class code (learners sign in with any name and it): {s.class_code}")
-    say(f"instructors ({', '.join(s.instructors)}) sign in with the admin password in {s.state / 'admin-password'}")
+    say(f"class code (a learner gives it once, the first time they claim a name, with a password of their own): "
+        f"{s.class_code}")
+    say(f"instructors ({', '.join(s.instructors)}) sign in with the admin password in {state / 'admin-password'}")
     say(f"the instructor's API token (class view: python -m labutils class --hub {s.url}): "
-        f"{s.state / 'instructor-token'}")
+        f"{state / 'instructor-token'}")
+
+
+def _write_code(s: Settings) -> None:
+    """CLASS_CODE, when the instructor chose one, kept in the state folder as the hub reads it (0600)."""
+    path = s.state_folder() / "class-code"
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(s.code + "\n")
 
 
 def _wait_http(url: str, seconds: int, what: str, log: Path | None = None) -> None:
@@ -354,7 +281,7 @@ def _wait_http(url: str, seconds: int, what: str, log: Path | None = None) -> No
         except OSError:
             time.sleep(0.5)
     tail = "\n".join(log.read_text(errors="replace").splitlines()[-25:]) if log and log.exists() else ""
-    sys.exit(f"{what} did not answer at {url} within {seconds} s\n{tail}")
+    raise ClassError(f"{what} did not answer at {url} within {seconds} s\n{tail}", "read the log above.")
 
 
 def down(s: Settings, purge: bool) -> None:
@@ -369,6 +296,8 @@ def down(s: Settings, purge: bool) -> None:
             os.killpg(pid, signal.SIGKILL)
         say("the hub, its proxy and its culler stopped")
     (s.state / "hub.pid").unlink(missing_ok=True)
+    if fence.remove(s):
+        say("the fence's firewall rules are removed")
     if s.swarm:
         seats = node_docker(s, s.swarm, "service", "ls", "-q", "--filter", f"label={LABEL}={s.name}").stdout.split()
         if seats:
@@ -429,22 +358,41 @@ def status(s: Settings) -> None:
                      indent=1))
 
 
+def passwd(s: Settings, name: str) -> None:
+    """The instructor resets ``name``'s password: a new one is printed, to hand to the learner, who changes it
+    (``/hub/auth/change-password``); their work and images stay."""
+    from .auth import reset_password
+    new = reset_password(s.state_folder() / "passwords.dbm", name)
+    say(f"{name}'s new password (give it to them; they change it at {s.url}/hub/auth/change-password): {new}")
+
+
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["up", "down", "status", "image"])
+    import argparse
+    parser = argparse.ArgumentParser(prog="python -m labutils.classroom", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", choices=["up", "down", "status", "image", "preflight", "passwd"])
+    parser.add_argument("name", nargs="?", help="passwd: the learner whose password is reset")
     parser.add_argument("--purge", action="store_true", help="down: remove the learners' volumes too")
     args = parser.parse_args(argv)
     s = Settings.read()
     if args.command == "up":
-        up(s)
+        try:
+            up(s)
+        except BaseException:
+            if hub_pid(s) is None and fence.remove(s):    # nothing left fencing a class that did not start
+                say("the class did not start: its firewall rules are removed")
+            raise
     elif args.command == "down":
         down(s, args.purge)
     elif args.command == "image":
         print(lab_image(s))
+    elif args.command == "preflight":
+        for line in preflight.check(s.checked(), running=hub_pid(s) is not None):
+            print(line)
+    elif args.command == "passwd":
+        if not args.name:
+            parser.error("passwd needs the learner's name")
+        passwd(s, args.name)
     else:
         status(s)
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

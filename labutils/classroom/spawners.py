@@ -11,30 +11,75 @@ first placement the seat is constrained to that node: work and images are found 
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from urllib.parse import urlparse
 
 import docker
-from classroom import LABEL, PART  # tools/, which jupyterhub_config.py puts on the path
 from dockerspawner import DockerSpawner
 from traitlets import Dict, Float, Integer, Unicode
 
+from . import LABEL, PART
+from .fence import bridge_name
+
+READY = b"the learner's Docker Engine answers"
+"""What class/start-lab.sh prints when the learner's engine is up, just before it starts JupyterLab."""
+
 
 class LabSpawner(DockerSpawner):
-    """A learner's lab on this machine's engine, on a bridge network of their own (no lab reaches another's)."""
+    """A learner's lab on this machine's engine, on a bridge network of their own (no lab reaches another's).
+
+    Its bridge's interface is named for the class (``fence.bridge_name``), so the class's firewall rules take
+    every packet from it. A lab that stops while it starts (its engine did not come up) fails the spawn at
+    once with the lab's own last lines, which the learner's spawn page shows; they are kept for the
+    instructor in ``<state>/lab-logs/<learner>.log``.
+    """
 
     class_name = Unicode("labutils-class", config=True, help="CLASS_NAME: the label and prefix of everything")
+    log_folder = Unicode("", config=True, help="where a lab that failed to start leaves its log (the state folder)")
+    engine_timeout = Integer(150, config=True, help="seconds a lab's engine has to answer")
 
     async def start(self):
         self.network_name = await self.own_network()
-        return await super().start()
+        started = await super().start()
+        await self.engine_ready()
+        return started
 
     async def own_network(self) -> str:
         name = f"{self.class_name}-net-{self.escaped_name}"
         if not await self.docker("networks", names=[name]):
             await self.docker("create_network", name, driver="bridge",
+                              options={"com.docker.network.bridge.name": bridge_name(self.class_name, self.user.name)},
                               labels={LABEL: self.class_name, PART: "network"})
         return name
+
+    async def engine_ready(self) -> None:
+        """Wait until the lab says its engine answers; a lab that stops first fails the spawn with its log."""
+        deadline = time.monotonic() + self.engine_timeout
+        while True:
+            logs = await self.docker("logs", self.container_id, tail=60)
+            if READY in logs:
+                return
+            info = await self.docker("inspect_container", self.container_id)
+            stopped = not info["State"]["Running"]
+            if stopped or time.monotonic() > deadline:
+                tail = logs.decode(errors="replace")[-3000:]
+                self._keep_log(tail)
+                why = (f"exited with status {info['State']['ExitCode']}" if stopped
+                       else f"gave no sign of its engine within {self.engine_timeout} s")
+                raise RuntimeError(f"{self.user.name}'s lab {why}. Its last lines:\n{tail[-1200:]}\n"
+                                   "Ask the instructor: their copy is in the class's lab-logs folder.")
+            await asyncio.sleep(1)
+
+    def _keep_log(self, text: str) -> None:
+        if not self.log_folder:
+            return
+        folder = os.path.join(self.log_folder, "lab-logs")
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        path = os.path.join(folder, f"{self.escaped_name}.log")
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(text)
 
 
 class PlacedSpawner(LabSpawner):
