@@ -104,8 +104,10 @@ def test_make_class_starts_the_hub_and_says_where(klass):
     assert oct(os.stat(token_file).st_mode & 0o777) == "0o600", "the instructor's token is readable only by them"
     state = klass.env["CLASS_STATE"]
     assert oct(os.stat(state).st_mode & 0o777) == "0o700", "the state folder is the instructor's alone"
-    for name in ("class-code", "admin-password", "proxy-token", "passwords.dbm"):
+    for name in ("class-code", "admin-password", "proxy-token", "instructor-token"):
         assert oct(os.stat(os.path.join(state, name)).st_mode & 0o777) == "0o600", name
+    hashes = [n for n in os.listdir(state) if n.startswith("passwords.dbm")]
+    assert hashes and all(oct(os.stat(os.path.join(state, n)).st_mode & 0o777) == "0o600" for n in hashes)
     with pytest.raises(HttpFailed, match="class code"):
         Hub.sign_in(klass.url, "eve", "eve-password-1", code="wrong-code")
 

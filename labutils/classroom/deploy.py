@@ -239,7 +239,7 @@ def up(s: Settings) -> None:
         say("CLASS_FENCE=0: no firewall rules; every lab reaches this machine's services and the network")
     if hub_pid(s) is None:
         for name, length in (("class-code", 9), ("admin-password", 32), ("instructor-token", 32),
-                             ("proxy-token", 32), ("crypt-key", 32)):
+                             ("proxy-token", 32)):
             s.secret(name, length)                    # made here, 0600, before the hub reads them from the folder
         env = dict(os.environ, CLASS_LAB_IMAGE=image, CLASS_REGISTRY=where, CLASS_GATEWAY=reach(s),
                    CLASS_PROXY=proxy_command(), CLASS_STATE=str(state))
