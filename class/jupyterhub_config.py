@@ -84,7 +84,7 @@ c.Spawner.start_timeout = 180
 c.Spawner.http_timeout = 180
 
 
-# --- past one machine: Swarm places each learner's seat, the lab runs on that node (class/spawners.py) ------
+# --- past one machine: Swarm places each learner's seat, the lab runs on that node (labutils/classroom/spawners.py) ------
 if s.swarm:
     tls = Path(s.swarm_tls)
     c.PlacedSpawner.manager_url = s.swarm

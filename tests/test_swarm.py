@@ -2,7 +2,7 @@
 28.5 engines (tools/swarm.py: each node a container of this host, its API behind mutual TLS).
 
 Swarm's scheduler places each learner's seat; the lab (JupyterLab and a rootless engine) runs on that node as a
-plain container, since a swarm service cannot unmask /proc (class/spawners.py). Everything a learner does goes
+plain container, since a swarm service cannot unmask /proc (labutils/classroom/spawners.py). Everything a learner does goes
 through the hub, as in test_class.py; every node pulls the learners' image and every lab its bases from the
 class registry on this host.
 """
@@ -22,6 +22,7 @@ from test_class import class_env
 
 from labutils import classview
 from labutils.classroom.hub import Hub
+from labutils.classroom.view import hub_view
 
 pytestmark = [pytest.mark.engine, pytest.mark.hub, pytest.mark.swarm]
 NAME = "lutestswarm"
@@ -101,7 +102,7 @@ print(json.dumps({"id": info["ID"], "rootless": "rootless" in " ".join(info.get(
 
 def _learner(swarm: Swarm, name: str) -> dict:
     started = time.monotonic()
-    hub = Hub.sign_in(swarm.url, name, "lutest-swarm-code")
+    hub = Hub.sign_in(swarm.url, name, f"{name}-own-secret-9", code="lutest-swarm-code")
     hub.start(name, timeout=600)
     ready = time.monotonic() - started
     engine = hub.lab(name).run(ENGINE, timeout=600)
@@ -152,7 +153,7 @@ def test_no_learner_reaches_a_nodes_engine_or_another_learners_lab(swarm):
     bob_node = swarm.nodes()[swarm.where("bob")[0]]
     bob = (bob_node.split("//")[1].split(":")[0],
            int(swarm.node_docker(bob_node, "port", f"{NAME}-lab-bob", "8888").split(":")[-1]))
-    ada = Hub.sign_in(swarm.url, "ada", "lutest-swarm-code")
+    ada = Hub.sign_in(swarm.url, "ada", "ada-own-secret-9")
     ran = ada.lab("ada").run(f"NODES, PORT, BOB = {nodes!r}, {swarm.env['CLASS_NODE_PORT']}, {bob!r}\n" + PROBE,
                              timeout=120)
     assert ran.ok, ran
@@ -168,7 +169,7 @@ def test_no_learner_reaches_a_nodes_engine_or_another_learners_lab(swarm):
 
 
 def test_the_class_view_sees_every_learner_on_every_node(swarm):
-    view = classview.hub_view(swarm.url, swarm.token)
+    view = hub_view(swarm.url, swarm.token)
     grid = classview.grid(view)
     assert list(grid.index) == list(LEARNERS), grid
     for name in LEARNERS:

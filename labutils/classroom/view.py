@@ -51,7 +51,8 @@ def checked_rows(stdout: str) -> list[dict]:
             raise Unfit("a row with other fields than the view's")
         for key, kind in _KINDS.items():
             value = row[key]
-            if isinstance(value, bool) and kind is int or not isinstance(value, kind):
+            kinds = kind if isinstance(kind, tuple) else (kind,)
+            if not isinstance(value, kinds) or isinstance(value, bool) and bool not in kinds:   # True is an int
                 raise Unfit(f"{key} of the wrong type")
             if isinstance(value, str) and len(value) > 300:
                 raise Unfit(f"{key} over 300 characters")
