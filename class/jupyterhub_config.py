@@ -45,6 +45,7 @@ c.Authenticator.manage_groups = True          # every learner is in the group "l
 c.JupyterHub.spawner_class = "labutils-placed" if s.swarm else "labutils-lab"   # labutils.classroom.spawners
 c.LabSpawner.class_name = s.name
 c.LabSpawner.log_folder = str(state)
+c.LabSpawner.disk = s.disk                             # work/ and the engine's data: one ext4 of CLASS_DISK each
 c.DockerSpawner.image = env["CLASS_LAB_IMAGE"]
 c.DockerSpawner.allowed_images = [env["CLASS_LAB_IMAGE"]]
 c.DockerSpawner.name_template = f"{s.name}-lab-{{username}}"
@@ -68,12 +69,23 @@ c.DockerSpawner.environment = {"CLASS_REGISTRY": env["CLASS_REGISTRY"]}
 # read-only paths, merged into the host config through extra_create_kwargs as dockerspawner does
 c.DockerSpawner.extra_create_kwargs = {"user": "0", "labels": {LABEL: s.name, PART: "lab"},
                                        "host_config": {"MaskedPaths": [], "ReadonlyPaths": []}}
-# The rootless engine's outer container must be unconfined (rootlesskit and slirp4netns make namespaces and
-# mount /proc; ../shared notes which flags this host needs); the learner inside is uid 1000 with no
-# capabilities, and what their own containers do happens in the user namespace of that uid.
+# The least the learner's rootless engine needs of its container (tried here: tests/test_class.py runs
+# notebooks 01-05 and probes the confinement from a lab):
+# - capabilities: Docker's default set plus SYS_ADMIN (rootlesskit and runc mount, unshare and pivot_root in
+#   their user namespace, and the bounding set caps what the engine gets there) and NET_ADMIN (slirp4netns's
+#   tap device, the inner engine's bridge and iptables); not ALL. The learner's processes keep none (setpriv).
+# - seccomp: class/lab-seccomp.json, a denylist (io_uring, bpf, userfaultfd, perf_event_open, kexec, modules,
+#   open_by_handle_at, ptrace... refused; keyctl ENOSYS), not unconfined.
+# - systempaths=unconfined (empty masked and read-only paths, below): the inner runc mounts a new /proc, which
+#   the kernel refuses while /proc has masked paths.
+# - AppArmor, where the host has it: unconfined, as Docker's docker-default profile denies mount (untested
+#   here: this host has no AppArmor).
+seccomp = (Path(__file__).parent / "lab-seccomp.json").read_text()
+apparmor = Path("/sys/module/apparmor/parameters/enabled")
 c.DockerSpawner.extra_host_config = {
-    "cap_add": ["ALL"], "cap_drop": ["SYS_RESOURCE"],
-    "security_opt": ["seccomp=unconfined", "apparmor=unconfined"],
+    "cap_add": ["SYS_ADMIN", "NET_ADMIN"],
+    "security_opt": [f"seccomp={seccomp}",
+                     *(["apparmor=unconfined"] if apparmor.exists() and apparmor.read_text().startswith("Y") else [])],
     "devices": ["/dev/net/tun:/dev/net/tun:rwm"],
     "pids_limit": s.pids,
     "log_config": {"type": "json-file", "config": {"max-size": "10m", "max-file": "2"}},   # logs capped
@@ -92,13 +104,12 @@ if s.swarm:
                            "verify": True}
     c.PlacedSpawner.node_port = s.node_port
     c.PlacedSpawner.seat_image = env["CLASS_LAB_IMAGE"]
+    c.PlacedSpawner.disk = ""                        # the learner's volumes live on their node: not bounded there
     c.PlacedSpawner.reserve_cpus = s.cpus
     c.PlacedSpawner.reserve_memory = s.memory_bytes
     c.PlacedSpawner.use_internal_ip = False          # the hub reaches the lab on its node's address
     c.PlacedSpawner.host_ip = "0.0.0.0"
-    # a node that is itself an engine in a container (tools/swarm.py) has no CAP_SYS_RESOURCE to drop, and
-    # Docker refuses to drop a capability it lacks
-    c.PlacedSpawner.extra_host_config = {k: v for k, v in c.DockerSpawner.extra_host_config.items() if k != "cap_drop"}
+    c.PlacedSpawner.extra_host_config = c.DockerSpawner.extra_host_config
 
 # --- the culler and the instructor's class view, as hub services --------------------------------------
 c.JupyterHub.services = [

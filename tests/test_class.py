@@ -74,7 +74,7 @@ def class_env(name: str, state, code: str) -> dict:
     """A test class's settings: its own name, state folder and free ports, so no other class is touched."""
     env = dict(os.environ, CLASS_NAME=name, CLASS_STATE=str(state), CLASS_PORT=str(_free_port()),
                CLASS_HUB_PORT=str(_free_port()), CLASS_PROXY_API_PORT=str(_free_port()),
-               CLASS_REGISTRY_PORT=str(_free_port()), CLASS_CODE=code, CLASS_CPUS="1", CLASS_MEMORY="3g",
+               CLASS_REGISTRY_PORT=str(_free_port()), CLASS_CODE=code, CLASS_CPUS="1", CLASS_MEMORY="3g", CLASS_DISK="8g",
                CLASS_IDLE_TIMEOUT="3600")
     for key in ("LABUTILS_NAMESPACE", "LABUTILS_WORK", "DOCKER_CONTEXT"):
         env.pop(key, None)
@@ -500,6 +500,78 @@ def test_the_fence_lets_a_lab_reach_the_hub_and_registry_only(klass):
 def connect_here(host: str, port: int) -> str:
     with socket.create_connection((host, port), timeout=3) as conn:
         return conn.recv(64).decode()
+
+
+CONFINED = r"""
+import ctypes, json, os, subprocess
+libc = ctypes.CDLL(None, use_errno=True)
+calls = {"io_uring_setup": 425, "bpf": 321, "userfaultfd": 323, "perf_event_open": 298, "kexec_load": 246,
+         "init_module": 175, "keyctl": 250}
+out = {}
+for name, number in calls.items():
+    libc.syscall(number, 0, 0, 0, 0, 0)
+    out[name] = os.strerror(ctypes.get_errno())
+status = dict(line.split(":", 1) for line in open("/proc/self/status") if ":" in line)
+out["seccomp"] = status["Seccomp"].strip()
+out["bounding"] = int(status["CapBnd"], 16)
+out["effective"] = int(status["CapEff"], 16)
+out["inner run"] = subprocess.run(["docker", "run", "--rm", "alpine:latest", "echo", "inner"], capture_output=True,
+                                  text=True).stdout.strip()
+print(json.dumps(out))
+"""
+
+
+def test_a_lab_runs_its_engine_with_the_least_it_needs(klass):
+    """Before: every capability but one, seccomp and AppArmor unconfined. Now: Docker's default capabilities
+    plus SYS_ADMIN and NET_ADMIN, class/lab-seccomp.json (a denylist), and the learner's engine still runs."""
+    hub = klass.instructor()
+    hub.start("ada")
+    ran = hub.lab("ada").run(CONFINED, timeout=180)
+    got = json.loads(ran.stdout.strip().splitlines()[-1])
+    assert got["inner run"] == "inner", f"the learner's engine runs containers: {got}"
+    assert got["seccomp"] == "2", "a seccomp filter is on"
+    for name in ("io_uring_setup", "bpf", "userfaultfd", "perf_event_open", "kexec_load", "init_module"):
+        assert got[name] == "Operation not permitted", (name, got[name])
+    assert got["keyctl"] == "Function not implemented", "keyctl answers ENOSYS, which runc tolerates"
+    caps = {"SYS_MODULE": 16, "SYS_RAWIO": 17, "SYS_PTRACE": 19, "SYS_TIME": 25, "SYS_BOOT": 22, "BPF": 39,
+            "PERFMON": 38, "SYS_RESOURCE": 24, "DAC_READ_SEARCH": 2}
+    held = [name for name, bit in caps.items() if got["bounding"] >> bit & 1]
+    assert not held, f"the lab's bounding set holds {held}"
+    assert got["bounding"] >> 21 & 1 and got["bounding"] >> 12 & 1, "SYS_ADMIN and NET_ADMIN, for the engine"
+    assert got["effective"] == 0, "the learner's processes have no capabilities"
+
+
+FILL = r"""
+import json, os, shutil
+out = {"same disk": os.stat("work").st_dev == os.stat("/home/learner/.local/share/docker").st_dev,
+       "size": shutil.disk_usage("work").total}
+try:
+    with open("work/fill", "wb") as f:
+        os.posix_fallocate(f.fileno(), 0, shutil.disk_usage("work").free + (1 << 30))
+    out["past the disk"] = "written"
+except OSError as e:
+    out["past the disk"] = e.errno
+finally:
+    if os.path.exists("work/fill"):
+        os.unlink("work/fill")
+print(json.dumps(out))
+"""
+
+
+def test_a_learners_disk_is_bounded_and_filling_it_costs_only_them(klass):
+    """Before: CLASS_DISK was stated, not enforced. Now work/ and the engine's data share one ext4 of its size."""
+    hub = klass.instructor()
+    for name in ("ada", "bob"):
+        hub.start(name)
+    ran = hub.lab("ada").run(FILL, cwd="")
+    got = json.loads(ran.stdout.strip().splitlines()[-1])
+    assert got["same disk"], "work/ and the engine's data are on one file system"
+    assert 7 << 30 < got["size"] <= 8 << 30, f"the file system is CLASS_DISK=8g: {got['size']}"
+    assert got["past the disk"] == 28, f"writing past the disk is ENOSPC in ada's lab: {got}"
+    assert hub.lab("bob").run("print(6 * 7)").stdout.strip() == "42", "bob's lab goes on"
+    assert requests.get(f"{klass.url}/hub/health", timeout=10).status_code == 200, "the hub goes on"
+    logs = json.loads(_docker("inspect", f"{NAME}-lab-ada"))[0]["HostConfig"]["LogConfig"]
+    assert logs["Config"].get("max-size") == "10m", f"the lab's log is capped: {logs}"
 
 
 def test_make_class_down_leaves_nothing(klass):

@@ -131,3 +131,33 @@ def test_the_fence_names_fit_linux_and_its_rules_drop_all_but_the_hub_and_regist
     allowed = [r for r in made["IN"] + made["FWD"] if r[-1] in ("ACCEPT", "RETURN") and "--ctstate" not in r]
     ports = sorted(r[r.index("--dport") + 1] if "--dport" in r else r[r.index("--ctorigdstport") + 1] for r in allowed)
     assert ports == ["5000", "5000", "8081"], f"only the hub's API and the registry: {allowed}"
+
+
+def test_a_learners_disk_is_a_file_system_of_its_size_and_writing_past_it_is_enospc(tmp_path):
+    """A real loop-mounted ext4 (root, as make class runs): ENOSPC inside, nothing outside it grows."""
+    if os.geteuid() != 0:
+        pytest.skip("loop mounts need root (make class runs as root)")
+    from labutils.classroom import disks
+    state = tmp_path / "state"
+    state.mkdir(mode=0o700)
+    try:
+        paths = disks.ensure(state, "ada", "64m")
+        assert set(paths) == {"work", "engine"} and all(p.stat().st_uid == 1000 for p in paths.values())
+        assert os.path.ismount(disks.folder(state, "ada")), "mounted"
+        assert disks.ensure(state, "ada", "64m") == paths, "a second start finds the same disk"
+        with open(paths["work"] / "fill", "wb") as f, pytest.raises(OSError) as full:
+            for _ in range(100):
+                f.write(b"\0" * (1 << 20))
+                f.flush()
+                os.fsync(f.fileno())
+        assert full.value.errno == 28, "ENOSPC"
+        assert (state / "disks" / "ada.img").stat().st_blocks * 512 <= 70 << 20, "the image never grows past its size"
+        assert disks.release(state) == ["ada"] and not os.path.ismount(disks.folder(state, "ada"))
+        assert not (paths["work"] / "fill").exists(), "the files live in the image, not in the state folder"
+        paths = disks.ensure(state, "ada", "64m")
+        assert (paths["work"] / "fill").exists(), "mounted again, the learner's files are back"
+    finally:
+        disks.release(state)
+    with pytest.raises(ValueError):
+        disks.size_bytes("lots")
+    assert disks.size_bytes("20g") == 20 << 30 and disks.size_bytes("512m") == 512 << 20

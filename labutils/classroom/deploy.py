@@ -25,7 +25,7 @@ import urllib.request
 from pathlib import Path
 
 from ..settings import ROOT
-from . import LABEL, PART, fence, preflight
+from . import LABEL, PART, disks, fence, preflight
 from .settings import ClassError, Settings
 
 IMAGE_REPO = "labutils-class/lab"
@@ -309,6 +309,10 @@ def down(s: Settings, purge: bool) -> None:
             if ids:
                 engine(*rm, *ids)
                 say(f"removed {len(ids)} {kind}(s)")
+    if s.state.is_dir():
+        released = disks.release(s.state)
+        if released:
+            say(f"unmounted {len(released)} learner disk(s) (kept in {s.state / 'disks'} unless purged)")
     if purge or s.purge:
         for engine in _engines(s):
             vols = [v for v in engine("volume", "ls", "-q").stdout.split() if v.startswith(f"{s.name}-vol-")]

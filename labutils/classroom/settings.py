@@ -11,7 +11,7 @@
 | CLASS_CODE | made once | what a learner gives the first time they claim a name (8 characters or more) |
 | CLASS_INSTRUCTORS | instructor | the hub's admins (their password: ``admin-password`` in the state folder) |
 | CLASS_CPUS, CLASS_MEMORY, CLASS_PIDS | 2, 4g, 2048 | per learner (lab and engine together) |
-| CLASS_DISK | 20g | said per learner; see the README for what enforces it |
+| CLASS_DISK | 20g | per learner: work/ and their engine's data on an ext4 of this size (a sparse file in the state folder) |
 | CLASS_IDLE_TIMEOUT | 3600 | seconds idle before the culler stops a lab and its engine |
 | CLASS_MAX_LEARNERS | 30 | accounts a class code can make, and labs running at once |
 | CLASS_REGISTRY_PORT, CLASS_HUB_PORT, CLASS_PROXY_API_PORT | 5000, 8081, 8001 | the class registry, the hub's API (for labs), the proxy's API (loopback) |
@@ -56,7 +56,7 @@ class Settings:
     cpus: float                 # per learner (lab and engine together)
     memory: str
     pids: int
-    disk: str                   # per learner (README: what enforces it)
+    disk: str                   # per learner: work/ and engine data on one ext4 of this size (disks.py)
     idle_timeout: int           # seconds without activity before the culler stops a lab and its engine
     max_learners: int
     registry_port: int
@@ -110,6 +110,13 @@ class Settings:
             raise ClassError(f"CLASS_HOST={self.host} serves the hub beyond this machine without TLS: class codes "
                              "and passwords would cross the network in clear.",
                              "set CLASS_TLS_CERT and CLASS_TLS_KEY, or CLASS_INSECURE=1 on a network you trust.")
+        try:
+            from .disks import size_bytes
+            if size_bytes(self.disk) < 1 << 30:
+                raise ClassError(f"CLASS_DISK={self.disk} is under 1 GiB: the lab's bases alone need more.",
+                                 "set it to 6g or more (the default is 20g).")
+        except ValueError as exc:
+            raise ClassError(f"CLASS_DISK: {exc}.", "write it as 20g.") from None
         if self.max_learners < 1:
             raise ClassError(f"CLASS_MAX_LEARNERS={self.max_learners} lets no one in.", "set it to 1 or more.")
         return self

@@ -13,13 +13,14 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from pathlib import Path
 from urllib.parse import urlparse
 
 import docker
 from dockerspawner import DockerSpawner
 from traitlets import Dict, Float, Integer, Unicode
 
-from . import LABEL, PART
+from . import LABEL, PART, disks
 from .fence import bridge_name
 
 READY = b"the learner's Docker Engine answers"
@@ -38,9 +39,16 @@ class LabSpawner(DockerSpawner):
     class_name = Unicode("labutils-class", config=True, help="CLASS_NAME: the label and prefix of everything")
     log_folder = Unicode("", config=True, help="where a lab that failed to start leaves its log (the state folder)")
     engine_timeout = Integer(150, config=True, help="seconds a lab's engine has to answer")
+    disk = Unicode("", config=True, help="CLASS_DISK: work/ and the engine's data on a file system of this size "
+                                         "(labutils.classroom.disks); empty: on named volumes, unbounded")
 
     async def start(self):
         self.network_name = await self.own_network()
+        if self.disk and self.log_folder:
+            paths = await asyncio.get_running_loop().run_in_executor(
+                None, disks.ensure, Path(self.log_folder), self.escaped_name, self.disk)
+            self.volumes = {str(paths["work"]): "/home/learner/course/work",
+                            str(paths["engine"]): "/home/learner/.local/share/docker"}
         started = await super().start()
         await self.engine_ready()
         return started
