@@ -82,7 +82,21 @@ def class_env(name: str, state, code: str) -> dict:
 
 
 @pytest.fixture(scope="module")
-def klass(live, tmp_path_factory):
+def tun_root_only():
+    """The host's /dev/net/tun at mode 0600 (root only) while this class runs, then as it was: the harder case
+    (a fresh Debian host has it; installing udev, as Chromium's packages do, makes it 0666). The swarm test
+    runs at the host's own mode."""
+    tun = "/dev/net/tun"
+    before = os.stat(tun).st_mode & 0o777
+    os.chmod(tun, 0o600)
+    try:
+        yield
+    finally:
+        os.chmod(tun, before)
+
+
+@pytest.fixture(scope="module")
+def klass(live, tun_root_only, tmp_path_factory):
     env = class_env(NAME, tmp_path_factory.mktemp("class-state"), "lutest-class-code")
     started = time.monotonic()
     up = subprocess.run(["make", "class"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=1500)
@@ -139,8 +153,8 @@ def test_three_learners_sign_in_and_run_notebooks_01_to_05_live_in_their_own_lab
     for name in LEARNERS:
         info = json.loads(_docker("inspect", f"{NAME}-lab-{name}"))[0]
         assert info["Config"]["User"] == "0", "the entry point starts as root for the tun device, then setpriv"
-        top = _docker("top", f"{NAME}-lab-{name}", "-eo", "uid,comm").split("\n")[1:]
-        assert top and all(line.split()[0] == "1000" for line in top if line.strip()), f"every process is the learner's: {top}"
+        top = [line.split() for line in _docker("top", f"{NAME}-lab-{name}", "-o", "pid,uid,comm").splitlines()[1:]]
+        assert top and all(row[1] == "1000" for row in top if row), f"every process is the learner's: {top}"
         assert not any("docker.sock" in m.get("Source", "") for m in info["Mounts"]), "no host socket in a lab"
         assert info["HostConfig"]["Memory"] == 3 << 30 and info["HostConfig"]["PidsLimit"] == 2048
 

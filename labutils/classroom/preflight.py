@@ -100,6 +100,15 @@ def check(s: Settings, running: bool = False) -> list[str]:
                             f"{MIN_FREE / 2**30:.0f} GiB to start. Fix: free space there (`docker system prune`).")
         else:
             notes.append(f"disk: {free / 2**30:.0f} GiB free in {root}")
+    # each learner's disk: a sparse file in the state folder, loop-mounted
+    if not Path("/dev/loop-control").exists() or shutil.which("mkfs.ext4") is None:
+        problems.append("Each learner's disk (CLASS_DISK) is an ext4 in a file, loop-mounted, and this machine has "
+                        "no /dev/loop-control or no mkfs.ext4. Fix: `modprobe loop` and `apt-get install e2fsprogs`.")
+    else:
+        from .disks import size_bytes
+        room = shutil.disk_usage(s.state if s.state.exists() else s.state.parent).free
+        notes.append(f"disks: CLASS_DISK={s.disk} per learner, sparse in {s.state / 'disks'} ({room / 2**30:.0f} GiB "
+                     f"free there; {s.max_learners} full disks would take {s.max_learners * size_bytes(s.disk) / 2**30:.0f})")
     if s.fence and shutil.which("iptables") is None:
         problems.append("iptables is not installed, and the fence around the labs is made of its rules. Fix: "
                         "`apt-get install iptables`, or CLASS_FENCE=0 to run without a fence (every lab then "
