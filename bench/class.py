@@ -3,7 +3,7 @@
 
     python bench/class.py [--sizes 1,2,4,6] [--out bench/class.md]
 
-Opens a class of its own (CLASS_NAME=labutils-bench-class, ports of its own) with `tools/classroom.py`, drives
+Opens a class of its own (CLASS_NAME=labutils-bench-class, ports of its own) with `python -m labutils.classroom`, drives
 it as learners do (the hub's login page, the Jupyter server's API), writes a Markdown table, and takes the
 class down with its volumes. Every figure is measured here; the last rows are arithmetic on them.
 """
@@ -102,7 +102,7 @@ def measure(url: str, sizes: list[int]) -> list[tuple[str, str]]:
     cold, warm, pulls = [], [], []
     for name in learners:                       # first sign-in: a new container, a new engine, bases pulled
         started = time.monotonic()
-        hubs[name] = Hub.sign_in(url, name, CODE)
+        hubs[name] = Hub.sign_in(url, name, f"{name}-bench-pw", code=CODE)   # the first time: claims the name
         hubs[name].start(name)
         cold.append(time.monotonic() - started)
         pulls.append(pull_bases(hubs[name], name))
@@ -153,7 +153,7 @@ def main() -> int:
     env = dict(os.environ, CLASS_NAME=NAME, CLASS_STATE=str(state), CLASS_PORT=str(free_port()),
                CLASS_HUB_PORT=str(free_port()), CLASS_PROXY_API_PORT=str(free_port()),
                CLASS_REGISTRY_PORT=str(free_port()), CLASS_CODE=CODE, CLASS_MAX_LEARNERS=str(max(sizes) + 1))
-    classroom = [sys.executable, str(ROOT / "tools" / "classroom.py")]
+    classroom = [sys.executable, "-m", "labutils.classroom"]
     subprocess.run([*classroom, "up"], env=env, check=True)
     url = f"http://127.0.0.1:{env['CLASS_PORT']}"
     try:
