@@ -25,7 +25,7 @@ from labutils import classview
 from labutils.classroom import fence
 from labutils.classroom.hub import Hub
 from labutils.classroom.view import hub_view, write_grades
-from labutils.errors import HttpFailed
+from labutils.errors import HttpFailed, LabError
 
 pytestmark = [pytest.mark.engine, pytest.mark.hub]
 LEARNERS = ("ada", "bob", "cyd")
@@ -586,6 +586,33 @@ def test_a_learners_disk_is_bounded_and_filling_it_costs_only_them(klass):
     assert requests.get(f"{klass.url}/hub/health", timeout=10).status_code == 200, "the hub goes on"
     logs = json.loads(_docker("inspect", f"{NAME}-lab-ada"))[0]["HostConfig"]["LogConfig"]
     assert logs["Config"].get("max-size") == "10m", f"the lab's log is capped: {logs}"
+
+
+def test_a_lab_that_cannot_start_says_why_at_once_and_leaves_its_log(klass):
+    """Before: the hub waited 180 s, said "never showed up" and removed the container with its log. Here zed's
+    engine data holds a broken file (as a crash could leave): the spawn fails in seconds with the lab's lines."""
+    from labutils.classroom import disks
+    state = klass.env["CLASS_STATE"]
+    engine = disks.ensure(state, "zed", klass.env["CLASS_DISK"])["engine"]
+    broken = engine / "volumes"
+    broken.mkdir(exist_ok=True)
+    (broken / "metadata.db").write_bytes(b"not a bolt database")
+    os.chown(broken, 1000, 1000)
+    os.chown(broken / "metadata.db", 1000, 1000)
+    zed = klass.sign_in("zed")
+    started = time.monotonic()
+    with pytest.raises(LabError) as failed:
+        zed.start("zed", timeout=300)
+    took = time.monotonic() - started
+    assert took < 120, f"the failure took {took:.0f} s to say"
+    said = failed.value.engine_said
+    assert "zed's lab exited" in said and "did not start" in said, f"zed's page says: {said!r}"
+    log = os.path.join(state, "lab-logs", "zed.log")
+    assert os.path.isfile(log) and oct(os.stat(log).st_mode & 0o777) == "0o600", "the instructor's copy"
+    assert "did not start" in open(log).read()
+    assert not _docker("ps", "-aq", "--filter", f"name={NAME}-lab-zed").strip(), "no container left behind"
+    (broken / "metadata.db").unlink()
+    klass.instructor()._api("DELETE", "/users/zed")
 
 
 def test_make_class_down_leaves_nothing(klass):

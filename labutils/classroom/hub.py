@@ -119,9 +119,20 @@ class Hub(_Client):
             if server and server.get("ready"):
                 return server["url"]
             if server is None and time.monotonic() > started + 10:
-                raise LabError(f"{name}'s lab stopped while it started.", hint="read the hub's log.")
+                raise LabError(f"{name}'s lab stopped while it started.", engine_said=self.spawn_failure(name),
+                               hint="the lab's own lines are above; the instructor's copy is in the class's "
+                                    "lab-logs folder.")
             time.sleep(2)
         raise LabError(f"{name}'s lab was not ready after {timeout:.0f} s.", hint="read the hub's log.")
+
+    def spawn_failure(self, name: str) -> str:
+        """What ``name``'s page says of their lab's last failed start, as they see it (their own session)."""
+        try:
+            page = self.session.get(f"{self.url.rstrip('/')}/hub/spawn-pending/{name}", timeout=30).text
+        except requests.RequestException:
+            return ""
+        found = re.search(r"<p>([^<]*'s lab (?:exited|gave no sign)[^<]*)</p>", page)
+        return html.unescape(found.group(1)).strip() if found else ""
 
     def stop(self, name: str, timeout: float = 120) -> None:
         """Stop ``name``'s lab and engine (their volumes stay) and wait until it is gone."""

@@ -27,6 +27,14 @@ READY = b"the learner's Docker Engine answers"
 """What class/start-lab.sh prints when the learner's engine is up, just before it starts JupyterLab."""
 
 
+class LabFailed(RuntimeError):
+    """A lab that did not start; JupyterHub shows ``jupyterhub_message`` on the learner's page."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.jupyterhub_message = message
+
+
 class LabSpawner(DockerSpawner):
     """A learner's lab on this machine's engine, on a bridge network of their own (no lab reaches another's).
 
@@ -75,8 +83,8 @@ class LabSpawner(DockerSpawner):
                 self._keep_log(tail)
                 why = (f"exited with status {info['State']['ExitCode']}" if stopped
                        else f"gave no sign of its engine within {self.engine_timeout} s")
-                raise RuntimeError(f"{self.user.name}'s lab {why}. Its last lines:\n{tail[-1200:]}\n"
-                                   "Ask the instructor: their copy is in the class's lab-logs folder.")
+                raise LabFailed(f"{self.user.name}'s lab {why}. Its last lines:\n{tail[-1200:]}\n"
+                                "Ask the instructor: their copy is in the class's lab-logs folder.")
             await asyncio.sleep(1)
 
     def _keep_log(self, text: str) -> None:
