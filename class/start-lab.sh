@@ -35,7 +35,7 @@ until docker version >/dev/null 2>&1; do
   i=$((i + 1))
   if [ "$i" -gt 90 ] || ! kill -0 $! 2>/dev/null; then
     echo "the learner's Docker Engine did not start; its log:" >&2
-    tail -30 "$log" >&2
+    grep -vE "level=(info|debug)" "$log" | tail -20 >&2
     exit 1
   fi
   sleep 1
