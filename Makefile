@@ -119,10 +119,10 @@ test-engines: $(STAMP) bases-other
 	$(BIN)/python -m labutils bases --offline --quiet
 	mkdir -p $(dir $(RIG_KIT))
 	$(BIN)/python -m labutils bases --save $(RIG_KIT) --quiet
-	python3 tools/engines.py all $(ENGINES) --kit $(RIG_KIT)
+	python3 -m tools.engines all $(ENGINES) --kit $(RIG_KIT)
 
 engines-down:
-	python3 tools/engines.py down $(ENGINES) --purge
+	python3 -m tools.engines down $(ENGINES) --purge
 
 test-unit: $(STAMP)
 	$(BIN)/python -m pytest tests -m "not engine"

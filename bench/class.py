@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """What a class costs on this machine: sign-in, an idle learner's memory, and learners working at once.
 
-    python bench/class.py [--sizes 1,2,4,6] [--out bench/class.md]
+    .venv/bin/python bench/class.py [--sizes 1,2,4,6] [--out bench/class.md]
 
 Opens a class of its own (CLASS_NAME=labutils-bench-class, ports of its own) with `python -m labutils.classroom`, drives
 it as learners do (the hub's login page, the Jupyter server's API), writes a Markdown table, and takes the
@@ -23,7 +23,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 from labutils.classroom.hub import Hub  # noqa: E402
 
 NAME = "labutils-bench-class"
@@ -162,7 +161,7 @@ def main() -> int:
         subprocess.run([*classroom, "down", "--purge"], env=env)
     date = datetime.now(timezone.utc).strftime("%Y-%m-%d")
     lines = [f"Measured {date} on {os.cpu_count()} cores, the host's Docker Engine with a rootless Docker 20.10 "
-             "per learner; `python bench/class.py` (median, range, runs).", "", "| what | measured |", "|---|---|"]
+             "per learner; `.venv/bin/python bench/class.py` (median, range, runs).", "", "| what | measured |", "|---|---|"]
     lines += [f"| {a} | {b} |" for a, b in rows]
     Path(args.out).write_text("\n".join(lines) + "\n")
     print("\n".join(lines))

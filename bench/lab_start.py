@@ -1,7 +1,7 @@
 """Fresh clone to a running lab, on an engine without the stand-ins; writes its rows into bench/results.md.
 
-    python3 bench/lab_start.py             # 3 runs, about 8 minutes with the base images made after each
-    python3 bench/lab_start.py --runs 1
+    python3 -m bench.lab_start             # 3 runs, about 8 minutes with the base images made after each
+    python3 -m bench.lab_start --runs 1
 
 Each run starts the engine matrix's overlay2 rig (Docker 28.5) empty: no base image, no stand-in, no build cache.
 Then, timed: `git clone` of this checkout into a new folder, and `make lab` there, with empty pip and uv caches
@@ -23,16 +23,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tools"))
-from labserver import make_lab  # noqa: E402
+from tools.labserver import make_lab  # run from the repository's root: python -m bench.lab_start
 
-RIG = [sys.executable, str(ROOT / "tools" / "engines.py")]
+RIG = [sys.executable, "-m", "tools.engines"]
 GOAL = 90.0
 BASES_LIMIT = 600.0
 
 
 def _rig_env() -> dict:
-    import engines
+    from tools import engines
     return engines.environment("overlay2")
 
 
@@ -92,7 +91,7 @@ def main() -> int:
             f"| ... and the base images made in the background, until `labutils doctor` passes | "
             f"{fmt(made) if made else f'not within {BASES_LIMIT:.0f} s'} | - | - |"]
     section = (f"\n## Fresh clone to a running lab\n\nMeasured {date} on {os.cpu_count()} cores with "
-               f"`python3 bench/lab_start.py --runs {args.runs}`: the engine is Docker 28.5 (the overlay2 rig of "
+               f"`python3 -m bench.lab_start --runs {args.runs}`: the engine is Docker 28.5 (the overlay2 rig of "
                "`tools/engines.py`), started empty for each run.\n\n| what | median (range, runs) | goal | met |\n"
                "|---|---|---|---|\n" + "\n".join(rows) + "\n")
     path = Path(args.out)

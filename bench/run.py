@@ -22,7 +22,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 import labutils as lu  # noqa: E402
 from labutils import bases, buildkit, engine, lab, settings, standins  # noqa: E402

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -15,8 +14,7 @@ import pytest
 import requests
 from shared import ROOT, skip_or_fail
 
-sys.path.insert(0, str(ROOT / "tools"))
-from labserver import make_lab  # noqa: E402
+from tools.labserver import make_lab  # the repository's root is on the path (its conftest.py)
 
 CHROMIUM = next((p for p in ("/usr/bin/chromium", "/usr/bin/chromium-browser", shutil.which("chromium") or "")
                  if p and Path(p).is_file()), None)

@@ -47,8 +47,7 @@ def test_holding_takes_the_lock_after_the_other_maker(tmp_path, monkeypatch):
     assert holder.stdout.readline().strip() == "locked"
     with making.holding():
         assert "built" in making.log_path().read_text(), "the lock is only had once the other maker is done"
-        probe = subprocess.run([sys.executable, "-c", "import sys; sys.path.insert(0, '.'); "
-                                "from labutils import making; print(making.running())"],
+        probe = subprocess.run([sys.executable, "-c", "from labutils import making; print(making.running())"],
                                env={"LABUTILS_WORK": str(tmp_path), "PATH": "/usr/bin:/bin"},
                                capture_output=True, text=True, cwd=str(making.settings().data.parent))
         assert probe.stdout.strip() == "True", probe.stderr

@@ -27,7 +27,7 @@ from labutils.classroom.view import hub_view
 pytestmark = [pytest.mark.engine, pytest.mark.hub, pytest.mark.swarm]
 NAME = "lutestswarm"
 LEARNERS = ("ada", "bob")
-SWARM = [sys.executable, str(ROOT / "tools" / "swarm.py")]
+SWARM = [sys.executable, "-m", "tools.swarm"]            # from ROOT
 
 
 class Swarm:

@@ -1,14 +1,14 @@
 #!/usr/bin/env python3
 """The engine matrix: Docker 28.5 (Debian sid) in containers on the host's engine.
 
-    python tools/engines.py up overlay2            # 28.5, graph driver
-    python tools/engines.py seed overlay2          # ... with the host's offline kit loaded
-    python tools/engines.py up containerd          # 28.5, containerd image store
-    python tools/engines.py seed containerd        # ... its registry mirror serving the kit
-    python tools/engines.py all                    # up, seed and test, every engine
-    python tools/engines.py env containerd         # the variables that point labutils at it
-    python tools/engines.py test containerd        # engine tests + every notebook, live, on it
-    python tools/engines.py down containerd [--purge]
+    python -m tools.engines up overlay2            # 28.5, graph driver
+    python -m tools.engines seed overlay2          # ... with the host's offline kit loaded
+    python -m tools.engines up containerd          # 28.5, containerd image store
+    python -m tools.engines seed containerd        # ... its registry mirror serving the kit
+    python -m tools.engines all                    # up, seed and test, every engine
+    python -m tools.engines env containerd         # the variables that point labutils at it
+    python -m tools.engines test containerd        # engine tests + every notebook, live, on it
+    python -m tools.engines down containerd [--purge]
 
 Each engine runs ``dockerd`` from Debian sid's docker.io in a container of the
 host engine (``../shared/engines.md`` has why each flag is there). Its published

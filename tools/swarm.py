@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """A Docker Swarm of Docker 28.5 engines, made on this host to prove a class past one machine.
 
-    python tools/swarm.py up [--nodes 2]     # the nodes, one new swarm; prints the CLASS_* variables for it
-    python tools/swarm.py env                # those variables again
-    python tools/swarm.py down [--purge]     # the nodes (and with --purge their volumes and certificates)
+    python -m tools.swarm up [--nodes 2]     # the nodes, one new swarm; prints the CLASS_* variables for it
+    python -m tools.swarm env                # those variables again
+    python -m tools.swarm down [--purge]     # the nodes (and with --purge their volumes and certificates)
 
 On real machines every node is a machine running Docker, joined with ``docker swarm join``, its engine's API
 on TCP behind mutual TLS (Docker's "Protect the Docker daemon socket"). Here every node is ``dockerd`` from
@@ -24,11 +24,9 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import engines  # noqa: E402  (the rigs' image and flags: a sibling test tool)
-
-from labutils.classroom.deploy import reach  # noqa: E402
-from labutils.classroom.settings import Settings  # noqa: E402
+from labutils.classroom.deploy import reach
+from labutils.classroom.settings import Settings
+from tools import engines  # the rigs' image and flags
 
 PREFIX = "labutils-swarm"
 NETWORK = f"{PREFIX}-net"
@@ -142,7 +140,7 @@ def _answers(name: str) -> bool:
 def environment() -> dict:
     names = nodes()
     if not names:
-        sys.exit("no swarm is up: run `python tools/swarm.py up` first")
+        sys.exit("no swarm is up: run `python -m tools.swarm up` first")
     return {"CLASS_SWARM": f"tcp://{address(names[0])}:{PORT}", "CLASS_SWARM_TLS": str(state() / "certs" / "client"),
             "CLASS_NODE_PORT": str(PORT)}
 

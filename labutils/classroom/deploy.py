@@ -330,7 +330,7 @@ def node_docker(s: Settings, url: str, *args: str, check: bool = True) -> subpro
     missing = [f for f in ("ca.pem", "cert.pem", "key.pem") if not (tls / f).is_file()]
     if missing:
         sys.exit(f"CLASS_SWARM_TLS={s.swarm_tls!r} lacks {', '.join(missing)}: it must hold the CA and the hub's "
-                 "client certificate and key for the nodes' engines (tools/swarm.py makes them for a test swarm).")
+                 "client certificate and key for the nodes' engines (python -m tools.swarm makes them for a test swarm).")
     proc = docker("--tlsverify", "--tlscacert", str(tls / "ca.pem"), "--tlscert", str(tls / "cert.pem"),
                   "--tlskey", str(tls / "key.pem"), "-H", url, *args, check=False)
     if check and proc.returncode != 0:
