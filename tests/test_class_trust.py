@@ -161,3 +161,18 @@ def test_a_learners_disk_is_a_file_system_of_its_size_and_writing_past_it_is_eno
     with pytest.raises(ValueError):
         disks.size_bytes("lots")
     assert disks.size_bytes("20g") == 20 << 30 and disks.size_bytes("512m") == 512 << 20
+
+
+def test_the_labs_seccomp_profile_refuses_what_the_issue_names_and_keyctl_answers_enosys():
+    """class/lab-seccomp.json as the hub hands it to Docker (the confinement itself is tried in a lab by
+    tests/test_class.py::test_a_lab_runs_its_engine_with_the_least_it_needs)."""
+    from labutils.settings import ROOT
+    profile = json.loads((ROOT / "class" / "lab-seccomp.json").read_text())
+    refused = {name: rule["errnoRet"] for rule in profile["syscalls"] if rule["action"] == "SCMP_ACT_ERRNO"
+               for name in rule["names"]}
+    for name in ("io_uring_setup", "io_uring_enter", "io_uring_register", "bpf", "userfaultfd", "perf_event_open",
+                 "kexec_load", "kexec_file_load", "init_module", "finit_module", "delete_module", "open_by_handle_at"):
+        assert refused.get(name) == 1, f"{name} is refused with EPERM"
+    assert refused["keyctl"] == 38, "keyctl answers ENOSYS (runc goes on without session keyrings)"
+    for needed in ("unshare", "mount", "setns", "pivot_root", "clone", "umount2"):
+        assert needed not in refused, f"the rootless engine needs {needed}"
