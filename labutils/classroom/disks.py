@@ -56,7 +56,9 @@ def ensure(state: Path, learner: str, size: str) -> dict[str, Path]:
         _run("mkfs.ext4", "-q", "-F", "-m", "0", "-E", f"root_owner={LEARNER_UID}:{LEARNER_UID}", str(image))
     mount.mkdir(mode=0o700, exist_ok=True)
     if not os.path.ismount(mount):
-        _run("mount", "-o", "loop,nodev,nosuid", str(image), str(mount))
+        # no nodev or nosuid: flags a mount carries are locked inside the learner's user namespace, and BuildKit's
+        # read-only bind remounts there would fail (EPERM); the learner's engine is rootless all the same
+        _run("mount", "-o", "loop", str(image), str(mount))
     paths = {}
     for name in FOLDERS:
         path = mount / name

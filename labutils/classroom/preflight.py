@@ -30,6 +30,7 @@ def _engine_info() -> dict:
 
 def _port_free(host: str, port: int) -> bool:
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)   # as the hub and proxy bind: TIME_WAIT is free
         try:
             sock.bind((host, port))
             return True
@@ -82,7 +83,10 @@ def check(s: Settings, running: bool = False) -> list[str]:
     notes.append(f"cgroup v{cgroup}: " + ("each lab's CPU, memory and pids are limited on its container; the "
                                           "learner's own containers share that limit (no cgroups inside a rootless "
                                           "engine on v1)" if cgroup == "1" else "limits on each lab's container"))
-    # ports, unless this class's hub already holds them
+    # ports, unless this class's hub (or the proxy it left running, which it takes up again) holds them
+    proxy = _read(str(s.state / "jupyterhub-proxy.pid"))
+    if proxy and proxy.isdigit() and Path(f"/proc/{proxy}").exists():
+        running = True
     if not running:
         wanted = [(s.host if s.host not in ("", "0.0.0.0") else "0.0.0.0", s.port, "CLASS_PORT"),
                   ("127.0.0.1", s.proxy_api_port, "CLASS_PROXY_API_PORT"),
