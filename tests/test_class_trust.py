@@ -91,8 +91,13 @@ def _rows(**change) -> list[dict]:
 
 def test_the_class_view_takes_only_answers_that_fit_its_schema():
     assert len(checked_rows("noise\n" + json.dumps(_rows()))) == 2 * len(TASKS)
+    from labutils.classview import COLUMNS
+    as_the_lab_prints = pd.DataFrame(_rows(size_bytes=None, exists=False), columns=COLUMNS).to_json(orient="records")
+    rows = checked_rows(as_the_lab_prints)           # class_view's own JSON: a size column with a gap is floats
+    assert rows[1]["size_bytes"] == 2_000_000 and isinstance(rows[1]["size_bytes"], int)
     for bad in (json.dumps(_rows() * 2), json.dumps(_rows(exercise="rm -rf")), json.dumps(_rows(exists="yes")),
                 json.dumps(_rows(said="x" * 301)), json.dumps(_rows(size_bytes=True)), json.dumps({"rows": []}),
+                json.dumps(_rows(size_bytes=1.5)), json.dumps(_rows(size_bytes=-1.0)),
                 "not json", json.dumps([{"exercise": "multi-stage"}] * 3)):
         with pytest.raises(Unfit):
             checked_rows(bad)

@@ -24,7 +24,7 @@ SOURCE = "self-reported (the learner's lab)"
 GRADES = ("passed", "failed", "not attempted")
 MOST_ROWS = 2 * len(TASKS)
 _OWN_VIEW = "import json\nfrom labutils import classview\nprint(classview.class_view(check={check}).to_json(orient='records'))"
-_KINDS: dict[str, type | tuple[type, ...]] = {"exercise": str, "whose": str, "image": str, "exists": bool, "size": str, "size_bytes": (int, type(None)),
+_KINDS: dict[str, type | tuple[type, ...]] = {"exercise": str, "whose": str, "image": str, "exists": bool, "size": str, "size_bytes": (int, float, type(None)),
           "built": str, "works": (bool, type(None)), "said": str}
 
 
@@ -58,6 +58,11 @@ def checked_rows(stdout: str) -> list[dict]:
                 raise Unfit(f"{key} over 300 characters")
         if row["exercise"] not in TASKS or row["whose"] not in ("reference", "yours"):
             raise Unfit(f"an exercise or image the lab does not have: {row['exercise'][:40]!r}")
+        size = row["size_bytes"]
+        if isinstance(size, float):        # pandas writes a column with a missing size as floats
+            if not size.is_integer() or size < 0:
+                raise Unfit("size_bytes is no whole number of bytes")
+            row = {**row, "size_bytes": int(size)}
         image = (row["exercise"], row["whose"])
         if image in seen:
             raise Unfit("two rows for one image")
