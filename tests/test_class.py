@@ -61,6 +61,11 @@ class Klass:
     def instructor(self) -> Hub:
         return Hub(self.url, self.token)
 
+    def teacher(self) -> Hub:
+        """The instructor signed in on the login page with the admin password, as for the admin page."""
+        admin = open(os.path.join(self.env["CLASS_STATE"], "admin-password")).read().strip()
+        return Hub.sign_in(self.url, "instructor", admin)
+
     def sign_in(self, name: str) -> Hub:
         """``name`` signs in: the first time with the class code and a password of their own, then with it."""
         return Hub.sign_in(self.url, name, password(name), code=self.code)
@@ -370,7 +375,7 @@ def test_a_name_is_its_first_claimants_and_the_class_code_alone_opens_no_lab(kla
     with pytest.raises(HttpFailed):
         Hub.sign_in(klass.url, "alex", "first-alex-pw")
     assert Hub.sign_in(klass.url, "alex", new).user("alex")["name"] == "alex", "the instructor's reset"
-    klass.instructor()._api("DELETE", "/users/alex")                    # the admin page's "delete user"
+    klass.teacher()._api("DELETE", "/users/alex")                       # the admin page's "delete user"
     assert Hub.sign_in(klass.url, "alex", "third-alex-pw", code=klass.code), "a removed learner's name is free"
 
 
@@ -612,7 +617,7 @@ def test_a_lab_that_cannot_start_says_why_at_once_and_leaves_its_log(klass):
     assert "did not start" in open(log).read()
     assert not _docker("ps", "-aq", "--filter", f"name={NAME}-lab-zed").strip(), "no container left behind"
     (broken / "metadata.db").unlink()
-    klass.instructor()._api("DELETE", "/users/zed")
+    klass.teacher()._api("DELETE", "/users/zed")
 
 
 def test_make_class_down_leaves_nothing(klass):
