@@ -401,14 +401,14 @@ def test_the_instructors_token_opens_no_lab_and_a_labs_token_opens_only_its_own(
 
 LIAR = """
 import pathlib
-fake = pathlib.Path("labutils")
-fake.mkdir()
-(fake / "__init__.py").write_text("")
-(fake / "classview.py").write_text("import json\\n"
+startup = pathlib.Path.home() / ".ipython/profile_default/startup"
+startup.mkdir(parents=True, exist_ok=True)
+(startup / "00-lie.py").write_text(
+    "import json\\nfrom labutils import classview\\n"
     "class _V:\\n    def to_json(self, orient):\\n"
     "        return json.dumps([{'exercise': 'multi-stage', 'whose': 'yours', 'image': 'x', 'exists': True,"
     " 'works': True}] * 1000)\\n"
-    "def class_view(check=True):\\n    return _V()\\n")
+    "classview.class_view = lambda check=True: _V()\\n")
 print("lying")
 """
 
@@ -426,8 +426,8 @@ def test_a_learners_broken_or_lying_lab_costs_only_their_own_row_and_grades_come
         hub.start(name)
     bob = hub.lab("bob")
     assert bob.run(BROKEN_PROGRESS, cwd="").stdout.strip() == "written"
-    cyd = hub.lab("cyd")           # a lying lab: a labutils of cyd's own, first on the kernel's path, prints rows
-    assert cyd.run(LIAR).stdout.strip() == "lying"                # of another shape (a thousand "yours works")
+    cyd = hub.lab("cyd")           # a lying lab: an IPython startup file of cyd's, run by every kernel of her lab,
+    assert cyd.run(LIAR).stdout.strip() == "lying"                # replaces the class view (a thousand "yours works")
     view = hub_view(klass.url, klass.token)
     assert set(view["learner"]) >= set(LEARNERS) and (view["source"] == "self-reported (the learner's lab)").all()
     bobs = view[view["learner"] == "bob"]
@@ -447,7 +447,7 @@ def test_a_learners_broken_or_lying_lab_costs_only_their_own_row_and_grades_come
     cyds = view[view["learner"] == "cyd"]
     assert cyds["said"].str.contains("not used").all() and not cyds["exists"].any(), cyds["said"].tolist()
     bob.run("import pathlib\npathlib.Path('work/progress.json').unlink()")
-    cyd.run("import shutil\nshutil.rmtree('labutils')")
+    cyd.run("import pathlib\n(pathlib.Path.home() / '.ipython/profile_default/startup/00-lie.py').unlink()")
 
 
 FENCE_PROBE = r"""

@@ -126,13 +126,23 @@ class Hub(_Client):
         raise LabError(f"{name}'s lab was not ready after {timeout:.0f} s.", hint="read the hub's log.")
 
     def spawn_failure(self, name: str) -> str:
-        """What ``name``'s page says of their lab's last failed start, as they see it (their own session)."""
+        """Why ``name``'s lab last failed to start, as the hub tells it (the progress API's failed event; the
+        learner's page shows the same); empty when the hub says nothing."""
         try:
-            page = self.session.get(f"{self.url.rstrip('/')}/hub/spawn-pending/{name}", timeout=30).text
+            resp = self.session.get(f"{self.url.rstrip('/')}/hub/api/users/{name}/server/progress", stream=True,
+                                    headers={"Authorization": f"token {self.token}"}, timeout=30)
+            text = resp.raw.read(1 << 16, decode_content=True).decode(errors="replace")
         except requests.RequestException:
             return ""
-        found = re.search(r"<p>([^<]*'s lab (?:exited|gave no sign)[^<]*)</p>", page)
-        return html.unescape(found.group(1)).strip() if found else ""
+        for line in text.splitlines():
+            if line.startswith("data:"):
+                try:
+                    event = json.loads(line[5:])
+                except ValueError:
+                    continue
+                if isinstance(event, dict) and event.get("failed"):
+                    return str(event.get("message", ""))[:4000]
+        return ""
 
     def stop(self, name: str, timeout: float = 120) -> None:
         """Stop ``name``'s lab and engine (their volumes stay) and wait until it is gone."""
