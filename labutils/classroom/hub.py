@@ -112,7 +112,15 @@ class Hub(_Client):
             LabError: the lab was not ready within ``timeout`` seconds (the hub's progress says why).
         """
         if not self.user(name).get("servers", {}).get("", {}).get("ready"):
-            self._api("POST", f"/users/{name}/server")
+            try:
+                self._api("POST", f"/users/{name}/server")
+            except HttpFailed:          # a lab that fails within the hub's first seconds fails the request itself
+                why = self.spawn_failure(name)
+                if not why:
+                    raise
+                raise LabError(f"{name}'s lab did not start.", engine_said=why,
+                               hint="the lab's own lines are above; the instructor's copy is in the class's "
+                                    "lab-logs folder.") from None
         started = time.monotonic()
         while time.monotonic() < started + timeout:
             server = self.user(name).get("servers", {}).get("")
