@@ -89,6 +89,9 @@ c.DockerSpawner.extra_host_config = {
     "devices": ["/dev/net/tun:/dev/net/tun:rwm"],
     "pids_limit": s.pids,
     "log_config": {"type": "json-file", "config": {"max-size": "10m", "max-file": "2"}},   # logs capped
+    # removed by the spawner when it stops (remove = True), not by Docker the moment it exits: a lab that fails
+    # to start keeps its log until the spawner has read it for the learner's page and lab-logs/
+    "auto_remove": False,
 }
 c.DockerSpawner.mem_limit = s.memory_bytes
 c.DockerSpawner.cpu_limit = s.cpus
