@@ -34,8 +34,8 @@ i=0
 until docker version >/dev/null 2>&1; do
   i=$((i + 1))
   if [ "$i" -gt 90 ] || ! kill -0 $! 2>/dev/null; then
-    echo "the learner's Docker Engine did not start; its log:" >&2
     grep -vE "level=(info|debug)" "$log" | tail -20 >&2
+    echo "the learner's Docker Engine did not start (the last lines of its log are above)" >&2
     exit 1
   fi
   sleep 1
