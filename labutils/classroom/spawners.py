@@ -81,6 +81,9 @@ class LabSpawner(DockerSpawner):
             if stopped or time.monotonic() > deadline:
                 tail = logs.decode(errors="replace")[-3000:]
                 self._keep_log(tail)
+                await self.stop_object()          # its log is read: the failed lab leaves nothing running
+                await self.remove_object()
+                self.object_id = ""
                 why = (f"exited with status {info['State']['ExitCode']}" if stopped
                        else f"gave no sign of its engine within {self.engine_timeout} s")
                 raise LabFailed(f"{self.user.name}'s lab {why}. Its last lines:\n{tail[-1200:]}\n"
