@@ -20,7 +20,6 @@ from labutils.grading import TASKS
 
 
 def settings(tmp_path, **env) -> Settings:
-    os.environ.pop("CLASS_CONFIG", None)
     base = {"CLASS_STATE": str(tmp_path / "state"), "CLASS_CONFIG": str(tmp_path / "none.env")}
     saved = dict(os.environ)
     try:

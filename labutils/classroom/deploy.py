@@ -26,7 +26,7 @@ from pathlib import Path
 
 from ..settings import ROOT
 from . import LABEL, PART, disks, fence, preflight
-from .settings import ClassError, Settings
+from .settings import ClassError, Settings, write_secret
 
 IMAGE_REPO = "labutils-class/lab"
 REGISTRY_REPO = "labutils-class/registry"      # Debian's docker-registry on the Debian stand-in (class/registry.Dockerfile)
@@ -233,7 +233,7 @@ def up(s: Settings) -> None:
     if s.swarm:
         image = f"{where}/{image}"                    # every node pulls the learners' image from the class registry
     if s.fence:
-        fence.install(s, registry=where)
+        fence.install(s, hub=reach(s), registry=where)
         say(f"the fence is up: labs reach the hub's API and the class registry, nothing else ({fence.describe(s)})")
     else:
         say("CLASS_FENCE=0: no firewall rules; every lab reaches this machine's services and the network")
@@ -243,8 +243,7 @@ def up(s: Settings) -> None:
             s.secret(name, length)                    # made here, 0600, before the hub reads them from the folder
         env = dict(os.environ, CLASS_LAB_IMAGE=image, CLASS_REGISTRY=where, CLASS_GATEWAY=reach(s),
                    CLASS_PROXY=proxy_command(), CLASS_STATE=str(state))
-        for key in ("CLASS_CODE",):                   # secrets reach the hub through the state folder only
-            env.pop(key, None)
+        env.pop("CLASS_CODE", None)                   # secrets reach the hub through the state folder only
         if s.code:
             _write_code(s)
         log = open(state / "hub.log", "ab")
@@ -266,9 +265,7 @@ def _write_code(s: Settings) -> None:
     """CLASS_CODE, when the instructor chose one, kept in the state folder as the hub reads it (0600)."""
     path = s.state_folder() / "class-code"
     path.unlink(missing_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-    with os.fdopen(fd, "w") as out:
-        out.write(s.code + "\n")
+    write_secret(path, s.code)
 
 
 def _wait_http(url: str, seconds: int, what: str, log: Path | None = None) -> None:

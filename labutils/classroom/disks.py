@@ -9,25 +9,14 @@ Sparse files take only what is written, so a class of 30 at 20g each needs what 
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 from pathlib import Path
+
+from .settings import size_bytes
 
 LEARNER_UID = 1000
 """The learner in the lab image (class/lab.Dockerfile): both folders are theirs."""
 FOLDERS = ("work", "engine")
-
-
-def size_bytes(size: str) -> int:
-    """``20g`` -> bytes, as ``docker run --memory`` reads sizes.
-
-    Raises:
-        ValueError: not a size.
-    """
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?)b?\s*", size.lower())
-    if not match:
-        raise ValueError(f"{size!r} is not a size: write it as 20g, 512m or a number of bytes")
-    return int(float(match.group(1)) * 1024 ** " kmgt".index(match.group(2) or " "))
 
 
 def _run(*cmd: str) -> None:

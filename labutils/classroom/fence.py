@@ -65,8 +65,9 @@ def rules(s: Settings, hub: str, registry: str) -> dict[str, list[list[str]]]:
     }
 
 
-def install(s: Settings, registry: str) -> None:
-    """Write this class's chains anew and jump to them first from INPUT and DOCKER-USER.
+def install(s: Settings, hub: str, registry: str) -> None:
+    """Write this class's chains anew (the hub's API at ``hub``, the registry at ``registry``, ``host:port``) and
+    jump to them first from INPUT and DOCKER-USER.
 
     Raises:
         ClassError: iptables is missing or refuses (not root), or Docker has no DOCKER-USER chain.
@@ -76,10 +77,9 @@ def install(s: Settings, registry: str) -> None:
     if _ipt("-S", "DOCKER-USER", check=False).returncode != 0:
         raise ClassError("This engine has no DOCKER-USER chain (Docker's iptables rules are off?).",
                          "run dockerd with its iptables rules (the default), or CLASS_FENCE=0.")
-    from .deploy import reach
     remove(s)
     name, iface = chain(s.name), bridge_prefix(s.name) + "+"
-    for kind, body in rules(s, reach(s), registry).items():
+    for kind, body in rules(s, hub, registry).items():
         _ipt("-N", f"{name}-{kind}")
         for rule in body:
             _ipt("-A", f"{name}-{kind}", *rule)

@@ -22,6 +22,7 @@ import requests
 
 from ..errors import HttpFailed, InvalidArgument, LabError
 
+FAILED_START = "the lab's own lines are above; the instructor's copy is in the class's lab-logs folder."
 MOST_OUTPUT = 4 << 20
 """Characters of output read from a lab's kernel at most: a lab that prints more costs only its own answer."""
 
@@ -119,8 +120,7 @@ class Hub(_Client):
                 if not why:
                     raise
                 raise LabError(f"{name}'s lab did not start.", engine_said=why,
-                               hint="the lab's own lines are above; the instructor's copy is in the class's "
-                                    "lab-logs folder.") from None
+                               hint=FAILED_START) from None
         started = time.monotonic()
         while time.monotonic() < started + timeout:
             server = self.user(name).get("servers", {}).get("")
@@ -128,8 +128,7 @@ class Hub(_Client):
                 return server["url"]
             if server is None and time.monotonic() > started + 10:
                 raise LabError(f"{name}'s lab stopped while it started.", engine_said=self.spawn_failure(name),
-                               hint="the lab's own lines are above; the instructor's copy is in the class's "
-                                    "lab-logs folder.")
+                               hint=FAILED_START)
             time.sleep(2)
         raise LabError(f"{name}'s lab was not ready after {timeout:.0f} s.", hint="read the hub's log.")
 

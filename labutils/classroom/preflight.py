@@ -13,7 +13,7 @@ import stat
 import subprocess
 from pathlib import Path
 
-from .settings import ClassError, Settings
+from .settings import ClassError, Settings, size_bytes
 
 TUN = Path("/dev/net/tun")
 MIN_FREE = 10 << 30
@@ -109,7 +109,6 @@ def check(s: Settings, running: bool = False) -> list[str]:
         problems.append("Each learner's disk (CLASS_DISK) is an ext4 in a file, loop-mounted, and this machine has "
                         "no /dev/loop-control or no mkfs.ext4. Fix: `modprobe loop` and `apt-get install e2fsprogs`.")
     else:
-        from .disks import size_bytes
         room = shutil.disk_usage(s.state if s.state.exists() else s.state.parent).free
         notes.append(f"disks: CLASS_DISK={s.disk} per learner, sparse in {s.state / 'disks'} ({room / 2**30:.0f} GiB "
                      f"free there; {s.max_learners} full disks would take {s.max_learners * size_bytes(s.disk) / 2**30:.0f})")

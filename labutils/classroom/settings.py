@@ -23,6 +23,7 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import stat
 from dataclasses import dataclass
@@ -30,6 +31,29 @@ from pathlib import Path
 
 from ..settings import ROOT
 from . import LABEL, PART
+
+
+def size_bytes(size: str) -> int:
+    """``20g`` -> bytes, as ``docker run --memory`` reads sizes (k, m, g, t; a trailing b is allowed).
+
+    Raises:
+        ValueError: not a size.
+    """
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?)b?\s*", size.lower())
+    if not match:
+        raise ValueError(f"{size!r} is not a size: write it as 20g, 512m or a number of bytes")
+    return int(float(match.group(1)) * 1024 ** " kmgt".index(match.group(2) or " "))
+
+
+def write_secret(path: Path, text: str) -> None:
+    """Write ``text`` to a new file of mode 0600, never over a file or through a link that is already there.
+
+    Raises:
+        FileExistsError: something is at ``path``.
+    """
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(text + "\n")
 
 
 class ClassError(SystemExit):
@@ -111,7 +135,6 @@ class Settings:
                              "and passwords would cross the network in clear.",
                              "set CLASS_TLS_CERT and CLASS_TLS_KEY, or CLASS_INSECURE=1 on a network you trust.")
         try:
-            from .disks import size_bytes
             if size_bytes(self.disk) < 1 << 30:
                 raise ClassError(f"CLASS_DISK={self.disk} is under 1 GiB: the lab's bases alone need more.",
                                  "set it to 6g or more (the default is 20g).")
@@ -124,10 +147,8 @@ class Settings:
     @property
     def memory_bytes(self) -> int:
         """``4g`` -> 4 GiB, as ``docker run --memory`` reads it."""
-        units = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
-        text = self.memory.strip().lower().rstrip("b")
         try:
-            return int(float(text[:-1]) * units[text[-1]]) if text[-1:] in units else int(text)
+            return size_bytes(self.memory)
         except ValueError:
             raise ClassError(f"CLASS_MEMORY={self.memory!r} is not a size.", "write it as 4g, 512m or a number of bytes.") from None
 
@@ -173,15 +194,12 @@ class Settings:
         made), then read back; one readable by others, or not this user's, is refused."""
         path = self.state_folder() / name
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+            write_secret(path, secrets.token_urlsafe(length))
         except FileExistsError:
             st = os.lstat(path)
             if not stat.S_ISREG(st.st_mode) or st.st_uid != os.geteuid() or st.st_mode & 0o077:
                 raise ClassError(f"{path} is not a secret file of this user's with mode 0600.",
                                  f"remove {path}: make class makes it again.") from None
-        else:
-            with os.fdopen(fd, "w") as out:
-                out.write(secrets.token_urlsafe(length) + "\n")
         return path.read_text().strip()
 
     @property

@@ -91,25 +91,25 @@ def _blank(said: str) -> list[dict]:
             for t in TASKS.values() for whose, tag in (("reference", t.reference), ("yours", t.tag))]
 
 
-def _learner(hub: Hub, name: str, server: dict | None, check: bool, timeout: float) -> tuple[list[dict], str, str]:
-    """One learner's rows, progress and what went wrong; never raises for what their lab does."""
+def _learner(hub: Hub, name: str, server: dict | None, check: bool, timeout: float) -> tuple[list[dict], str]:
+    """One learner's rows (which say what went wrong) and progress; never raises for what their lab does."""
     if not (server and server.get("ready")):
-        return _blank("stopped"), "", "stopped"
+        return _blank("stopped"), ""
     try:
         lab = hub.lab(name)
         ran = lab.run(_OWN_VIEW.format(check=check), timeout=timeout)
         if not ran.ok:
-            return _blank(f"the lab's kernel failed: {ran.error[:80]}"), "", "kernel failed"
+            return _blank(f"the lab's kernel failed: {ran.error[:80]}"), ""
         rows = checked_rows(ran.stdout)
         found = lab.read("work/progress.json", most=1 << 20)
         progress = checked_progress(found.get("content") or "") if found is not None else ""
-        return rows or _blank("no lab images"), progress, ""
+        return rows or _blank("no lab images"), progress
     except Unfit as exc:
-        return _blank(f"the lab's answer was not used: {exc}"), "", "answer did not fit"
+        return _blank(f"the lab's answer was not used: {exc}"), ""
     except LabError as exc:
-        return _blank(f"the lab did not answer: {exc.message[:80]}"), "", "no answer"
+        return _blank(f"the lab did not answer: {exc.message[:80]}"), ""
     except Exception as exc:             # a lab that breaks the client in any other way: its own row says so
-        return _blank(f"the lab's answer broke the view: {type(exc).__name__}"), "", "answer broke the view"
+        return _blank(f"the lab's answer broke the view: {type(exc).__name__}"), ""
 
 
 def hub_view(url: str, token: str, check: bool = True, timeout: float = 300) -> pd.DataFrame:
@@ -136,7 +136,7 @@ def hub_view(url: str, token: str, check: bool = True, timeout: float = 300) -> 
         if user.get("admin"):
             continue
         name = user["name"]
-        rows, progress, _ = _learner(hub, name, user.get("servers", {}).get(""), check, timeout)
+        rows, progress = _learner(hub, name, user.get("servers", {}).get(""), check, timeout)
         frame = pd.DataFrame(rows).assign(learner=name, progress=progress, source=SOURCE)
         frames.append(frame.reindex(columns=[*COLUMNS, "progress", "source"]))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=[*COLUMNS, "progress", "source"])
