@@ -362,8 +362,14 @@ def status(s: Settings) -> None:
 def passwd(s: Settings, name: str) -> None:
     """The instructor resets ``name``'s password: a new one is printed, to hand to the learner, who changes it
     (``/hub/auth/change-password``); their work and images stay."""
+    import dbm
+
     from .auth import reset_password
-    new = reset_password(s.state_folder() / "passwords.dbm", name)
+    try:
+        new = reset_password(s.state_folder() / "passwords.dbm", name)
+    except (KeyError, *dbm.error) as exc:          # dbm.error is a tuple (one per dbm module)
+        raise ClassError(f"No password was reset: {exc}.",
+                         "check the name (the admin page lists the learners) and CLASS_STATE (the class's).") from None
     say(f"{name}'s new password (give it to them; they change it at {s.url}/hub/auth/change-password): {new}")
 
 

@@ -53,6 +53,8 @@ def check(s: Settings, running: bool = False) -> list[str]:
     """
     problems: list[str] = []
     notes: list[str] = []
+    if s.state.exists() or s.state.is_symlink():
+        s.state_folder()                  # one that is another's, open to others or a link stops here (ClassError)
     info = _engine_info()
     # the tun device: Docker copies the host's node (and its mode) into the lab; the lab's entry point, root for
     # that one step, gives its own copy to the learner, so a host node of mode 0600 is fine and stays unchanged
