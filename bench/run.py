@@ -24,7 +24,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 import labutils as lu  # noqa: E402
-from labutils import bases, buildkit, engine, lab, settings, standins  # noqa: E402
+from labutils import (
+    bases,
+    settings,  # noqa: E402
+)
+from labutils.backends.live import buildkit, engine
+from labutils.course import approaches
+from labutils.ops import standins
 
 PY = str(ROOT / ".venv" / "bin" / "python") if (ROOT / ".venv" / "bin" / "python").exists() else sys.executable
 NBVAL = ["-m", "pytest", "notebooks", "--nbval", "--nbval-sanitize-with", "notebooks/sanitize.cfg",
@@ -90,10 +96,10 @@ def build_vs_cli(n: int) -> list[Row]:
 def pattern_vs_multistage(n: int) -> list[Row]:
     """2. builder pattern vs multi-stage, cold and warm (same approach code as the summary notebook)."""
     rows: list[Row] = []
-    bp_, ms = lab.approach("builder pattern"), lab.approach("multi-stage to scratch")
+    bp_, ms = approaches.approach("builder pattern"), approaches.approach("multi-stage to scratch")
     for cache, nocache in (("cold", True), ("warm", False)):
-        a = [lab.build_approach(bp_, nocache=nocache)["seconds"] for _ in range(n)]
-        b = [lab.build_approach(ms, nocache=nocache)["seconds"] for _ in range(n)]
+        a = [approaches.build_approach(bp_, nocache=nocache)["seconds"] for _ in range(n)]
+        b = [approaches.build_approach(ms, nocache=nocache)["seconds"] for _ in range(n)]
         rows.append(say((f"builder pattern / multi-stage, {cache}", f"{statistics.median(a) / statistics.median(b):.2f} "
                          f"(builder pattern {fmt(a)}; multi-stage {fmt(b)})", "-", "-")))
     bp_folder = lu.write_exercise("builder-pattern", show=False)
@@ -107,10 +113,10 @@ def classic_vs_buildkit(n: int) -> list[Row]:
     """3. classic builder vs BuildKit."""
     if not buildkit.cli():
         return [("BuildKit / classic builder", "no docker CLI with BuildKit here", "-", "-")]
-    ms, rows = lab.approach("multi-stage to scratch"), []
+    ms, rows = approaches.approach("multi-stage to scratch"), []
     for cache, nocache in (("cold", True), ("warm", False)):
-        c = [lab.build_approach(ms, nocache=nocache)["seconds"] for _ in range(n)]
-        k = [lab.build_approach(ms, nocache=nocache, builder="buildkit")["seconds"] for _ in range(n)]
+        c = [approaches.build_approach(ms, nocache=nocache)["seconds"] for _ in range(n)]
+        k = [approaches.build_approach(ms, nocache=nocache, builder="buildkit")["seconds"] for _ in range(n)]
         rows.append(say((f"BuildKit / classic builder, multi-stage, {cache}",
                          f"{statistics.median(k) / statistics.median(c):.2f} (BuildKit {fmt(k)}; classic {fmt(c)})",
                          "-", "-")))

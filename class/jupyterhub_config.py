@@ -8,10 +8,10 @@ import sys
 from pathlib import Path
 
 from labutils.classroom import LABEL, PART
-from labutils.classroom.settings import Settings
+from labutils.classroom.settings import ClassSettings
 
 c = get_config()  # noqa: F821 (JupyterHub's config loader defines it)
-s = Settings.read()
+s = ClassSettings.read()
 env = os.environ
 state = s.state_folder()
 

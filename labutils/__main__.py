@@ -5,11 +5,11 @@ import argparse
 import os
 import sys
 
-from . import standins
-from .checkup import doctor, ready
-from .errors import InvalidArgument, LabError
-from .imageinfo import clean
-from .settings import settings
+from labutils.course.doctor import doctor, ready
+from labutils.errors import InvalidArgument, LabError
+from labutils.ops import standins
+from labutils.ops.images import clean
+from labutils.settings import settings
 
 
 def _doctor(args) -> int:
@@ -38,20 +38,20 @@ def _bases(args) -> int:
 
 def _bases_in_background(args) -> int:
     """make lab's first step: base images ready now, or being made while JupyterLab opens."""
-    from . import engine, making
-    from .bases import LAB_BASES, exists, standin_of
-    if not engine.answers():
+    from labutils.backends import answers
+    from labutils.bases import LAB_BASES, background, exists, required_standin
+    if not answers():
         print("No Docker Engine answered: the notebooks will run in recorded mode.")
         return 1
-    missing = [ref for ref in LAB_BASES if not exists(ref) and not exists(standin_of(ref))]
+    missing = [ref for ref in LAB_BASES if not exists(ref) and not exists(required_standin(ref))]
     if not missing:
         print("The lab's base images are ready.")
         return 0
-    if making.running():
-        print(f"The base images are already being made in the background (log: {making.log_path()}).")
+    if background.running():
+        print(f"The base images are already being made in the background (log: {background.log_file()}).")
         return 0
-    pid = making.start(["--offline"] if args.offline else [])
-    print(f"Making {', '.join(missing)} in the background (pid {pid}, log: {making.log_path()}): JupyterLab opens "
+    pid = background.start(["--offline"] if args.offline else [])
+    print(f"Making {', '.join(missing)} in the background (pid {pid}, log: {background.log_file()}): JupyterLab opens "
           "now; 00-setup shows their progress, and a build that needs one waits for it.")
     return 0
 
@@ -66,7 +66,7 @@ def _clean(args) -> int:
 
 
 def _reset(args) -> int:
-    from .exercises import reset_work
+    from labutils.course.exercises import reset_work
     code = _clean(args)
     for path in reset_work(dry_run=args.dry_run):
         print(f"{'would remove' if args.dry_run else 'removed'} {path}")
@@ -76,22 +76,22 @@ def _reset(args) -> int:
 def _run_all(args) -> int:
     import pandas as pd
 
-    from . import lab, plots
-    from .behaviour import behaves
+    from labutils.course import approaches, plots
+    from labutils.course.behaviour import behaves
     pd.set_option("display.width", 200)
     pd.set_option("display.max_columns", 20)
-    print(f"Building the lab's {len(lab.APPROACHES)} approaches, {args.repeats} times cold and warm each ...")
-    times = lab.measure(repeats=args.repeats)
+    print(f"Building the lab's {len(approaches.APPROACHES)} approaches, {args.repeats} times cold and warm each ...")
+    times = approaches.measure(repeats=args.repeats)
     failures = []
-    for a in lab.APPROACHES:
+    for a in approaches.APPROACHES:
         b = behaves(a.tag, a.exercise)
         print(f"[{'ok' if b.ok else '!!'}] {a.tag}: {b.said}")
         if not b.ok:
             failures.append(a.tag)
-    summary = lab.summary(times)
+    summary = approaches.summary(times)
     print("\nEvery approach, with the book's figures:\n" + summary.to_string(index=False))
-    print("\nBuild seconds (median, range):\n" + lab.spread(times).to_string(index=False))
-    print("\nBuilder pattern vs multi-stage:\n" + lab.versus(times).to_string())
+    print("\nBuild seconds (median, range):\n" + approaches.spread(times).to_string(index=False))
+    print("\nBuilder pattern vs multi-stage:\n" + approaches.versus(times).to_string())
     paths = [plots.save(plots.sizes(summary), "sizes"), plots.save(plots.build_times(times), "build-times")]
     times.to_csv(paths[0].parent / "build-times.csv", index=False)
     print("\nFigures: " + ", ".join(str(p) for p in paths))
@@ -111,24 +111,25 @@ def _read(path: str) -> str:
 def _class(args) -> int:
     import pandas as pd
 
-    from . import classview, plots
+    from labutils.classroom import shared_engine
+    from labutils.course import plots
     pd.set_option("display.width", 200)
     pd.set_option("display.max_columns", 20)
     if args.hub:
         token = args.token or os.environ.get("CLASS_VIEW_TOKEN") or _read(args.token_file)
-        from .classroom.view import hub_view, write_grades
+        from labutils.classroom.view import hub_view, write_grades
         view = hub_view(args.hub, token, check=not args.no_check)
         if args.csv:
             print(f"Grades: {write_grades(view, args.csv)}")
     else:
-        view = classview.class_view(check=not args.no_check)
+        view = shared_engine.class_view(check=not args.no_check)
     if view.empty:
         print("No learner has lab images here yet.")
         return 0
     shown = view[view["exists"].fillna(True).astype(bool)].drop(columns=["size_bytes"])
     print(f"{view['learner'].nunique()} learner(s); their lab images on this engine:")
     print(shown.to_string(index=False))
-    grid = classview.grid(view)
+    grid = shared_engine.grid(view)
     print("\nLearners x exercises:\n" + grid.to_string())
     ax = plots.class_grid(grid)
     path = args.figure or str(plots.save(ax, "class"))
@@ -139,8 +140,8 @@ def _class(args) -> int:
 
 
 def _record(args) -> int:
-    from . import record
-    return record.record_notebooks(args.notebooks, out=args.out, write_outputs=not args.no_outputs)
+    from labutils.course import record_notebooks
+    return record_notebooks.record_notebooks(args.notebooks, out=args.out, write_outputs=not args.no_outputs)
 
 
 def main(argv=None) -> int:
@@ -155,7 +156,7 @@ def main(argv=None) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m labutils",
-                                     description="Tools for the multi-stage Dockerfiles lab.")
+                                     description="Tools for the multi-stage Dockerfiles approaches.")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("doctor", help="check the engine and base images; exit 0 when the lab can run")
     p.set_defaults(func=_doctor)

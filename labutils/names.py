@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import socket
 
-from .settings import settings
+from labutils.settings import settings
 
 LABEL = "io.labutils.managed"
 """The one label every image and container labutils creates carries."""
@@ -69,20 +69,3 @@ def owns(found_labels: dict | None, tags) -> bool:
     tags (an image built FROM a labutils image inherits the labels, but not under that tag)."""
     found = found_labels or {}
     return mine(found) and found.get(REF_LABEL, "") in set(tags or [])
-
-
-def split_ref(ref: str) -> tuple[str, str]:
-    """``golang:1.15.6`` -> (``golang``, ``1.15.6``); digest refs keep their digest."""
-    if "@" in ref:
-        repo, digest = ref.split("@", 1)
-        return repo, "@" + digest
-    last = ref.rsplit("/", 1)[-1]
-    if ":" in last:
-        repo, tag = ref.rsplit(":", 1)
-        return repo, tag
-    return ref, "latest"
-
-
-def repository_name(ref: str) -> str:
-    """The short repository name: ``docker.io/library/golang:1.15`` -> ``golang``."""
-    return split_ref(ref)[0].rsplit("/", 1)[-1]

@@ -17,8 +17,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, Protocol, TypedDict
 
-from .buildcontext import file_digest
-from .util import cmd_text
+from labutils.util import cmd_text, file_digest
 
 # --- what crosses the seam ----------------------------------------------------------
 
@@ -137,20 +136,20 @@ class ServeInfo(TypedDict, total=False):
     seconds: float
 
 
-class HttpAnswer(TypedDict):
+class HttpAnswerFields(TypedDict):
     url: str
     status: int
     body: str
 
 
-class Server(Protocol):
+class ServerHandle(Protocol):
     """A served container as a backend hands it out: its info, its answers, its logs."""
 
     @property
     def info(self) -> ServeInfo:
         """URL, host port, container name and seconds to ready."""
 
-    def get(self, path: str, timeout: float = 5) -> HttpAnswer:
+    def get(self, path: str, timeout: float = 5) -> HttpAnswerFields:
         """GET ``path`` on the server."""
 
     def logs(self) -> str:
@@ -203,7 +202,7 @@ class Backend(Protocol):
         """``docker run --rm [--platform]``: exit code, output (the last ``LOG_LIMIT`` bytes) and seconds."""
 
     def serve(self, image: str, port: int, env: dict[str, str], ready_path: str, timeout: float,
-              host_port: int | None, platform: str | None = None) -> AbstractContextManager[Server]:
+              host_port: int | None, platform: str | None = None) -> AbstractContextManager[ServerHandle]:
         """``docker run -d -p``, ready when ``ready_path`` answers; removed when the block ends."""
 
     def copy_out(self, image: str, path: str, platform: str | None = None) -> CopyAnswer:

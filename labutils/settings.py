@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import SettingsError
+from labutils.errors import SettingsError
 
 ROOT = Path(__file__).resolve().parent.parent
 MODES = ("live", "recorded", "auto")

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from shared import EXERCISES, skip_or_fail
 
-import labutils as lu
-from labutils import engine
+from labutils import errors, names
+from labutils.backends.live import engine
 
 TEST_PREFIX = "lutest-"
 
@@ -31,7 +31,7 @@ def fresh_caches():
 
 
 def _labelled_containers(cli) -> set[str]:
-    return {c.id for c in cli.containers.list(all=True, ignore_removed=True, filters={"label": engine.LABEL})}
+    return {c.id for c in cli.containers.list(all=True, ignore_removed=True, filters={"label": names.LABEL})}
 
 
 @pytest.fixture(scope="session")
@@ -39,7 +39,7 @@ def live():
     """The engine's client; without one, skip, or fail where CI requires it."""
     try:
         return engine.client()
-    except lu.EngineUnavailable as exc:
+    except errors.EngineUnavailable as exc:
         skip_or_fail(f"no Docker Engine: {exc.message}")
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from labutils import buildkit
+from labutils.backends.live import buildkit
 from labutils.util import tar_bytes
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -83,7 +83,7 @@ class EngineProxy:
         import threading
         from urllib.parse import urlsplit
 
-        from labutils import engine
+        from labutils.backends.live import engine
         self.target = target or engine.engine_url()
         url = urlsplit(self.target)
         assert url.path != str(path), "the proxy must not forward to itself: make it before setting DOCKER_HOST"

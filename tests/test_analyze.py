@@ -9,7 +9,7 @@ import tarfile
 
 import pytest
 
-from labutils.analysis import analyze_archive
+from labutils.ops.analyze import analyze_archive
 from labutils.util import tar_bytes
 
 MB = 1_000_000

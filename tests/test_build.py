@@ -5,7 +5,7 @@ import pytest
 from shared import _need_buildkit, _to_oci, _write
 
 import labutils as lu
-from labutils import bases
+from labutils import bases, errors
 
 pytestmark = pytest.mark.engine
 T = "lutest-"
@@ -45,7 +45,7 @@ def test_warm_rebuild_comes_from_cache(live, exercise):
 
 def test_dockerfile_syntax_error(live, tmp_path):
     folder = _write(tmp_path / "bad", Dockerfile="FROMM scratch\n")
-    with pytest.raises(lu.BuildFailed) as info:
+    with pytest.raises(errors.BuildFailed) as info:
         lu.build(folder, T + "bad:syntax", quiet=True)
     assert "unknown instruction" in str(info.value).lower()
     assert "Dockerfile" in info.value.hint
@@ -54,7 +54,7 @@ def test_dockerfile_syntax_error(live, tmp_path):
 def test_copy_of_a_missing_file(live, exercise):
     folder = exercise("multi-stage")
     (folder / "welcome.go").unlink()
-    with pytest.raises(lu.BuildFailed) as info:
+    with pytest.raises(errors.BuildFailed) as info:
         lu.build(folder, T + "bad:copy", quiet=True)
     err = info.value
     assert err.step == 3 and err.instruction == "COPY welcome.go ."
@@ -64,7 +64,7 @@ def test_copy_of_a_missing_file(live, exercise):
 def test_go_compile_error_is_readable(live, exercise):
     folder = exercise("multi-stage")
     (folder / "welcome.go").write_text('package main\nimport "fmt"\nfunc main() {\n    fmt.Printn("hi")\n}\n')
-    with pytest.raises(lu.BuildFailed) as info:
+    with pytest.raises(errors.BuildFailed) as info:
         lu.build(folder, T + "bad:go", quiet=True)
     text = str(info.value)
     assert "step 4/" in text and "RUN go build -o welcome ." in text
@@ -73,7 +73,7 @@ def test_go_compile_error_is_readable(live, exercise):
 
 def test_unknown_base_image_without_standin(live, tmp_path):
     folder = _write(tmp_path / "unknown", Dockerfile="FROM labutils-no-such-image:1\nRUN true\n")
-    with pytest.raises(lu.BaseImageUnavailable) as info:
+    with pytest.raises(errors.BaseImageUnavailable) as info:
         lu.build(folder, T + "bad:base", quiet=True)
     assert "labutils-no-such-image:1" in str(info.value) and "stand-in" in info.value.hint
 
@@ -116,7 +116,7 @@ def test_buildkit_skips_the_stage_the_target_does_not_need(live, exercise):
 def test_buildkit_failure_names_the_step(live, tmp_path):
     _need_buildkit()
     (tmp_path / "Dockerfile").write_text("FROM golang:1.15.6\nRUN echo building && exit 3\n")
-    with pytest.raises(lu.BuildFailed) as info:
+    with pytest.raises(errors.BuildFailed) as info:
         lu.build(tmp_path, T + "kitfail:v1", builder="buildkit", quiet=True)
     e = info.value
     assert "RUN echo building && exit 3" in e.message and "exit code: 3" in e.engine_said
@@ -126,7 +126,7 @@ def test_buildkit_failure_names_the_step(live, tmp_path):
 
 
 def test_analyze_finds_the_deleted_file_in_both_layouts(live, tmp_path):
-    from labutils.analysis import analyze_archive
+    from labutils.ops.analyze import analyze_archive
     (tmp_path / "Dockerfile").write_text(
         "FROM alpine:latest\nRUN head -c 3000000 /dev/urandom > /big.bin\nRUN rm /big.bin\n")
     lu.build(tmp_path, T + "waste:v1", quiet=True)
@@ -145,5 +145,5 @@ def test_analyze_finds_the_deleted_file_in_both_layouts(live, tmp_path):
     assert other.layout == "oci"
     assert (other.wasted_bytes, other.efficiency) == (live_analysis.wasted_bytes, live_analysis.efficiency)
     assert other.layers["bytes"].tolist() == live_analysis.layers["bytes"].tolist()
-    with pytest.raises(lu.ImageNotFound):
+    with pytest.raises(errors.ImageNotFound):
         lu.analyze(T + "never-built:v1")

@@ -21,8 +21,7 @@ import pytest
 import requests
 from shared import ROOT
 
-from labutils import classview
-from labutils.classroom import fence
+from labutils.classroom import fence, shared_engine
 from labutils.classroom.hub import Hub
 from labutils.classroom.view import hub_view, write_grades
 from labutils.errors import HttpFailed, LabError
@@ -251,7 +250,7 @@ def test_the_class_view_lists_every_learner_with_their_true_state(klass):
     assert hub.lab("cyd").run(BREAK).stdout.strip() == "broken"
     hub.stop("bob")
     view = hub_view(klass.url, klass.token)
-    grid = classview.grid(view)
+    grid = shared_engine.grid(view)
     assert list(grid.index) == list(LEARNERS), grid
     assert set(grid.loc["ada"]) == {"reference works"}, grid.loc["ada"]
     assert set(grid.loc["bob"]) == {"stopped"}, grid.loc["bob"]
@@ -404,11 +403,11 @@ import pathlib
 startup = pathlib.Path.home() / ".ipython/profile_default/startup"
 startup.mkdir(parents=True, exist_ok=True)
 (startup / "00-lie.py").write_text(
-    "import json\\nfrom labutils import classview\\n"
+    "import json\\nfrom labutils.classroom import shared_engine\\n"
     "class _V:\\n    def to_json(self, orient):\\n"
     "        return json.dumps([{'exercise': 'multi-stage', 'whose': 'yours', 'image': 'x', 'exists': True,"
     " 'works': True}] * 1000)\\n"
-    "classview.class_view = lambda check=True: _V()\\n")
+    "shared_engine.class_view = lambda check=True: _V()\\n")
 print("lying")
 """
 
@@ -436,7 +435,7 @@ def test_a_learners_broken_or_lying_lab_costs_only_their_own_row_and_grades_come
     assert adas["exists"].any() and adas["progress"].iloc[0], "ada's rows survive bob's broken file"
     path = write_grades(view, tmp_path / "grades.csv")
     lines = path.read_text().splitlines()
-    assert lines[0].split(",")[0] == "learner" and len(lines[0].split(",")) == 1 + len(classview.TASKS)
+    assert lines[0].split(",")[0] == "learner" and len(lines[0].split(",")) == 1 + len(shared_engine.TASKS)
     rows = {line.split(",")[0]: line.split(",")[1:] for line in lines[1:]}
     assert set(rows) >= set(LEARNERS) and all(set(r) <= {"passed", "failed", "not attempted"} for r in rows.values())
     cli = subprocess.run([sys.executable, "-m", "labutils", "class", "--hub", klass.url, "--no-check",
@@ -508,7 +507,7 @@ def test_the_fence_lets_a_lab_reach_the_hub_and_registry_only(klass):
         listener.close()
     env = dict(os.environ, **klass.env)
     rules = subprocess.run([sys.executable, "-c", "from labutils.classroom import fence\n"
-                            "from labutils.classroom.settings import Settings\nprint(fence.listed(Settings.read()))"],
+                            "from labutils.classroom.settings import ClassSettings\nprint(fence.listed(ClassSettings.read()))"],
                            env=env, capture_output=True, text=True).stdout
     name = fence.chain(NAME)
     assert f"-A {name}-FWD -j DROP" in rules and f"-A {name}-IN -j DROP" in rules, rules

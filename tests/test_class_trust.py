@@ -14,17 +14,17 @@ import pandas as pd
 import pytest
 
 from labutils.classroom import fence
-from labutils.classroom.settings import ClassError, Settings
+from labutils.classroom.settings import ClassError, ClassSettings
 from labutils.classroom.view import Unfit, checked_progress, checked_rows, grades, write_grades
-from labutils.grading import TASKS
+from labutils.grading.checks import TASKS
 
 
-def settings(tmp_path, **env) -> Settings:
+def settings(tmp_path, **env) -> ClassSettings:
     base = {"CLASS_STATE": str(tmp_path / "state"), "CLASS_CONFIG": str(tmp_path / "none.env")}
     saved = dict(os.environ)
     try:
         os.environ.update({**base, **env})
-        return Settings.read()
+        return ClassSettings.read()
     finally:
         os.environ.clear()
         os.environ.update(saved)
@@ -90,7 +90,7 @@ def _rows(**change) -> list[dict]:
 
 def test_the_class_view_takes_only_answers_that_fit_its_schema():
     assert len(checked_rows("noise\n" + json.dumps(_rows()))) == 2 * len(TASKS)
-    from labutils.classview import COLUMNS
+    from labutils.classroom.shared_engine import COLUMNS
     as_the_lab_prints = pd.DataFrame(_rows(size_bytes=None, exists=False), columns=COLUMNS).to_json(orient="records")
     rows = checked_rows(as_the_lab_prints)           # class_view's own JSON: a size column with a gap is floats
     assert rows[1]["size_bytes"] == 2_000_000 and isinstance(rows[1]["size_bytes"], int)

@@ -12,7 +12,8 @@ import pytest
 from docker.errors import NotFound
 
 import labutils as lu
-from labutils import bases, engine, standins
+from labutils import bases, errors, names
+from labutils.ops import standins
 
 pytestmark = pytest.mark.engine
 from shared import ROOT, EngineProxy, golang_base, small_base
@@ -32,12 +33,12 @@ def test_kit_round_trip_into_a_cleaned_engine(live, tmp_path):
             return live.images.get(name) is not None
         except NotFound:
             return False
-    expected = list(dict.fromkeys(ref if here(ref) else bases.standin_for(ref) for ref in bases.LAB_BASES))
-    others = [bases.standin_of(ref, p) for p in standins.KIT_PLATFORMS for ref in bases.FOREIGN_BASES]
+    expected = list(dict.fromkeys(ref if here(ref) else bases.standin_name(ref) for ref in bases.LAB_BASES))
+    others = [bases.required_standin(ref, p) for p in standins.KIT_PLATFORMS for ref in bases.FOREIGN_BASES]
     expected += sorted(name for name in others if here(name))      # another platform's, where made here
     assert saved == expected, "each lab base as it is here: the real image, else its stand-in"
     # clean the engine of everything labutils made, stand-ins included (and nothing else)
-    for img in live.images.list(filters={"label": engine.LABEL}) + live.images.list(filters={"label": bases.STANDIN_LABEL}):
+    for img in live.images.list(filters={"label": names.LABEL}) + live.images.list(filters={"label": bases.STANDIN_LABEL}):
         for tag in img.tags:
             try:
                 live.images.remove(tag, force=True)
@@ -49,7 +50,7 @@ def test_kit_round_trip_into_a_cleaned_engine(live, tmp_path):
         assert lu.build(tmp_path, "lutest-pruned:v1", quiet=True).substitutions == {}
         assert live.images.get("golang:1.15.6")
     else:
-        with pytest.raises(lu.BaseImageUnavailable) as info:   # what a learner sees after `docker system prune -a`
+        with pytest.raises(errors.BaseImageUnavailable) as info:   # what a learner sees after `docker system prune -a`
             lu.build(tmp_path, "lutest-pruned:v1")
         assert "bases --offline" in info.value.hint and "--load kit.tar" in info.value.hint
     loaded = standins.load_kit(kit, quiet=True)
@@ -95,7 +96,7 @@ def test_reset_touches_only_its_namespace_and_keeps_the_bases(live, tmp_path):
 
 LEARNER = r"""
 import json, labutils as lu
-from labutils import results
+from labutils.course import book
 f = lu.write_exercise("multi-stage", show=False)
 built = lu.build(f, "welcome-optimized:v1", quiet=True)
 out = lu.run("welcome-optimized:v1").stdout
@@ -104,7 +105,7 @@ lu.build(fa, "activity:v1", dockerfile="Dockerfile.solution", quiet=True)
 with lu.serve("activity:v1") as server:
     port, body = server.host_port, server.get("/login").body
 print(json.dumps({"tag": built.tag, "out": out, "port": port, "body": body,
-                  "images": sorted(lu.images()["repository"]), "rows": len(results.compare()),
+                  "images": sorted(lu.images()["repository"]), "rows": len(book.compare()),
                   "ps": len(lu.ps())}))
 """
 
@@ -128,8 +129,8 @@ def test_eight_learners_at_once_on_one_engine(live, tmp_path):
             assert r["rows"] == 4 and r["ps"] == 0, "its own results log; no container left while it ran"
         tags = {t for i in live.images.list() for t in i.tags}
         assert all(f"{ns}/activity:v1" in tags for ns in names)
-        left = [c.name for c in live.containers.list(all=True, ignore_removed=True, filters={"label": engine.LABEL})
-                if c.labels.get(engine.NAMESPACE_LABEL) in names]
+        left = [c.name for c in live.containers.list(all=True, ignore_removed=True, filters={"label": names.LABEL})
+                if c.labels.get(names.NAMESPACE_LABEL) in names]
         assert left == []
     finally:
         for ns in names:
@@ -204,7 +205,7 @@ def test_an_engine_restarted_mid_lab_fails_fast_then_reconnects(live, tmp_path, 
         assert "repository" in lu.images().columns
         proxy.stop()                                      # the engine goes away mid-lab
         start = time.monotonic()
-        with pytest.raises(lu.EngineUnavailable) as info:
+        with pytest.raises(errors.EngineUnavailable) as info:
             lu.images()
         assert time.monotonic() - start < 10, "a vanished engine must fail fast, not hang"
         assert str(sock) in info.value.message and "DOCKER_HOST" in info.value.hint

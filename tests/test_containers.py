@@ -5,7 +5,8 @@ import pytest
 from shared import small_base
 
 import labutils as lu
-from labutils import engine
+from labutils import errors, names
+from labutils.backends.live import engine
 
 pytestmark = pytest.mark.engine
 T = "lutest-"
@@ -59,7 +60,7 @@ def test_serve_port_is_published_on_loopback_only(activity_images, live):
         bindings = c.attrs["HostConfig"]["PortBindings"]["8080/tcp"]
         # a local engine binds loopback only; a remote one (or one in another namespace) its host
         assert [b["HostIp"] for b in bindings] == ["127.0.0.1" if engine.binds_loopback() else "0.0.0.0"]
-        assert c.labels[engine.LABEL] == "true"
+        assert c.labels[names.LABEL] == "true"
 
 
 def test_glibc_binary_dies_on_alpine_standin(activity_images):
@@ -71,7 +72,7 @@ def test_glibc_binary_dies_on_alpine_standin(activity_images):
 
 def test_serve_of_a_container_that_exits_carries_its_logs(activity_images):
     broken, _ = activity_images
-    with pytest.raises(lu.ContainerFailed) as info:
+    with pytest.raises(errors.ContainerFailed) as info:
         with lu.serve(broken.tag, timeout=10):
             pass
     assert "no such file or directory" in str(info.value)
@@ -80,7 +81,7 @@ def test_serve_of_a_container_that_exits_carries_its_logs(activity_images):
 
 def test_server_that_never_gets_ready_times_out_and_is_removed(activity_images):
     _, fixed = activity_images
-    with pytest.raises(lu.ServerNotReady, match="did not answer") as info:
+    with pytest.raises(errors.ServerNotReady, match="did not answer") as info:
         with lu.serve(fixed.tag, port=9999, timeout=2):
             pass
     assert "Service started on port 8080" in str(info.value)
@@ -90,7 +91,7 @@ def test_requested_host_port_already_taken(activity_images):
     _, fixed = activity_images
     with lu.serve(fixed.tag) as first:                 # holds its port on whatever host the engine publishes on
         taken = first.host_port
-        with pytest.raises(lu.PortInUse, match=str(taken)) as info:
+        with pytest.raises(errors.PortInUse, match=str(taken)) as info:
             with lu.serve(fixed.tag, host_port=taken):
                 pass
         assert first.get("/").body == "<h1>Home Page</h1>"
@@ -108,7 +109,7 @@ def test_serve_removes_its_container_on_keyboard_interrupt(activity_images, live
 
 
 def test_run_timeout_kills_and_removes(live):
-    with pytest.raises(lu.RunTimeout, match="still running"):
+    with pytest.raises(errors.RunTimeout, match="still running"):
         lu.run(small_base(), ["sleep", "30"], timeout=1)
 
 

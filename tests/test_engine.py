@@ -8,7 +8,8 @@ import pytest
 from shared import _write, golang_base, small_base
 
 import labutils as lu
-from labutils import bases, engine
+from labutils import bases
+from labutils.backends.live import engine
 
 pytestmark = pytest.mark.engine
 T = "lutest-"

@@ -12,7 +12,8 @@ import pytest
 from shared import _write, small_base
 
 import labutils as lu
-from labutils import bases, engine
+from labutils import bases
+from labutils.backends.live import engine
 
 pytestmark = pytest.mark.engine
 T = "lutest-"
@@ -68,7 +69,7 @@ def test_serve_reaches_a_tcp_docker_host(tmp_path, monkeypatch):
 
 def test_each_size_is_named_for_what_it_is(live, tmp_path):
     """Unpacked everywhere; content and total exactly where the engine keeps compressed layers (containerd)."""
-    from labutils import stores
+    from labutils.backends.live import stores
     folder = _write(tmp_path / "sizes", Dockerfile=f"FROM {small_base()}\nRUN head -c 300000 /dev/urandom > /blob\n")
     built = lu.build(folder, T + "sizes:v1", quiet=True)
     table = lu.image_sizes(built.tag).set_index("kind")

@@ -16,7 +16,11 @@ from docker.errors import NotFound
 from shared import ROOT, EngineProxy, golang_base, small_base
 
 import labutils as lu
-from labutils import buildcontext, engine, results, settings, standins, yourturn
+from labutils import errors, names, settings
+from labutils.course import book
+from labutils.docker import buildcontext
+from labutils.grading import yourturn
+from labutils.ops import runlog, standins
 from labutils.settings import overridden
 
 pytestmark = pytest.mark.engine
@@ -83,7 +87,7 @@ def test_copy_sources_are_the_contexts_as_docker_resolves_them(live, tmp_path):
 
 def test_a_malformed_copy_is_a_build_failure_naming_its_line(live, tmp_path):
     (tmp_path / "Dockerfile").write_text('FROM scratch\nCOPY ["a.txt", \n')
-    with pytest.raises(lu.BuildFailed, match="Line 2 of Dockerfile") as info:
+    with pytest.raises(errors.BuildFailed, match="Line 2 of Dockerfile") as info:
         lu.build(tmp_path, "lutest-malformed:v1", quiet=True)
     assert "brackets" in info.value.hint
 
@@ -92,7 +96,7 @@ def test_a_source_that_climbs_out_is_the_engines_error_by_line(live, tmp_path):
     ctx, outside = _context(tmp_path)
     (ctx / "Dockerfile").write_text("FROM scratch\nCOPY ../outside/secret.txt /s\nCOPY out/secret.txt /t\n")
     with Opened(outside) as opened:
-        with pytest.raises(lu.BuildFailed) as info:
+        with pytest.raises(errors.BuildFailed) as info:
             lu.build(ctx, "lutest-climb:v1", quiet=True)
     assert not opened.seen
     assert info.value.step in (2, 3) and "COPY" in (info.value.instruction or "")
@@ -125,8 +129,8 @@ def test_large_files_are_hashed_in_chunks(tmp_path, monkeypatch):
 
 
 def test_two_writers_of_progress_lose_nothing(tmp_path):
-    code = ("import sys, labutils.tracking as t\n"
-            "for i in range(100): t.mark(f'{sys.argv[1]}-{i}: x', True)\n")
+    code = ("import sys, labutils.course.progress as t\n"
+            "for i in range(100): t.note(f'{sys.argv[1]}-{i}: x', True)\n")
     env = dict(os.environ, LABUTILS_WORK=str(tmp_path))
     procs = [subprocess.Popen([sys.executable, "-c", code, who], env={**env, "LABUTILS_NOTEBOOK": who})
              for who in ("one", "two")]
@@ -142,10 +146,10 @@ def test_a_torn_results_log_is_read_around(live, tmp_path, monkeypatch, capsys):
     assert lu.run(small_base(), ["true"]).ok                          # an empty log: no error, a row
     with open(log, "a") as fh:
         fh.write("run,,,lutest-half,12,0.5,,,\n" + "build,normal-build")  # a damaged row and a torn one
-    results._said.clear()
+    runlog._said.clear()
     assert lu.run(small_base(), ["true"]).ok
     assert "damaged row" in capsys.readouterr().err
-    frame = results.compare()
+    frame = book.compare()
     assert len(frame) == 2 and list(frame["kind"]) == ["run", "run"]
 
 
@@ -154,10 +158,10 @@ def test_clean_keeps_an_image_built_from_a_lab_image(live, tmp_path):
     lu.build(tmp_path, "lutest-parent:v1", quiet=True)
     child = tmp_path / "child"
     child.mkdir()
-    (child / "Dockerfile").write_text(f"FROM {engine.ref('lutest-parent:v1')}\nRUN echo theirs > /theirs\n")
+    (child / "Dockerfile").write_text(f"FROM {names.ref('lutest-parent:v1')}\nRUN echo theirs > /theirs\n")
     theirs, _ = live.images.build(path=str(child), tag="lutest-theirs:v1", rm=True)
     try:
-        assert theirs.labels.get(engine.LABEL) == "true", "the child inherits labutils' label"
+        assert theirs.labels.get(names.LABEL) == "true", "the child inherits labutils' label"
         removed = lu.clean()
         assert "lutest-parent:v1" in set(removed["name"]) and "lutest-theirs:v1" not in set(removed["name"])
         assert live.images.get("lutest-theirs:v1").id == theirs.id
@@ -189,7 +193,7 @@ def test_a_kit_with_another_image_loads_nothing(live, tmp_path):
     (tmp_path / "Dockerfile").write_text(f"FROM {base}\nRUN echo kit > /which\n")
     kit_side, _ = live.images.build(path=str(tmp_path), tag="lutest-victim:v1", rm=True)
     kit = tmp_path / "kit.tar"
-    from labutils.backend import backend
+    from labutils.backends import backend
     backend().save_images([base, "lutest-victim:v1"], kit)
     (tmp_path / "Dockerfile").write_text(f"FROM {base}\nRUN echo engine > /which\n")
     engine_side, _ = live.images.build(path=str(tmp_path), tag="lutest-victim:v1", rm=True)
@@ -230,14 +234,14 @@ def test_the_engine_lost_mid_build_and_mid_run(live, tmp_path, monkeypatch):
     try:
         timer = threading.Timer(2.0, proxy.stop)
         timer.start()
-        with pytest.raises(lu.EngineUnavailable, match="went away during") as info:
+        with pytest.raises(errors.EngineUnavailable, match="went away during") as info:
             lu.build(tmp_path, "lutest-lost:v1", nocache=True, quiet=True)
         assert "start it again" in info.value.hint
         timer.join()
         proxy = proxy.again()
         timer = threading.Timer(2.0, proxy.stop)
         timer.start()
-        with pytest.raises(lu.EngineUnavailable, match="went away during"):
+        with pytest.raises(errors.EngineUnavailable, match="went away during"):
             lu.run(base, ["sleep", "8"], timeout=60)
         timer.join()
         proxy = proxy.again()
@@ -286,7 +290,7 @@ def _image_id(live, tag: str) -> str | None:
 def test_reserved_namespaces_are_refused(monkeypatch):
     for name in ("library", "docker.io"):
         monkeypatch.setenv("LABUTILS_NAMESPACE", name)
-        with pytest.raises(lu.SettingsError, match="reserves"):
+        with pytest.raises(errors.SettingsError, match="reserves"):
             settings.settings()
 
 
@@ -317,18 +321,18 @@ def test_a_misbehaving_server_fails_only_its_own_row(live, tmp_path):
                                          "RUN CGO_ENABLED=0 go build -o main .\nFROM scratch\n"
                                          "COPY --from=builder /app/main /main\nCMD [\"/main\"]\n")
     with overridden(LABUTILS_NAMESPACE="lutest-hangs"):
-        lu.build(tmp_path, "activity:yours", labels={**engine.labels(), "io.labutils.exercise": "activity"},
+        lu.build(tmp_path, "activity:yours", labels={**names.labels(), "io.labutils.exercise": "activity"},
                  quiet=True)
         with lu.serve("activity:yours") as server:
             start = time.monotonic()
-            with pytest.raises(lu.HttpFailed, match="more than 1 MB"):
+            with pytest.raises(errors.HttpFailed, match="more than 1 MB"):
                 server.get("/login")
-            with pytest.raises(lu.HttpFailed, match="no answer in time"):
+            with pytest.raises(errors.HttpFailed, match="no answer in time"):
                 server.get("/contact", timeout=2)
             assert time.monotonic() - start < 30
     try:
-        from labutils import classview
-        view = classview.class_view()
+        from labutils.classroom import shared_engine
+        view = shared_engine.class_view()
         row = view[(view["learner"] == "lutest-hangs") & (view["whose"] == "yours")
                    & (view["exercise"] == "activity")].iloc[0]
         assert row["works"] is False or row["works"] == False  # noqa: E712

@@ -6,7 +6,7 @@ import sys
 import textwrap
 import time
 
-from labutils import making
+from labutils.bases import background
 
 HOLDER = textwrap.dedent("""
     import fcntl, sys, time
@@ -23,13 +23,13 @@ HOLDER = textwrap.dedent("""
 
 def test_wait_follows_the_background_job_until_it_ends(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("LABUTILS_WORK", str(tmp_path))
-    assert not making.running() and making.wait() is False, "nothing to wait for: returns at once"
+    assert not background.running() and background.wait() is False, "nothing to wait for: returns at once"
     holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(tmp_path / ".bases.lock"),
-                               str(making.log_path())], stdout=subprocess.PIPE, text=True)
+                               str(background.log_file())], stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline().strip() == "locked"
-    assert making.running()
+    assert background.running()
     started = time.monotonic()
-    assert making.wait(poll=0.2, why="the stand-in labutils-golang:1.15") is True
+    assert background.wait(poll=0.2, why="the stand-in labutils-golang:1.15") is True
     waited = time.monotonic() - started
     holder.wait(10)
     out = capsys.readouterr().out
@@ -37,19 +37,19 @@ def test_wait_follows_the_background_job_until_it_ends(tmp_path, monkeypatch, ca
     assert "Waiting for the stand-in labutils-golang:1.15: `make lab` is making the base images" in out, out
     assert "debootstrap bullseye ..." in out and "labutils-golang:1.15 built" in out, out
     holder.wait(10)
-    assert not making.running()
+    assert not background.running()
 
 
 def test_holding_takes_the_lock_after_the_other_maker(tmp_path, monkeypatch):
     monkeypatch.setenv("LABUTILS_WORK", str(tmp_path))
     holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(tmp_path / ".bases.lock"),
-                               str(making.log_path())], stdout=subprocess.PIPE, text=True)
+                               str(background.log_file())], stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline().strip() == "locked"
-    with making.holding():
-        assert "built" in making.log_path().read_text(), "the lock is only had once the other maker is done"
-        probe = subprocess.run([sys.executable, "-c", "from labutils import making; print(making.running())"],
+    with background.holding():
+        assert "built" in background.log_file().read_text(), "the lock is only had once the other maker is done"
+        probe = subprocess.run([sys.executable, "-c", "from labutils.bases import background; print(background.running())"],
                                env={"LABUTILS_WORK": str(tmp_path), "PATH": "/usr/bin:/bin"},
-                               capture_output=True, text=True, cwd=str(making.settings().data.parent))
+                               capture_output=True, text=True, cwd=str(background.settings().data.parent))
         assert probe.stdout.strip() == "True", probe.stderr
     holder.wait(10)
-    assert not making.running()
+    assert not background.running()

@@ -7,6 +7,7 @@ import sys
 import pytest
 
 import labutils as lu
+from labutils import errors
 
 T = "lutest-"
 
@@ -17,7 +18,7 @@ T = "lutest-"
 
 def test_wrong_target_names_the_stages(live, exercise):
     folder = exercise("multi-stage")
-    with pytest.raises(lu.BuildFailed, match="no stage") as info:
+    with pytest.raises(errors.BuildFailed, match="no stage") as info:
         lu.build(folder, T + "bad:target", target="buidler", quiet=True)
     assert "builder" in info.value.hint
 
@@ -32,9 +33,9 @@ def test_empty_build_context(live, tmp_path):
 @pytest.mark.parametrize("mode", ["live", "auto"])
 def test_no_engine_says_what_to_do(tmp_path, mode):
     """Live, or auto with no recording to fall back on: the first call says what to do."""
-    code = ("import labutils as lu\n"
+    code = ("import labutils as lu\nfrom labutils import errors\n"
             "try:\n    lu.images()\n"
-            "except lu.EngineUnavailable as e:\n    print('OK', e)\n")
+            "except errors.EngineUnavailable as e:\n    print('OK', e)\n")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
                           env={"DOCKER_HOST": f"unix://{tmp_path}/dead.sock", "PATH": "/usr/bin:/bin",
                                "LABUTILS_MODE": mode, "LABUTILS_RECORDING": str(tmp_path / "no-recording")},
@@ -44,10 +45,11 @@ def test_no_engine_says_what_to_do(tmp_path, mode):
 
 
 def test_compare_puts_the_book_beside_our_rows(monkeypatch, tmp_path):
-    from labutils import results
+    from labutils.course import book
+    from labutils.ops import runlog
     monkeypatch.setenv("LABUTILS_WORK", str(tmp_path))
-    monkeypatch.setattr(results, "describe", lambda: {"mode": "live", "engine_version": "test"})
-    results.log_row("build", "welcome:v1", exercise="normal-build", seconds=1.0, size_bytes=10, steps_run=5,
+    monkeypatch.setattr(runlog, "describe", lambda: {"mode": "live", "engine_version": "test"})
+    runlog.log_row("build", "welcome:v1", exercise="normal-build", seconds=1.0, size_bytes=10, steps_run=5,
                    steps_cached=0, builder="classic")
-    row = results.compare().iloc[0]
+    row = book.compare().iloc[0]
     assert (row.book_mb, row.approach, row.cache) == (805, "normal build", "cold")

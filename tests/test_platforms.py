@@ -12,7 +12,9 @@ import pytest
 from shared import _need_buildkit
 
 import labutils as lu
-from labutils import platforms
+from labutils import errors
+from labutils.docker import platforms
+from labutils.ops import images, multiplatform
 
 T = "lutest-"
 WELCOME = "Welcome to multi-stage Docker builds"
@@ -27,7 +29,7 @@ def test_a_platform_is_written_as_docker_writes_it(good):
 
 @pytest.mark.parametrize("bad", ["arm64", "linux", "Linux/AMD64", "linux/arm64/v8/x", "", 64])
 def test_a_platform_docker_would_not_read_is_refused_with_how_to_write_it(bad):
-    with pytest.raises(lu.InvalidArgument) as caught:
+    with pytest.raises(errors.InvalidArgument) as caught:
         platforms.checked(bad)
     assert "linux/arm64" in caught.value.hint
 
@@ -42,12 +44,12 @@ def test_the_elf_header_names_the_machine():
     assert platforms.elf_machine(_elf(0x3E)) == "x86-64"
     assert platforms.elf_machine(_elf(0xB7)) == "AArch64"
     assert platforms.elf_machine(_elf(0x16, little=False)) == "S390"
-    with pytest.raises(lu.InvalidArgument):
+    with pytest.raises(errors.InvalidArgument):
         platforms.elf_machine(b"#!/bin/sh\necho not elf\n")
 
 
 def test_the_build_command_says_the_platform(tmp_path):
-    from labutils.building import _command
+    from labutils.ops.build import _command
     df = tmp_path / "Dockerfile"
     assert "--platform linux/arm64" in _command("x:1", df, tmp_path, None, "buildkit", "linux/arm64")
     assert "--platform" not in _command("x:1", df, tmp_path, None, "buildkit")
@@ -73,8 +75,8 @@ def test_one_dockerfile_cross_compiles_small_images_for_amd64_and_arm64(live, ex
     folder = exercise("multi-platform")
     made = {p: lu.build(folder, f"{T}cross:{p.split('/')[1]}", platform=p, builder="buildkit", quiet=True)
             for p in ("linux/amd64", "linux/arm64")}
-    assert lu.binary_machine(made["linux/amd64"].tag, "/myapp/welcome") == "x86-64"
-    assert lu.binary_machine(made["linux/arm64"].tag, "/myapp/welcome") == "AArch64"
+    assert multiplatform.binary_machine(made["linux/amd64"].tag, "/myapp/welcome") == "x86-64"
+    assert multiplatform.binary_machine(made["linux/arm64"].tag, "/myapp/welcome") == "AArch64"
     for p, result in made.items():
         binary = lu.file_size(result.tag, "/myapp/welcome")
         assert binary <= lu.image_size(result.tag) < binary + 64 * 1024, \
@@ -97,10 +99,10 @@ def test_the_arm64_image_prints_the_welcome_line_under_emulation(live, exercise)
 @pytest.mark.engine
 def test_a_platform_docker_cannot_read_stops_before_anything_is_built(live, exercise):
     folder = exercise("multi-platform")
-    with pytest.raises(lu.InvalidArgument):
+    with pytest.raises(errors.InvalidArgument):
         lu.build(folder, T + "cross:bad", platform="arm64", builder="buildkit", quiet=True)
     assert not lu.image_exists(T + "cross:bad")
-    with pytest.raises(lu.InvalidArgument):
+    with pytest.raises(errors.InvalidArgument):
         lu.run("anything:v1", platform="arm")
 
 
@@ -110,7 +112,7 @@ def test_running_an_image_for_a_platform_it_lacks_says_so_not_that_it_is_missing
     own = platforms.native()
     other = "linux/arm64" if own != "linux/arm64" else "linux/amd64"
     made = lu.build(exercise("multi-platform"), T + "own:v1", platform=own, builder="buildkit", quiet=True)
-    with pytest.raises(lu.InvalidArgument) as caught:     # 20.10 and 28.5 on either store refuse it
+    with pytest.raises(errors.InvalidArgument) as caught:     # 20.10 and 28.5 on either store refuse it
         lu.run(made.tag, platform=other)
     assert f"holds no {other} image" in caught.value.message and "platform=" in caught.value.hint
     assert lu.ps().empty
@@ -144,10 +146,10 @@ def test_each_stage_is_resolved_for_the_platform_it_is_built_for(tmp_path):
 def test_another_platforms_stand_ins_have_tags_of_their_own(monkeypatch):
     from labutils import bases
     monkeypatch.setattr(platforms, "native", lambda: "linux/amd64")
-    assert bases.standin_for("golang:1.15.6", "linux/arm64") == "labutils-golang:1.15-arm64"
-    assert bases.standin_for("golang:1.15.6-alpine", "linux/arm64") == "labutils-golang:1.15-musl-arm64"
-    assert bases.standin_for("alpine:latest", "linux/arm/v7") == "labutils-alpine:musl-armv7"
-    assert bases.standin_for("golang:1.15.6", "linux/amd64") == bases.standin_for("golang:1.15.6") == bases.GOLANG
+    assert bases.standin_name("golang:1.15.6", "linux/arm64") == "labutils-golang:1.15-arm64"
+    assert bases.standin_name("golang:1.15.6-alpine", "linux/arm64") == "labutils-golang:1.15-musl-arm64"
+    assert bases.standin_name("alpine:latest", "linux/arm/v7") == "labutils-alpine:musl-armv7"
+    assert bases.standin_name("golang:1.15.6", "linux/amd64") == bases.standin_name("golang:1.15.6") == bases.GOLANG
     # another platform's alpine is fetched from its own bullseye (the one root made under QEMU)
     assert bases.recipe("labutils-alpine:musl-arm64", "linux/arm64") == ("alpine.Dockerfile",
                                                                          "labutils-debian:bullseye-arm64")
@@ -158,9 +160,9 @@ def test_several_platforms_are_one_build_argument_only_where_allowed():
     assert platforms.checked("linux/amd64,linux/arm64", several=True) == "linux/amd64,linux/arm64"
     for bad, several in (("linux/amd64,linux/arm64", False), ("linux/arm64,linux/arm64", True),
                          ("linux/amd64,", True)):
-        with pytest.raises(lu.InvalidArgument):
+        with pytest.raises(errors.InvalidArgument):
             platforms.checked(bad, several=several)
-    assert lu.platform_tag("welcome:v1", "linux/arm/v7") == "welcome:v1-armv7"
+    assert multiplatform.platform_tag("welcome:v1", "linux/arm/v7") == "welcome:v1-armv7"
 
 
 def test_cross_vs_emulated_gives_the_ratio_of_medians_and_its_range():
@@ -183,7 +185,7 @@ ARM = "linux/arm64"
 def _need_arm64_bases():
     _need_arm64_emulation()
     from labutils import bases
-    if platforms.native() != ARM and not all(bases.exists(bases.standin_of(ref, ARM)) for ref in bases.FOREIGN_BASES):
+    if platforms.native() != ARM and not all(bases.exists(bases.required_standin(ref, ARM)) for ref in bases.FOREIGN_BASES):
         _missing("the linux/arm64 stand-ins are not made: run `make bases-other`")
 
 
@@ -196,7 +198,7 @@ def test_the_emulated_build_runs_the_go_toolchain_of_the_target_platform(live, e
                         builder="buildkit", quiet=True)
     if not lu.image_exists("golang:1.15.6") or emulated.substitutions:
         assert emulated.substitutions == {"golang:1.15.6": "labutils-golang:1.15-arm64"}
-    assert lu.binary_machine(emulated.tag, "/myapp/welcome", platform=ARM) == "AArch64"
+    assert multiplatform.binary_machine(emulated.tag, "/myapp/welcome", platform=ARM) == "AArch64"
     ran = lu.run(emulated.tag, platform=ARM)
     assert ran.ok and WELCOME in ran.stdout, ran
 
@@ -207,7 +209,7 @@ def test_build_platforms_makes_what_this_engines_store_can_hold(live, exercise):
     _need_arm64_emulation()
     folder = exercise("multi-platform")
     made = lu.build_platforms(folder, T + "multi:v1", quiet=True)
-    store = lu.inspect(made[0].tag)["store"]
+    store = images.inspect(made[0].tag)["store"]
     if store == "containerd":
         assert [r.tag for r in made] == [T + "multi:v1"], "the containerd store holds both platforms in one tag"
     else:
@@ -223,15 +225,15 @@ def test_build_platforms_makes_what_this_engines_store_can_hold(live, exercise):
 @pytest.mark.engine
 def test_one_build_of_two_platforms_is_refused_up_front_where_a_tag_holds_one(live, exercise):
     folder = exercise("multi-platform")
-    with pytest.raises(lu.InvalidArgument) as caught:
+    with pytest.raises(errors.InvalidArgument) as caught:
         lu.build(folder, T + "multi:classic", platform="linux/amd64,linux/arm64", quiet=True)
     assert "builder='buildkit'" in caught.value.hint
     other = "linux/arm64" if platforms.native() != "linux/arm64" else "linux/amd64"
-    with pytest.raises(lu.InvalidArgument):
+    with pytest.raises(errors.InvalidArgument):
         lu.build(exercise("normal-build"), T + "other:classic", platform=other, quiet=True)
-    from labutils.backend import backend
+    from labutils.backends import backend
     if backend().describe()["store"] != "containerd":
-        with pytest.raises(lu.InvalidArgument) as caught:
+        with pytest.raises(errors.InvalidArgument) as caught:
             lu.build(folder, T + "multi:one", platform="linux/amd64,linux/arm64", builder="buildkit", quiet=True)
         assert "one platform per tag" in caught.value.message
         assert not lu.image_exists(T + "multi:one")
@@ -240,9 +242,9 @@ def test_one_build_of_two_platforms_is_refused_up_front_where_a_tag_holds_one(li
 @pytest.mark.engine
 def test_a_platform_with_no_base_here_says_how_to_make_one(live, exercise):
     folder = exercise("normal-build")
-    with pytest.raises((lu.BaseImageUnavailable, lu.BuildFailed)) as caught:
+    with pytest.raises((errors.BaseImageUnavailable, errors.BuildFailed)) as caught:
         lu.build(folder, T + "riscv:v1", platform="linux/riscv64", builder="buildkit", quiet=True)
-    if isinstance(caught.value, lu.BaseImageUnavailable):        # no registry answered (a registry: BuildKit's own error)
+    if isinstance(caught.value, errors.BaseImageUnavailable):        # no registry answered (a registry: BuildKit's own error)
         assert "bases --offline --platform linux/riscv64" in caught.value.hint
     assert not lu.image_exists(T + "riscv:v1")
 
@@ -258,7 +260,7 @@ def test_the_lessons_of_notebooks_01_to_05_hold_on_arm64(live, exercise):
                         builder="buildkit", **kw)
 
     normal = built("normal-build", "arm-welcome:v1")                                       # 01
-    assert lu.binary_machine(normal.tag, "/myapp/welcome", platform=ARM) == "AArch64"
+    assert multiplatform.binary_machine(normal.tag, "/myapp/welcome", platform=ARM) == "AArch64"
     assert lu.run(normal.tag, platform=ARM).stdout == WELCOME + "\n"
     assert normal.size > 300e6
     pattern = exercise("builder-pattern")                                                  # 02, as build.sh does
@@ -293,7 +295,7 @@ def test_the_lessons_of_notebooks_01_to_05_hold_on_arm64(live, exercise):
 
 
 def test_the_books_figures_are_amd64_figures_and_another_platform_says_so():
-    from labutils.results import BOOK_PLATFORM, beside_book
+    from labutils.course.book import BOOK_PLATFORM, beside_book
     assert BOOK_PLATFORM == "linux/amd64"
     same = beside_book("welcome:v1", 805_000_000)
     assert same["ours / book"] == 1.0 and same["why"] == ""

@@ -13,7 +13,7 @@ from shared import ROOT, small_base
 from test_faults import Opened, _context
 
 import labutils as lu
-from labutils import yourturn
+from labutils.grading import yourturn
 
 pytestmark = pytest.mark.engine
 

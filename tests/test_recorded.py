@@ -17,8 +17,10 @@ import pytest
 from shared import ROOT
 
 import labutils as lu
-from labutils import engine, lab, results
-from labutils.backend import backend
+from labutils import errors
+from labutils.backends import backend
+from labutils.backends.live import engine
+from labutils.course import approaches, book
 
 RECORDED = ROOT / "data" / "recorded"
 
@@ -92,7 +94,7 @@ def test_the_lab_replays_without_touching_an_engine(recorded, capsys, monkeypatc
     assert "Successfully tagged welcome-runtime:v1" in err.out, "the recorded build log is printed again"
     banners = [line for line in err.err.splitlines() if line.startswith("[labutils]")]
     assert len(banners) == 4 and all("recorded" in b and "no engine was used" in b for b in banners)
-    assert results.compare().query("tag == 'welcome-runtime:v1'")["mode"].eq("recorded").all()
+    assert book.compare().query("tag == 'welcome-runtime:v1'")["mode"].eq("recorded").all()
 
 
 def test_the_copied_binary_is_the_recorded_one(recorded, monkeypatch):
@@ -115,7 +117,7 @@ def test_serve_answers_the_recorded_pages_only(recorded, monkeypatch):
         assert server.recorded
         assert [server.get(p).body for p in ("/", "/contact", "/login")] == [
             "<h1>Home Page</h1>", "<h1>Contact Us</h1>", "<h1>Login Page</h1>"]
-        with pytest.raises(lu.RecordingMissing, match="GET /admin"):
+        with pytest.raises(errors.RecordingMissing, match="GET /admin"):
             server.get("/admin")
     assert lu.ps().empty and lu.ps().attrs["recorded"]
 
@@ -124,10 +126,10 @@ def test_a_changed_file_is_refused_and_named(recorded, monkeypatch):
     monkeypatch.setenv("LABUTILS_NOTEBOOK", "01-normal-build")
     folder = lu.write_exercise("normal-build", show=False)
     (folder / "welcome.go").write_text((folder / "welcome.go").read_text().replace("Welcome", "Hello"))
-    with pytest.raises(lu.RecordingMissing) as info:
+    with pytest.raises(errors.RecordingMissing) as info:
         lu.build(folder, "welcome:v1")
     assert "welcome.go differs" in info.value.message and "overwrite=True" in info.value.hint
-    with pytest.raises(lu.RecordingMissing, match="last built in this session from files"):
+    with pytest.raises(errors.RecordingMissing, match="last built in this session from files"):
         lu.run("welcome:v1")
     lu.write_exercise("normal-build", overwrite=True, show=False)
     assert lu.build(folder, "welcome:v1", quiet=True).recorded
@@ -135,10 +137,10 @@ def test_a_changed_file_is_refused_and_named(recorded, monkeypatch):
 
 def test_an_unrecorded_call_says_so(recorded, monkeypatch):
     monkeypatch.setenv("LABUTILS_NOTEBOOK", "01-normal-build")
-    with pytest.raises(lu.RecordingMissing) as info:
+    with pytest.raises(errors.RecordingMissing) as info:
         lu.run("nobody-built-this:v1")
     assert "Nearest recorded run(): image was 'welcome:v1', now 'nobody-built-this:v1'" in info.value.message
-    with pytest.raises(lu.EngineUnavailable, match="recorded mode"):
+    with pytest.raises(errors.EngineUnavailable, match="recorded mode"):
         backend().save_images(["welcome:v1"], "kit.tar")
     assert lu.clean().empty
 
@@ -148,7 +150,7 @@ def test_asking_more_often_than_recorded_says_so(recorded, monkeypatch):
     monkeypatch.setenv("LABUTILS_NOTEBOOK", "01-normal-build")
     first, second = lu.run("welcome:v1"), lu.run("welcome:v1")
     assert first.stdout == second.stdout == "Welcome to multi-stage Docker builds\n"
-    with pytest.raises(lu.RecordingMissing, match="holds it 2 times in 01-normal-build, and this is time 3") as info:
+    with pytest.raises(errors.RecordingMissing, match="holds it 2 times in 01-normal-build, and this is time 3") as info:
         lu.run("welcome:v1")
     assert "restart the kernel" in info.value.hint.lower()
 
@@ -156,7 +158,7 @@ def test_asking_more_often_than_recorded_says_so(recorded, monkeypatch):
 def test_measure_replays_every_repeat(recorded, monkeypatch):
     monkeypatch.setenv("LABUTILS_NOTEBOOK", "06-summary")
     times = lu.measure(repeats=3, quiet=True)
-    assert len(times) == 3 * 2 * len(lab.APPROACHES)
+    assert len(times) == 3 * 2 * len(approaches.APPROACHES)
     assert times.attrs["recorded"]
     cold = times[times["cache"] == "cold"]
     assert (cold["steps_cached"] == 0).all() and (times[times["cache"] == "warm"]["steps_cached"] > 0).all()
@@ -166,7 +168,7 @@ def test_measure_replays_every_repeat(recorded, monkeypatch):
 def test_recorded_mode_without_a_recording(monkeypatch, tmp_path):
     monkeypatch.setenv("LABUTILS_MODE", "recorded")
     monkeypatch.setenv("LABUTILS_RECORDING", str(tmp_path / "none"))
-    with pytest.raises(lu.RecordingMissing, match="no recording") as info:
+    with pytest.raises(errors.RecordingMissing, match="no recording") as info:
         lu.run("welcome:v1")
     assert "labutils record" in info.value.hint
 
@@ -179,7 +181,7 @@ def test_auto_mode_falls_back_to_the_recording_only_without_an_engine(monkeypatc
     monkeypatch.setenv("LABUTILS_RECORDING", str(tmp_path / "none"))
     engine.reset_caches()
     assert engine.mode() == "live"
-    with pytest.raises(lu.EngineUnavailable, match="dead.sock"):
+    with pytest.raises(errors.EngineUnavailable, match="dead.sock"):
         engine.client()
 
 

@@ -8,7 +8,8 @@ import sys
 import pytest
 
 import labutils as lu
-from labutils import engine, results
+from labutils.backends.live import engine
+from labutils.course import book
 
 pytestmark = pytest.mark.engine
 T = "lutest-"
@@ -26,7 +27,7 @@ def test_results_log_has_a_row_per_build_run_and_serve(live, exercise, monkeypat
     server = lu.build(exercise("activity"), T + "activity:log", dockerfile="Dockerfile.solution", quiet=True)
     with lu.serve(server.tag):
         pass
-    log = results.compare()
+    log = book.compare()
     assert list(log["kind"]) == ["build", "run", "build", "serve"]
     row = log.iloc[0]
     assert (row.exercise, row.tag, row.size_bytes) == ("multi-stage", built.tag, built.size)

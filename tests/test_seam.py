@@ -15,9 +15,9 @@ import inspect
 import pytest
 
 from labutils import seam
-from labutils.live import Live
-from labutils.recorded import Recorded
-from labutils.recorder import Recorder
+from labutils.backends.live.backend import Live
+from labutils.backends.replay.recorder import Recorder
+from labutils.backends.replay.replayer import Recorded
 from labutils.settings import overridden
 
 BACKENDS = [Live, Recorded, Recorder]
@@ -152,7 +152,7 @@ def test_what_the_recorder_stores_the_recorded_backend_replays(call, tmp_path):
             again = getattr(replay, call)(*args)
     expected = seam.KEYS.get(call) and first
     if call == "save":
-        from labutils import archive
+        from labutils.docker import archive
         expected = archive.reduce(first)
     assert again == expected, f"{call}: recorded {expected!r}, replayed {again!r}"
 

@@ -20,7 +20,7 @@ import requests
 from shared import ROOT
 from test_class import class_env
 
-from labutils import classview
+from labutils.classroom import shared_engine
 from labutils.classroom.hub import Hub
 from labutils.classroom.view import hub_view
 
@@ -170,7 +170,7 @@ def test_no_learner_reaches_a_nodes_engine_or_another_learners_lab(swarm):
 
 def test_the_class_view_sees_every_learner_on_every_node(swarm):
     view = hub_view(swarm.url, swarm.token)
-    grid = classview.grid(view)
+    grid = shared_engine.grid(view)
     assert list(grid.index) == list(LEARNERS), grid
     for name in LEARNERS:
         assert grid.loc[name, "normal-build"] == "reference works", grid.loc[name]

@@ -6,8 +6,12 @@ import json
 import pytest
 
 import labutils as lu
-from labutils import bases, buildkit, classic, engine, recfile
-from labutils.building import _hint
+from labutils import bases, errors, names, util
+from labutils.backends.live import engine
+from labutils.backends.replay import recording
+from labutils.docker import buildlog
+from labutils.ops import runlog
+from labutils.ops.build import _hint
 
 
 @pytest.mark.parametrize("size, shown", [
@@ -28,15 +32,15 @@ def test_split_ref(ref, repo, tag):
 def test_standins_never_take_official_names():
     for official, sub in bases.STANDINS.items():
         assert bases.repository_name(sub) != official
-    assert bases.standin_for("docker.io/library/golang:1.15.6") == bases.GOLANG
-    assert bases.standin_for("alpine:latest") == bases.ALPINE
-    assert bases.standin_for("node:20") is None
+    assert bases.standin_name("docker.io/library/golang:1.15.6") == bases.GOLANG
+    assert bases.standin_name("alpine:latest") == bases.ALPINE
+    assert bases.standin_name("node:20") is None
 
 
 def test_classic_log_splits_and_times_steps():
     lines = ["Step 1/3 : FROM golang:1.15.6", " ---> abc", "Step 2/3 : COPY welcome.go .", " ---> Using cache",
              " ---> def", "Step 3/3 : RUN go build -o welcome .", " ---> Running in 123"]
-    steps, failing = classic.steps(lines, [float(t) for t in range(len(lines))], 10.0)
+    steps, failing = buildlog.classic_steps(lines, [float(t) for t in range(len(lines))], 10.0)
     assert failing["instruction"] == "RUN go build -o welcome ."
     assert [(s["number"], s["cached"], s["seconds"]) for s in steps] == [(1, False, 2.0), (2, True, 3.0),
                                                                          (3, False, 5.0)]
@@ -56,18 +60,18 @@ Successfully tagged welcome-runtime:v1"""
 
 def test_steps_are_numbered_as_the_learners_file():
     """labutils' own LABEL step is not the learner's: a two-line Dockerfile shows steps 1/2 and 2/2."""
-    view = classic.View(labels=1)
+    view = buildlog.ClassicView(labels=1)
     shown = [s for s in (view.line(t) for t in CLASSIC_WITH_LABEL.splitlines()) if s is not None]
     assert shown[0] == "Step 1/2 : FROM scratch" and shown[2] == "Step 2/2 : COPY welcome ."
     assert not any("LABEL" in s or "1c2826a59f70" in s for s in shown)
     assert shown[-2:] == ["Successfully built 9a3742ff2a97", "Successfully tagged welcome-runtime:v1"]
     lines = CLASSIC_WITH_LABEL.splitlines()
-    steps, _ = classic.steps(lines, [0.0] * len(lines), 1.0)
+    steps, _ = buildlog.classic_steps(lines, [0.0] * len(lines), 1.0)
     assert [s["instruction"] for s in steps] == ["FROM scratch", "COPY welcome ."]
 
 
 def test_colour_codes_are_stripped_from_build_output():
-    assert lu.util.strip_ansi("\x1b[91m# command-line-arguments\n\x1b[0m") == "# command-line-arguments\n"
+    assert util.strip_ansi("\x1b[91m# command-line-arguments\n\x1b[0m") == "# command-line-arguments\n"
 
 
 def test_volatile_values_are_kept_apart_and_put_back():
@@ -75,15 +79,15 @@ def test_volatile_values_are_kept_apart_and_put_back():
               "log": ["Step 1/2 : FROM scratch", " ---> Running in 1c2826a59f70", "#5 DONE 0.3s", "#6 0.312 hi",
                       "Fetched 6258 kB in 1s (7182 kB/s)"]}
     values = []
-    stable = recfile.split(answer, values)
-    assert stable["size"] == 1819300 and stable["id"] == recfile.MARK and stable["seconds"] == recfile.MARK
-    assert stable["log"] == ["Step 1/2 : FROM scratch", " ---> Running in " + recfile.MARK,
-                             "#5 DONE " + recfile.MARK, "#6 " + recfile.MARK + " hi",
-                             "Fetched 6258 kB in " + recfile.MARK + " (" + recfile.MARK + ")"]
+    stable = recording.split(answer, values)
+    assert stable["size"] == 1819300 and stable["id"] == recording.MARK and stable["seconds"] == recording.MARK
+    assert stable["log"] == ["Step 1/2 : FROM scratch", " ---> Running in " + recording.MARK,
+                             "#5 DONE " + recording.MARK, "#6 " + recording.MARK + " hi",
+                             "Fetched 6258 kB in " + recording.MARK + " (" + recording.MARK + ")"]
     again = []
-    recfile.split({**answer, "id": "sha256:" + "b" * 64, "seconds": 9.0}, again)
+    recording.split({**answer, "id": "sha256:" + "b" * 64, "seconds": 9.0}, again)
     assert again != values, "a new run changes only the volatile values"
-    assert recfile.join(stable, list(values)) == answer
+    assert recording.join(stable, list(values)) == answer
 
 
 def test_hints_name_the_fix():
@@ -93,7 +97,7 @@ def test_hints_name_the_fix():
 
 
 def test_error_message_carries_everything():
-    err = lu.BuildFailed("Building x failed at step 4/5: RUN go build", command="docker build -t x .",
+    err = errors.BuildFailed("Building x failed at step 4/5: RUN go build", command="docker build -t x .",
                          exit_code=1, log_tail="./welcome.go:4:5: undefined: fmt.Printn",
                          engine_said="returned a non-zero code: 1", hint="fix it")
     text = str(err)
@@ -114,24 +118,24 @@ def test_engine_url_honours_docker_host_then_context(monkeypatch, tmp_path):
     monkeypatch.setattr("docker.context.ContextAPI.get_context", lambda name=None: ctx if name == "class" else None)
     assert engine.engine_url().endswith("unix:///tmp/class.sock")
     monkeypatch.setenv("DOCKER_CONTEXT", "missing")
-    with pytest.raises(lu.EngineUnavailable, match="docker context"):
+    with pytest.raises(errors.EngineUnavailable, match="docker context"):
         engine.engine_url()
 
 
 def test_recorded_mode_refuses_what_needs_an_engine(monkeypatch):
-    from labutils.backend import backend
+    from labutils.backends import backend
     monkeypatch.setenv("LABUTILS_MODE", "recorded")
-    with pytest.raises(lu.EngineUnavailable, match="recorded mode"):
+    with pytest.raises(errors.EngineUnavailable, match="recorded mode"):
         backend().import_rootfs("rootfs.tar", "x:y", [])
     monkeypatch.setenv("LABUTILS_MODE", "sideways")
-    with pytest.raises(lu.SettingsError, match="not a mode"):
+    with pytest.raises(errors.SettingsError, match="not a mode"):
         engine.mode()
 
 
 def test_prepare_rewrites_a_copy_with_a_parser(monkeypatch, tmp_path):
     """Beside the real-engine test: resolution is replaced so only the rewrite is tested."""
     def fake_resolve(ref, quiet=False, platform=None):
-        sub = bases.standin_for(ref)
+        sub = bases.standin_name(ref)
         return bases.Resolution(ref, sub, "stand-in") if sub else bases.Resolution(ref, ref, "local")
     monkeypatch.setattr(bases, "resolve", fake_resolve)
     text = ("ARG GO=golang:1.15.6\n"
@@ -159,7 +163,8 @@ def test_prepare_rewrites_a_copy_with_a_parser(monkeypatch, tmp_path):
 
 
 def test_one_reader_splits_flags_json_and_words_and_names_a_bad_line(tmp_path):
-    from labutils import buildcontext, dockerfile, grading
+    from labutils.docker import buildcontext, dockerfile
+    from labutils.grading import checks
     df = tmp_path / "Dockerfile"
     df.write_text("ARG V=1\nFROM --platform=$BUILDPLATFORM golang:1.15.6 AS build\n# a comment\n"
                   'COPY --chown=1:1 ["a b.txt", "c.txt", "/dst/"]\nCOPY --from=build /out /out\n'
@@ -173,10 +178,10 @@ def test_one_reader_splits_flags_json_and_words_and_names_a_bad_line(tmp_path):
     assert [(s.base, s.alias, s.line) for s in read.stages] == [("golang:1.15.6", "build", 2), ("scratch", "", 8)]
     assert read.stages[0].instructions[0].flag("platform") == "$BUILDPLATFORM"
     assert buildcontext.copy_sources(df) == [(4, ["a b.txt", "c.txt"])], "--from copies are not the context's"
-    assert grading.read_stages(df) == read.stages
+    assert checks.read_stages(df) == read.stages
     assert dockerfile.stage_names(df) == ["build", ""]
     df.write_text('FROM scratch\nCMD ["a",\nCOPY ["a.txt", \n')
-    with pytest.raises(lu.BuildFailed, match="Line 3 of Dockerfile is not a valid COPY"):
+    with pytest.raises(errors.BuildFailed, match="Line 3 of Dockerfile is not a valid COPY"):
         dockerfile.read(df)
     df.write_text('FROM scratch\nCMD ["a",\n')
     assert dockerfile.read(df).instructions[1].args == ('["a",',), "CMD falls back to the shell form, as Docker does"
@@ -184,17 +189,17 @@ def test_one_reader_splits_flags_json_and_words_and_names_a_bad_line(tmp_path):
 
 def test_namespace_names_and_ownership(monkeypatch):
     monkeypatch.delenv("LABUTILS_NAMESPACE", raising=False)
-    assert engine.ref("welcome:v1") == "welcome:v1" and engine.labels() == {engine.LABEL: "true"}
-    assert engine.mine({engine.LABEL: "true"}) and not engine.mine({engine.LABEL: "true", engine.NAMESPACE_LABEL: "bob"})
+    assert names.ref("welcome:v1") == "welcome:v1" and names.labels() == {names.LABEL: "true"}
+    assert names.mine({names.LABEL: "true"}) and not names.mine({names.LABEL: "true", names.NAMESPACE_LABEL: "bob"})
     monkeypatch.setenv("LABUTILS_NAMESPACE", "alice")
-    assert engine.ref("welcome:v1") == "alice/welcome:v1" == engine.ref("alice/welcome:v1")
-    assert engine.plain("alice/welcome:v1") == "welcome:v1" and engine.plain("golang:1.15.6") == "golang:1.15.6"
-    assert engine.labels()[engine.NAMESPACE_LABEL] == "alice"
-    assert engine.mine({engine.LABEL: "true", engine.NAMESPACE_LABEL: "alice"})
-    assert not engine.mine({engine.LABEL: "true"}) and not engine.mine({engine.NAMESPACE_LABEL: "alice"})
+    assert names.ref("welcome:v1") == "alice/welcome:v1" == names.ref("alice/welcome:v1")
+    assert names.plain("alice/welcome:v1") == "welcome:v1" and names.plain("golang:1.15.6") == "golang:1.15.6"
+    assert names.labels()[names.NAMESPACE_LABEL] == "alice"
+    assert names.mine({names.LABEL: "true", names.NAMESPACE_LABEL: "alice"})
+    assert not names.mine({names.LABEL: "true"}) and not names.mine({names.NAMESPACE_LABEL: "alice"})
     monkeypatch.setenv("LABUTILS_NAMESPACE", "Alice Smith")
-    with pytest.raises(lu.SettingsError, match="cannot prefix"):
-        engine.namespace()
+    with pytest.raises(errors.SettingsError, match="cannot prefix"):
+        names.namespace()
 
 
 PLAIN_PROGRESS = """#5 [runtime 1/3] FROM docker.io/library/labutils-busybox:bookworm
@@ -217,7 +222,7 @@ PLAIN_PROGRESS = """#5 [runtime 1/3] FROM docker.io/library/labutils-busybox:boo
 
 def test_buildkit_plain_progress_becomes_steps():
     """Beside the real BuildKit tests: the parser alone, on output captured from Docker 20.10."""
-    v = buildkit.Vertices()
+    v = buildlog.Vertices()
     for line in PLAIN_PROGRESS.splitlines():
         v.line(line)
     steps = v.steps()
@@ -235,8 +240,7 @@ def test_settings_are_read_when_asked(monkeypatch, tmp_path):
     monkeypatch.setenv("LABUTILS_MODE", "live")
     folder = lu.write_exercise("normal-build", show=False)
     assert folder == tmp_path / "late" / "normal-build" == lu.work() / "normal-build"
-    from labutils import results
-    assert results.log_path() == tmp_path / "late" / "results.csv" and lu.work() == tmp_path / "late"
+    assert runlog.path() == tmp_path / "late" / "results.csv" and lu.work() == tmp_path / "late"
 
 
 def test_the_import_graph_is_a_tree():
@@ -297,7 +301,7 @@ def test_no_public_name_shadows_a_submodule_and_the_seam_is_only_below_it():
 ])
 def test_published_ports_are_reached_where_the_engine_publishes_them(monkeypatch, docker_host, override, host,
                                                                       loopback):
-    from labutils import engine
+    from labutils.backends.live import engine
     monkeypatch.setenv("DOCKER_HOST", docker_host) if docker_host else monkeypatch.delenv("DOCKER_HOST", raising=False)
     monkeypatch.setenv("LABUTILS_HOST_OVERRIDE", override)
     assert engine.published_host() == host
@@ -305,9 +309,9 @@ def test_published_ports_are_reached_where_the_engine_publishes_them(monkeypatch
 
 
 def test_golang_alpine_tags_take_the_musl_stand_in():
-    assert bases.standin_for("golang:1.15.6-alpine") == bases.GOLANG_MUSL
-    assert bases.standin_for("golang:1.15.6") == bases.GOLANG
-    assert bases.standin_for("alpine:3.12") == bases.ALPINE
+    assert bases.standin_name("golang:1.15.6-alpine") == bases.GOLANG_MUSL
+    assert bases.standin_name("golang:1.15.6") == bases.GOLANG
+    assert bases.standin_name("alpine:3.12") == bases.ALPINE
 
 
 def test_files_digest_ignores_timestamps_only(tmp_path):
@@ -315,7 +319,7 @@ def test_files_digest_ignores_timestamps_only(tmp_path):
     import io
     import tarfile
 
-    from labutils import archive
+    from labutils.docker import archive
 
     def layer(mtime, mode=0o755, data=b"binary"):
         buf = io.BytesIO()
@@ -343,13 +347,12 @@ def test_files_digest_ignores_timestamps_only(tmp_path):
 
 
 def test_a_refused_classic_builder_is_told_apart_from_a_failed_step():
-    from labutils import classic
     refusal = {"error": "the legacy builder is not supported with this engine; use BuildKit", "log": []}
     failed_step = {"error": "The command '/bin/sh -c go build' returned a non-zero code: 2",
                    "log": ["Step 1/4 : FROM golang:1.15.6", "Step 4/4 : RUN go build"]}
-    assert classic.refused(refusal)
-    assert not classic.refused(failed_step)
-    assert not classic.refused({"error": None, "log": []})
+    assert buildlog.refused(refusal)
+    assert not buildlog.refused(failed_step)
+    assert not buildlog.refused({"error": None, "log": []})
 
 
 def test_label_steps_are_hidden_whether_the_engine_runs_one_or_one_per_label():
@@ -358,12 +361,12 @@ def test_label_steps_are_hidden_whether_the_engine_runs_one_or_one_per_label():
     joined = ["Step 1/3 : FROM scratch", "Step 2/3 : COPY a .",
               "Step 3/3 : LABEL \"io.labutils.managed\"='true' \"io.labutils.ref\"='x:v1'"]
     for log in (per_label, joined):
-        view = classic.View(labels=2, steps=2)
+        view = buildlog.ClassicView(labels=2, steps=2)
         assert [s for s in map(view.line, log) if s] == ["Step 1/2 : FROM scratch", "Step 2/2 : COPY a ."]
 
 
 def test_the_containerd_stores_lost_snapshot_is_built_once_more_and_nothing_else_is():
-    from labutils.building import _lost_snapshot
+    from labutils.ops.build import _lost_snapshot
     said = ('failed to solve: failed to prepare extraction snapshot "extract-695149966--t_x sha256:3c28": '
             'parent snapshot sha256:dd82 does not exist: not found')
     assert _lost_snapshot({"error": said})

@@ -15,7 +15,11 @@ import pytest
 from shared import EXERCISES, ROOT
 
 import labutils as lu
-from labutils import classview, grading, lab, tracking, yourturn
+from labutils import errors, names
+from labutils.classroom import shared_engine
+from labutils.course import approaches, progress
+from labutils.grading import checks, yourturn
+from labutils.ops import images
 
 NS = "lutest-yours"
 WRONG = {
@@ -93,16 +97,16 @@ def test_the_file_checks_name_the_lines(exercise, tmp_path):
         _write(folder, files)
         task = yourturn.TASKS[exercise]
         if exercise == "builder-pattern":
-            runtime = grading.read_stages(folder / "Dockerfile")
-            return (grading.base_check(grading.read_stages(folder / "Dockerfile.build"), "golang", "Dockerfile.build",
-                                         first=True) + grading.base_check(runtime, "scratch", "Dockerfile")
-                    + grading.copy_checks(runtime, "Dockerfile", multi_stage=False)
-                    + grading.script_steps(folder / "build.sh")[1])
-        stages = grading.read_stages(folder / "Dockerfile")
-        checks = grading.stage_count(stages, task) + grading.base_check(stages, task.final_base, "Dockerfile")
+            runtime = checks.read_stages(folder / "Dockerfile")
+            return (checks.base_check(checks.read_stages(folder / "Dockerfile.build"), "golang", "Dockerfile.build",
+                                         first=True) + checks.base_check(runtime, "scratch", "Dockerfile")
+                    + checks.copy_checks(runtime, "Dockerfile", multi_stage=False)
+                    + checks.script_steps(folder / "build.sh")[1])
+        stages = checks.read_stages(folder / "Dockerfile")
+        found = checks.stage_count(stages, task) + checks.base_check(stages, task.final_base, "Dockerfile")
         if task.stages > 1:
-            checks += grading.copy_checks(stages, "Dockerfile", multi_stage=True)
-        return checks
+            found += checks.copy_checks(stages, "Dockerfile", multi_stage=True)
+        return found
 
     assert all(c.ok for c in static(RIGHT[exercise])), [str(c) for c in static(RIGHT[exercise]) if not c.ok]
     wrong = static(WRONG[exercise])
@@ -113,19 +117,19 @@ def test_the_file_checks_name_the_lines(exercise, tmp_path):
 def test_a_script_line_that_is_no_step_is_named(tmp_path):
     script = tmp_path / "build.sh"
     script.write_text((EXERCISES / "builder-pattern" / "build.sh").read_text() + "curl example.com\n")
-    _, checks = grading.script_steps(script)
-    bad = [c for c in checks if not c.ok]
+    _, found = checks.script_steps(script)
+    bad = [c for c in found if not c.ok]
     assert len(bad) == 1 and "line 10" in bad[0].fix and "curl example.com" in bad[0].fix
 
 
 def test_progress_keeps_the_latest_outcome_per_checkpoint(work):
     assert lu.progress().empty
     lu.checkpoint(True, passed="the image is small: 2.03 MB", fix="-")
-    with pytest.raises(lu.CheckpointFailed):
+    with pytest.raises(errors.CheckpointFailed):
         lu.checkpoint(False, passed="it prints the welcome line", fix="rebuild")
     lu.checkpoint(True, passed="the image is small: 2.10 MB", fix="-")     # the same checkpoint, run again
     df = lu.progress()
-    assert list(df.columns) == tracking.COLUMNS
+    assert list(df.columns) == progress.COLUMNS
     assert dict(zip(df["checkpoint"], df["passed"], strict=True)) == {"the image is small": True, "it prints the welcome line": False}
     assert set(df["notebook"]) == {"test-notebook"}
     assert df.attrs["per_notebook"] == {"test-notebook": "1/2"}
@@ -138,7 +142,7 @@ def test_the_class_grid_prefers_the_learners_own_image():
         for whose, works in (("reference", ref), ("yours", yours_works)):
             rows.append({"learner": learner, "exercise": "multi-stage", "whose": whose, "image": "x",
                          "exists": works is not None, "works": works})
-    grid = classview.grid(pd.DataFrame(rows))
+    grid = shared_engine.grid(pd.DataFrame(rows))
     assert grid["multi-stage"].to_dict() == {"ann": "yours works", "ben": "fails", "cy": "reference works",
                                               "di": "not built"}
     assert grid.loc["ann", "activity"] == "not built"
@@ -158,7 +162,7 @@ def learner(work, monkeypatch, live):
 def test_your_turn_grades_a_wrong_file_and_a_right_one(exercise, learner):
     folder = yourturn.yours(exercise)
     if exercise == "multi-stage":        # the lesson compares with the builder pattern's image
-        lab.build_approach(lab.approach("builder pattern"))
+        approaches.build_approach(approaches.approach("builder pattern"))
     _write(folder, WRONG[exercise])
     before = {p.name: p.read_bytes() for p in folder.iterdir()}
     wrong = lu.your_turn(exercise, quiet=True)
@@ -166,7 +170,7 @@ def test_your_turn_grades_a_wrong_file_and_a_right_one(exercise, learner):
     told = "\n".join(f"{c.what}: {c.fix}" for c in wrong.failed)
     for words in TOLD[exercise]:
         assert words in told, f"{words!r} not in:\n{told}"
-    with pytest.raises(lu.CheckpointFailed) as failed:
+    with pytest.raises(errors.CheckpointFailed) as failed:
         wrong.checkpoint()
     assert all(c.what in str(failed.value) for c in wrong.failed)
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before, "the learner's files are unchanged"
@@ -175,7 +179,7 @@ def test_your_turn_grades_a_wrong_file_and_a_right_one(exercise, learner):
     right = lu.your_turn(exercise, quiet=True)
     assert right.passed, str(right)
     assert lu.image_exists(yourturn.TASKS[exercise].tag)
-    assert lu.inspect(yourturn.TASKS[exercise].tag)["labels"][yourturn.EXERCISE_LABEL] == exercise
+    assert images.inspect(yourturn.TASKS[exercise].tag)["labels"][yourturn.EXERCISE_LABEL] == exercise
     right.checkpoint()
     assert lu.ps().empty
     assert sorted(p.name for p in folder.iterdir()) == sorted(before), "no binary or other file left in the folder"
@@ -213,9 +217,9 @@ def test_class_view_over_several_namespaces(live, tmp_path):
                               cwd=ROOT, env={**env, "LABUTILS_WORK": str(empty)}, capture_output=True, text=True,
                               timeout=300)
         assert proc.returncode == 0, proc.stderr
-        view = classview.class_view()
+        view = shared_engine.class_view()
         mine = view[view["learner"].isin(learners)]
-        grid = classview.grid(mine)
+        grid = shared_engine.grid(mine)
         assert grid["multi-stage"].to_dict() == {"lutest-ann": "yours works", "lutest-ben": "fails",
                                                   "lutest-cy": "reference works"}
         assert set(grid.loc["lutest-cy"].drop("multi-stage")) == {"not built"}
@@ -225,8 +229,8 @@ def test_class_view_over_several_namespaces(live, tmp_path):
             assert ns in proc.stdout
         assert (tmp_path / "class.png").stat().st_size > 10_000
         assert not empty.exists() or not any(empty.rglob("*.json")), "nothing of a learner's is read or written"
-        left = [c for c in live.containers.list(all=True, filters={"label": lu.engine.LABEL})
-                if c.labels.get(lu.engine.NAMESPACE_LABEL, "") in learners]
+        left = [c for c in live.containers.list(all=True, filters={"label": names.LABEL})
+                if c.labels.get(names.NAMESPACE_LABEL, "") in learners]
         assert not left, "the view removes every container it ran"
     finally:
         os.environ.clear()

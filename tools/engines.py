@@ -315,7 +315,7 @@ def test(name: str, pytest_args: list[str]) -> int:
 LAB_IMAGES = ("welcome:v1", "welcome-runtime:v1", "welcome-optimized:v1", "multi-stage:v1", "activity:v1")
 SIZES = f"""
 import labutils as lu
-from labutils import stores
+from labutils.backends.live import stores
 print("store", stores.image_store())
 for tag in {LAB_IMAGES!r}:
     if lu.image_exists(tag):

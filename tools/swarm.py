@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 from labutils.classroom.deploy import reach
-from labutils.classroom.settings import Settings
+from labutils.classroom.settings import ClassSettings
 from tools import engines  # the rigs' image and flags
 
 PREFIX = "labutils-swarm"
@@ -88,7 +88,7 @@ def certificates(addresses: list[str]) -> None:
 
 def up(count: int) -> None:
     engines.image()
-    s = Settings.read()
+    s = ClassSettings.read()
     registry = f"{reach(s)}:{s.registry_port}"
     if len(nodes()) == count and all(_answers(n) for n in nodes()):
         say(f"{count} nodes are already up")

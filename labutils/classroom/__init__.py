@@ -6,7 +6,7 @@ by ``import labutils``: a learner's lab needs none of it.
 
 | module | what |
 |---|---|
-| ``settings`` | ``Settings.read()``: every ``CLASS_*`` variable; the state folder and its secrets |
+| ``settings`` | ``ClassSettings.read()``: every ``CLASS_*`` variable; the state folder and its secrets |
 | ``deploy`` | ``make class`` / ``class-down``: the learners' image, the class registry, the hub |
 | ``preflight`` | what a lab needs of this machine, checked before anything starts |
 | ``fence`` | the firewall rules around the labs (``DOCKER-USER`` and ``INPUT``) |

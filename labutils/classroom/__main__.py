@@ -1,6 +1,6 @@
 """``python -m labutils.classroom up | down | status | image | preflight | passwd NAME`` (make class, class-down)."""
 import sys
 
-from .deploy import main
+from labutils.classroom.deploy import main
 
 sys.exit(main())

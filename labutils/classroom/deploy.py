@@ -8,7 +8,7 @@
 Real parts only: JupyterHub (``ClassCodeAuthenticator``, a FirstUseAuthenticator: each name the first claimant's),
 dockerspawner's DockerSpawner, configurable-http-proxy (npm), jupyterhub-idle-culler, Debian's docker-registry,
 the host's iptables, and in each learner's container Debian's rootless dockerd (rootlesskit, slirp4netns).
-Nothing here schedules, proxies or authenticates by itself. Settings: ``settings.Settings``.
+Nothing here schedules, proxies or authenticates by itself. ClassSettings: ``settings.ClassSettings``.
 """
 from __future__ import annotations
 
@@ -24,9 +24,9 @@ import time
 import urllib.request
 from pathlib import Path
 
-from ..settings import ROOT
-from . import LABEL, PART, disks, fence, preflight
-from .settings import ClassError, Settings, write_secret
+from labutils.classroom import LABEL, PART, disks, fence, preflight
+from labutils.classroom.settings import ClassError, ClassSettings, write_secret
+from labutils.settings import ROOT
 
 IMAGE_REPO = "labutils-class/lab"
 REGISTRY_REPO = "labutils-class/registry"      # Debian's docker-registry on the Debian stand-in (class/registry.Dockerfile)
@@ -41,7 +41,7 @@ def docker(*args: str, check: bool = True, capture: bool = True, **kw) -> subpro
     return subprocess.run(["docker", *args], check=check, capture_output=capture, text=True, **kw)
 
 
-def reach(s: Settings) -> str:
+def reach(s: ClassSettings) -> str:
     """Where every lab reaches this machine (the hub's API, the class registry): ``CLASS_HUB_ADDRESS`` when set
     (a swarm of machines: this machine's address on their network), else Docker's default bridge."""
     return s.reach or gateway()
@@ -84,7 +84,7 @@ def wheels(dest: Path) -> None:
                    check=True)
 
 
-def lab_image(s: Settings) -> str:
+def lab_image(s: ClassSettings) -> str:
     """``labutils-class/lab:<course digest>``, made when missing: Debian's rootless engine, JupyterLab, this course."""
     tag = f"{IMAGE_REPO}:{course_digest()}"
     if docker("image", "inspect", tag, check=False).returncode == 0:
@@ -114,7 +114,7 @@ def lab_image(s: Settings) -> str:
 
 # --- the registry mirror ------------------------------------------------------------------
 
-def registry(s: Settings, also: tuple[str, ...] = ()) -> str:
+def registry(s: ClassSettings, also: tuple[str, ...] = ()) -> str:
     """Debian's docker-registry serving the lab's bases under the lab's names; ``host:port`` as learners reach it.
 
     It is seeded through a writable registry on the host's loopback, then served read-only on the address of
@@ -138,12 +138,12 @@ def registry(s: Settings, also: tuple[str, ...] = ()) -> str:
     return where
 
 
-def _served(s: Settings, ref: str) -> bool:
+def _served(s: ClassSettings, ref: str) -> bool:
     repo, _, tag = ref.rpartition(":")
     return tag in _catalog_tags(s.registry_port, repo)
 
 
-def _push(s: Settings, have: str, name: str) -> None:
+def _push(s: ClassSettings, have: str, name: str) -> None:
     pushed = f"127.0.0.1:{s.registry_port}/{name}"
     docker("tag", have, pushed)
     docker("push", "-q", pushed)
@@ -168,7 +168,7 @@ def registry_image() -> str:
     return tag
 
 
-def _registry_container(name: str, s: Settings, readonly: bool, publish: list[str]) -> None:
+def _registry_container(name: str, s: ClassSettings, readonly: bool, publish: list[str]) -> None:
     config = ("version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: /var/lib/registry\n"
               f"  maintenance:\n    readonly:\n      enabled: {'true' if readonly else 'false'}\n"
               "http:\n  addr: 0.0.0.0:5000\n")
@@ -187,14 +187,14 @@ def _catalog_tags(port: int, repo: str) -> list[str]:
         return []
 
 
-def seed(s: Settings) -> None:
+def seed(s: ClassSettings) -> None:
     """Push the host engine's bases (the real ones, else the stand-ins) under the official names, once."""
-    from .. import bases
+    from labutils import bases
     for official in bases.LAB_BASES:
         if _served(s, f"library/{official}"):
             continue
         have = official if docker("image", "inspect", official, check=False).returncode == 0 \
-            else bases.standin_of(official)
+            else bases.required_standin(official)
         _push(s, have, f"library/{official}")
 
 
@@ -207,7 +207,7 @@ def proxy_command() -> str:
     return str(exe)
 
 
-def hub_pid(s: Settings) -> int | None:
+def hub_pid(s: ClassSettings) -> int | None:
     try:
         pid = int((s.state / "hub.pid").read_text())
         os.kill(pid, 0)
@@ -216,7 +216,7 @@ def hub_pid(s: Settings) -> int | None:
         return None
 
 
-def up(s: Settings) -> None:
+def up(s: ClassSettings) -> None:
     """``make class``: check the machine first, then the images, the registry, the fence and the hub.
 
     Raises:
@@ -261,7 +261,7 @@ def up(s: Settings) -> None:
         f"{state / 'instructor-token'}")
 
 
-def _write_code(s: Settings) -> None:
+def _write_code(s: ClassSettings) -> None:
     """CLASS_CODE, when the instructor chose one, kept in the state folder as the hub reads it (0600)."""
     path = s.state_folder() / "class-code"
     path.unlink(missing_ok=True)
@@ -281,7 +281,7 @@ def _wait_http(url: str, seconds: int, what: str, log: Path | None = None) -> No
     raise ClassError(f"{what} did not answer at {url} within {seconds} s\n{tail}", "read the log above.")
 
 
-def down(s: Settings, purge: bool) -> None:
+def down(s: ClassSettings, purge: bool) -> None:
     pid = hub_pid(s)
     if pid is not None:
         os.killpg(pid, signal.SIGTERM)               # the hub and its proxy and culler (one process group)
@@ -321,7 +321,7 @@ def down(s: Settings, purge: bool) -> None:
         say("the learners' volumes (work/ and their engines' images) are kept; CLASS_PURGE=1 removes them")
 
 
-def node_docker(s: Settings, url: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+def node_docker(s: ClassSettings, url: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     """The docker CLI against one swarm node's engine, with the hub's client certificate (mutual TLS)."""
     tls = Path(s.swarm_tls)
     missing = [f for f in ("ca.pem", "cert.pem", "key.pem") if not (tls / f).is_file()]
@@ -335,14 +335,14 @@ def node_docker(s: Settings, url: str, *args: str, check: bool = True) -> subpro
     return proc
 
 
-def swarm_engines(s: Settings) -> list[str]:
+def swarm_engines(s: ClassSettings) -> list[str]:
     """Every node's engine, ``tcp://<swarm address>:<CLASS_NODE_PORT>``, as the swarm's manager lists them."""
     ids = node_docker(s, s.swarm, "node", "ls", "-q").stdout.split()
     return [f"tcp://{node_docker(s, s.swarm, 'node', 'inspect', '-f', '{{.Status.Addr}}', i).stdout.strip()}"
             f":{s.node_port}" for i in ids]
 
 
-def _engines(s: Settings) -> list:
+def _engines(s: ClassSettings) -> list:
     """This machine's engine, then (on a swarm) every node's: callables with the docker CLI's arguments."""
     found = [docker]
     for url in (swarm_engines(s) if s.swarm else []):
@@ -350,7 +350,7 @@ def _engines(s: Settings) -> list:
     return found
 
 
-def status(s: Settings) -> None:
+def status(s: ClassSettings) -> None:
     print(json.dumps({"hub": hub_pid(s) is not None, "url": s.url,
                       "labs": [n for engine in _engines(s) for n in engine(
                           "ps", "--filter", f"label={LABEL}={s.name}", "--filter", f"label={PART}=lab",
@@ -359,12 +359,12 @@ def status(s: Settings) -> None:
                      indent=1))
 
 
-def passwd(s: Settings, name: str) -> None:
+def passwd(s: ClassSettings, name: str) -> None:
     """The instructor resets ``name``'s password: a new one is printed, to hand to the learner, who changes it
     (``/hub/auth/change-password``); their work and images stay."""
     import dbm
 
-    from .auth import reset_password
+    from labutils.classroom.auth import reset_password
     try:
         new = reset_password(s.state_folder() / "passwords.dbm", name)
     except (KeyError, *dbm.error) as exc:          # dbm.error is a tuple (one per dbm module)
@@ -381,7 +381,7 @@ def main(argv=None) -> int:
     parser.add_argument("name", nargs="?", help="passwd: the learner whose password is reset")
     parser.add_argument("--purge", action="store_true", help="down: remove the learners' volumes too")
     args = parser.parse_args(argv)
-    s = Settings.read()
+    s = ClassSettings.read()
     if args.command == "up":
         try:
             up(s)

@@ -12,7 +12,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from .settings import size_bytes
+from labutils.classroom.settings import size_bytes
 
 LEARNER_UID = 1000
 """The learner in the lab image (class/lab.Dockerfile): both folders are theirs."""

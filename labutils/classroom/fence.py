@@ -20,7 +20,7 @@ import hashlib
 import shutil
 import subprocess
 
-from .settings import ClassError, Settings
+from labutils.classroom.settings import ClassError, ClassSettings
 
 
 def _short(text: str, n: int) -> str:
@@ -49,7 +49,7 @@ def _ipt(*args: str, check: bool = True) -> subprocess.CompletedProcess:
     return proc
 
 
-def rules(s: Settings, hub: str, registry: str) -> dict[str, list[list[str]]]:
+def rules(s: ClassSettings, hub: str, registry: str) -> dict[str, list[list[str]]]:
     """The rules of the two chains, as ``iptables -A`` arguments: what ``install`` writes, ``describe`` says."""
     reg_host, _, reg_port = registry.rpartition(":")
     answers = ["-m", "conntrack", "--ctstate", "ESTABLISHED,RELATED", "-j", "ACCEPT"]
@@ -65,7 +65,7 @@ def rules(s: Settings, hub: str, registry: str) -> dict[str, list[list[str]]]:
     }
 
 
-def install(s: Settings, hub: str, registry: str) -> None:
+def install(s: ClassSettings, hub: str, registry: str) -> None:
     """Write this class's chains anew (the hub's API at ``hub``, the registry at ``registry``, ``host:port``) and
     jump to them first from INPUT and DOCKER-USER.
 
@@ -87,7 +87,7 @@ def install(s: Settings, hub: str, registry: str) -> None:
     _ipt("-I", "DOCKER-USER", "1", "-i", iface, "-j", f"{name}-FWD")
 
 
-def remove(s: Settings) -> bool:
+def remove(s: ClassSettings) -> bool:
     """Take out this class's jumps and chains, wherever they are; True when there were any."""
     if shutil.which("iptables") is None:
         return False
@@ -101,11 +101,11 @@ def remove(s: Settings) -> bool:
     return found
 
 
-def describe(s: Settings) -> str:
+def describe(s: ClassSettings) -> str:
     return f"iptables chains {chain(s.name)}-IN and -FWD on interfaces {bridge_prefix(s.name)}*"
 
 
-def listed(s: Settings) -> str:
+def listed(s: ClassSettings) -> str:
     """What iptables holds of this class now (``iptables -S``), for the tests and an instructor."""
     name = chain(s.name)
     out = [_ipt("-S", f"{name}-{kind}", check=False).stdout for kind in ("IN", "FWD")]

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import requests
 
-from ..errors import HttpFailed, InvalidArgument, LabError
+from labutils.errors import HttpFailed, InvalidArgument, LabError
 
 FAILED_START = "the lab's own lines are above; the instructor's copy is in the class's lab-logs folder."
 MOST_OUTPUT = 4 << 20

@@ -13,7 +13,7 @@ import stat
 import subprocess
 from pathlib import Path
 
-from .settings import ClassError, Settings, size_bytes
+from labutils.classroom.settings import ClassError, ClassSettings, size_bytes
 
 TUN = Path("/dev/net/tun")
 MIN_FREE = 10 << 30
@@ -45,7 +45,7 @@ def _read(path: str) -> str | None:
         return None
 
 
-def check(s: Settings, running: bool = False) -> list[str]:
+def check(s: ClassSettings, running: bool = False) -> list[str]:
     """Every check, in order; the notes to print. ``running``: this class's hub is up (its ports are its own).
 
     Raises:

@@ -29,8 +29,8 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..settings import ROOT
-from . import LABEL, PART
+from labutils.classroom import LABEL, PART
+from labutils.settings import ROOT
 
 
 def size_bytes(size: str) -> int:
@@ -65,7 +65,7 @@ class ClassError(SystemExit):
 
 
 @dataclass(frozen=True)
-class Settings:
+class ClassSettings:
     """The class, as an instructor sets it (environment, or ``CLASS_CONFIG``)."""
 
     name: str                   # prefixes every container, network and volume: two classes never meet
@@ -95,7 +95,7 @@ class Settings:
     reach: str                  # this machine's address that every lab reaches (hub API, registry); "" = Docker's bridge
 
     @classmethod
-    def read(cls) -> Settings:
+    def read(cls) -> ClassSettings:
         env = dict(os.environ)
         conf = Path(env.get("CLASS_CONFIG") or ROOT / "class" / "class.env")
         if conf.is_file():
@@ -122,7 +122,7 @@ class Settings:
                    swarm_tls=env.get("CLASS_SWARM_TLS", ""), node_port=_number(env, "CLASS_NODE_PORT", "2376", int),
                    reach=env.get("CLASS_HUB_ADDRESS", ""))
 
-    def checked(self) -> Settings:
+    def checked(self) -> ClassSettings:
         """These settings, or ``ClassError`` before anything starts: a size that is none, a short class code, a
         hub open beyond loopback without TLS (unless CLASS_INSECURE=1)."""
         _ = self.memory_bytes

@@ -20,8 +20,8 @@ import docker
 from dockerspawner import DockerSpawner
 from traitlets import Dict, Float, Integer, Unicode
 
-from . import LABEL, PART, disks
-from .fence import bridge_name
+from labutils.classroom import LABEL, PART, disks
+from labutils.classroom.fence import bridge_name
 
 READY = b"the learner's Docker Engine answers"
 """What class/start-lab.sh prints when the learner's engine is up, just before it starts JupyterLab."""

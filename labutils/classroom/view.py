@@ -15,15 +15,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..classview import COLUMNS
-from ..errors import LabError
-from ..grading import TASKS
-from .hub import Hub
+from labutils.classroom.hub import Hub
+from labutils.classroom.shared_engine import COLUMNS
+from labutils.errors import LabError
+from labutils.grading.checks import TASKS
 
 SOURCE = "self-reported (the learner's lab)"
 GRADES = ("passed", "failed", "not attempted")
 MOST_ROWS = 2 * len(TASKS)
-_OWN_VIEW = "import json\nfrom labutils import classview\nprint(classview.class_view(check={check}).to_json(orient='records'))"
+_OWN_VIEW = "import json\nfrom labutils.classroom import shared_engine\nprint(shared_engine.class_view(check={check}).to_json(orient='records'))"
 _KINDS: dict[str, type | tuple[type, ...]] = {"exercise": str, "whose": str, "image": str, "exists": bool, "size": str, "size_bytes": (int, float, type(None)),
           "built": str, "works": (bool, type(None)), "said": str}
 
