@@ -69,7 +69,7 @@ c.DockerSpawner.environment = {"CLASS_REGISTRY": env["CLASS_REGISTRY"]}
 # read-only paths, merged into the host config through extra_create_kwargs as dockerspawner does
 c.DockerSpawner.extra_create_kwargs = {"user": "0", "labels": {LABEL: s.name, PART: "lab"},
                                        "host_config": {"MaskedPaths": [], "ReadonlyPaths": []}}
-# The least the learner's rootless engine needs of its container (tried here: tests/test_class.py runs
+# The least the learner's rootless engine needs of its container (tried here: tests/classroom/test_class.py runs
 # notebooks 01-05 and probes the confinement from a lab):
 # - capabilities: Docker's default set plus SYS_ADMIN (rootlesskit and runc mount, unshare and pivot_root in
 #   their user namespace, and the bounding set caps what the engine gets there) and NET_ADMIN (slirp4netns's

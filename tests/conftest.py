@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 from shared import EXERCISES, skip_or_fail
+from yours import NS
 
+import labutils as lu
 from labutils import errors, names
 from labutils.backends.live import engine
 
@@ -79,3 +81,19 @@ def remove_test_images():
                     cli.images.remove(tag, force=True)
                 except Exception:
                     pass
+
+
+@pytest.fixture
+def work(tmp_path, monkeypatch):
+    """A work folder of this test's own (LABUTILS_WORK), in a notebook named for the test."""
+    monkeypatch.setenv("LABUTILS_WORK", str(tmp_path / "work"))
+    monkeypatch.setenv("LABUTILS_NOTEBOOK", "test-notebook")
+    return tmp_path / "work"
+
+
+@pytest.fixture
+def learner(work, monkeypatch, live):
+    """A learner of a shared engine (LABUTILS_NAMESPACE): what the test builds is removed after it."""
+    monkeypatch.setenv("LABUTILS_NAMESPACE", NS)
+    yield work
+    lu.clean()

@@ -84,6 +84,16 @@ def measure(repeats: int = 3, approaches=APPROACHES, *, builder: str = "classic"
     """Build every approach ``repeats`` times cold (no build cache) and warm (all cached).
 
     One row per build: approach, tag, builder, cache, repeat, seconds, size_bytes, steps.
+
+    Args:
+        repeats: builds of each approach, cold and warm.
+        approaches: the approaches to build (default: the lab's five).
+        builder: ``"classic"`` or ``"buildkit"``.
+        quiet: print nothing while it builds.
+
+    Example:
+        >>> times = lu.measure(repeats=3)
+        >>> lu.summary(times)
     """
     if repeats < 1:
         raise InvalidArgument(f"repeats={repeats} builds nothing.", hint="pass repeats=1 or more.")
@@ -140,6 +150,14 @@ def versus(times: pd.DataFrame | None = None, a: str = "builder pattern", b: str
     Without ``times`` the image sizes are asked of the engine ("not built" when
     absent; notebook 04); with ``times`` (from ``measure``) the median build
     seconds are added, with their ratio a / b (notebook 06).
+
+    Args:
+        times: build times from ``measure`` (optional).
+        a, b: the two approaches' names.
+
+    Example:
+        >>> lu.versus()                      # notebook 04: the sizes only
+        >>> lu.versus(lu.measure())          # notebook 06: with the median seconds
     """
     table = summary(times).set_index("approach") if times is not None else None
 

@@ -56,8 +56,19 @@ def write_exercise(name: str, *files: str, overwrite: bool = False, show: bool =
     differs from the lab's is the learner's: it is kept unless ``overwrite``.
     Every notebook starts with it.
 
+    Args:
+        name: the exercise (``normal-build``, ``builder-pattern``, ``multi-stage``, ``activity``, ...).
+        files: some of its files (default: all).
+        overwrite: replace a file the learner changed.
+        show: print each file written.
+
     Raises:
         LabError: there is no such exercise or file (names the ones there are).
+
+    Example:
+        >>> folder = lu.write_exercise("multi-stage")
+        >>> folder.name
+        'multi-stage'
     """
     s = settings()
     src = s.exercises / name

@@ -94,8 +94,16 @@ def run_script(folder, script: str = "build.sh", timeout: float = 600) -> RunRes
     engine), the script's docker steps run through labutils instead, labelled and in
     the learner's namespace, so learners never touch each other's images or containers.
 
+    Args:
+        folder: the exercise's folder (``work/builder-pattern``).
+        script: the script's name in it.
+        timeout: seconds before the script is stopped.
+
     Raises:
         LabError: the script failed (its exit code and the last lines it printed).
+
+    Example:
+        >>> lu.run_script("work/builder-pattern")
     """
     b = backend()
     folder = Path(folder)

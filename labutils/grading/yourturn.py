@@ -140,7 +140,7 @@ def your_turn(exercise: str, *, quiet: bool = False) -> Review:
         if not quiet:
             show(folder / name)
     graded = folder / task.graded
-    checks, script = _file_checks(task, folder)
+    checks, script = file_checks(task, folder)
     advice = tuple(_advice(folder, task))
     recorded = backend().describe()["label"]
     say(f"Building your {exercise} as {task.tag}:")
@@ -165,7 +165,7 @@ def your_turn(exercise: str, *, quiet: bool = False) -> Review:
     return review
 
 
-def _file_checks(task: Task, folder: Path) -> tuple[list[Check], list | None]:
+def file_checks(task: Task, folder: Path) -> tuple[list[Check], list | None]:
     """What a reviewer reads in the files; the builder pattern's script steps too (None for one Dockerfile)."""
     checks: list[Check] = []
     if task.script:

@@ -151,6 +151,10 @@ def build(path, tag: str, dockerfile: str | None = None, target: str | None = No
         BaseImageUnavailable: a FROM image is neither here, pullable, nor has a stand-in.
         RecordingMissing: recorded mode, and the recording holds no build of these files.
         LabError: no such folder or Dockerfile, or an unknown builder.
+
+    Example:
+        >>> result = lu.build("work/multi-stage", "welcome-optimized:v1")
+        >>> lu.human_size(result.size), result.steps[-1].instruction
     """
     plan = _plan(path, tag, dockerfile, target, nocache, buildargs, labels, builder, quiet, _checked_platform(platform, builder))
     prepared = bases.prepare(plan.df_path, buildargs, quiet=quiet, platform=plan.req.get("platform"))

@@ -54,10 +54,21 @@ def run(image: str, command: str | Sequence[str] | None = None,
     (a program the kernel cannot exec exits 127 here, as ``docker run`` says). ``platform`` is
     ``docker run --platform``: an image of another platform runs under QEMU where the kernel has it.
 
+    Args:
+        image: the image to run, as the lab names it.
+        command: the command (a string is split as a shell would), else the image's own.
+        env: environment variables (``docker run -e``).
+        timeout: seconds before the container is stopped and removed.
+        platform: as ``docker run --platform``.
+
     Raises:
         ImageNotFound: there is no such image.
         RunTimeout: it ran longer than ``timeout`` seconds (it was stopped and removed).
         RecordingMissing: recorded mode, and the recording holds no such run.
+
+    Example:
+        >>> lu.run("welcome-optimized:v1").stdout
+        'Welcome to multi-stage Docker builds\n'
     """
     b = backend()
     a = b.run(image, command, dict(env or {}), timeout, platforms.checked(platform))
@@ -108,11 +119,25 @@ def serve(image: str, port: int = 8080, env: Mapping[str, str] | None = None,
     The engine picks a free host port unless ``host_port`` is given; the port is
     read back from the engine, never assumed.
 
+    Args:
+        image: the image to serve.
+        port: the container's port (the activity's server listens on 8080).
+        env: environment variables (``docker run -e``).
+        ready_path: the path that must answer HTTP before the server is yielded.
+        timeout: seconds to wait for that answer.
+        host_port: a host port of your choice (default: the engine picks a free one).
+        platform: as ``docker run --platform``.
+
     Raises:
         ContainerFailed: it could not start, or exited before answering (with its logs).
         ServerNotReady: no HTTP answer at ``ready_path`` within ``timeout`` s.
         PortInUse: ``host_port`` is taken.
         ImageNotFound, RecordingMissing: as ``run()``.
+
+    Example:
+        >>> with lu.serve("activity:v1") as server:
+        ...     server.get("/login").text
+        '<h1>Login Page</h1>'
     """
     b = backend()
     with b.serve(image, port, dict(env or {}), ready_path, timeout, host_port, platforms.checked(platform)) as handle:
@@ -128,9 +153,19 @@ def copy_out(image: str, path: str, dest, platform: str | None = None) -> Path:
     Copies the file ``path`` out of ``image`` to ``dest`` (a folder, or a file
     name); returns where it was written. Taught in notebook 02.
 
+    Args:
+        image: the image to copy from.
+        path: the file's path inside the image.
+        dest: a folder (the file keeps its name) or a file name.
+        platform: one image of a multi-platform index.
+
     Raises:
         LabError: there is no such file in the image.
         ImageNotFound, RecordingMissing: as ``run()``.
+
+    Example:
+        >>> lu.copy_out("welcome-builder:v1", "/myapp/welcome", "work/builder-pattern")
+        PosixPath('work/builder-pattern/welcome')
     """
     dest = Path(dest)
     a = backend().copy_out(image, path, platforms.checked(platform))
@@ -145,6 +180,14 @@ def file_size(image: str, path: str, platform: str | None = None) -> int:
 
     Taught in notebook 07 (the binary beside the image); ``platform`` picks one image of a multi-platform
     index (notebook 08). Raises as ``copy_out()``.
+
+    Args:
+        image: the image to read.
+        path: the file's path inside it.
+        platform: one image of a multi-platform index.
+
+    Example:
+        >>> lu.human_size(lu.file_size("welcome-optimized:v1", "/myapp/welcome"))
     """
     return backend().stat(image, path, platforms.checked(platform))["size"]
 

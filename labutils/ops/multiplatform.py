@@ -84,9 +84,19 @@ def build_platforms(path, tag: str, platforms: Sequence[str] = BOTH, *, dockerfi
     result. The graph driver (overlay2) keeps one platform per tag, and Docker 20.10's BuildKit builds one
     platform at a time: each platform is built under its own tag (``platform_tag``), and the output says so.
 
+    Args:
+        path: the build context folder.
+        tag: the image name.
+        platforms: Docker's platform names (``os/arch[/variant]``).
+        dockerfile, nocache: as ``docker build``'s ``-f`` and ``--no-cache``.
+        quiet: print nothing while it builds.
+
     Raises:
         InvalidArgument: no platforms, or one Docker would not read.
         BuildFailed, BaseImageUnavailable: as ``build``.
+
+    Example:
+        >>> [r.tag for r in lu.build_platforms("work/multi-platform", "welcome-platforms:v1")]
     """
     plats = _checked(platforms)
     store = backend().describe()["store"]
@@ -131,8 +141,20 @@ def measure_platforms(path, platforms: Sequence[str] = BOTH, repeats: int = 2, *
     size_bytes, tag, emulated (whether QEMU ran the Go toolchain). A platform the engine cannot run has
     no emulated rows, and the output says what to install.
 
+    Args:
+        path: the folder with ``Dockerfile`` and ``Dockerfile.emulated``.
+        platforms: the platforms to build for.
+        repeats: cold builds per platform and way.
+        tag: the images' name (each build tags ``tag:<way>-<arch>``).
+        work: build-arg sets by name (default ``WORK``).
+        quiet: print nothing while it builds.
+
     Raises:
         InvalidArgument: repeats < 1, or the folder lacks one of the two Dockerfiles.
+
+    Example:
+        >>> times = lu.measure_platforms("work/multi-platform", repeats=1)
+        >>> lu.cross_vs_emulated(times)
     """
     plats = _checked(platforms)
     if repeats < 1:

@@ -158,6 +158,14 @@ def ensure(*, offline: bool = False, quiet: bool = False, platform: str | None =
     Stand-ins are only built with ``offline`` (it needs debootstrap and root);
     without it a missing stand-in is an error that says how to make it. With another ``platform`` than
     this machine's, the bases exercises 01 to 05 build on (FOREIGN_BASES), made for that platform.
+
+    Args:
+        offline: make a missing stand-in from Debian packages (needs debootstrap and root).
+        quiet: print nothing but failures.
+        platform: the bases of another platform (``linux/arm64``), for notebook 08.
+
+    Example:
+        >>> [(r.requested, r.how) for r in lu.ensure_bases()]
     """
     if foreign(platform):
         with background.holding():

@@ -1,7 +1,7 @@
 """The class's trust rules without a hub (seconds): settings that stop a class, the state folder and its
 secrets, what the class view accepts from a lab, the grades' CSV, the fence's rules and names, the preflight.
 
-The same rules are tried end to end, from inside learners' labs on a real hub, in tests/test_class.py.
+The same rules are tried end to end, from inside learners' labs on a real hub, in tests/classroom/test_class.py.
 """
 from __future__ import annotations
 
@@ -169,7 +169,7 @@ def test_a_learners_disk_is_a_file_system_of_its_size_and_writing_past_it_is_eno
 
 def test_the_labs_seccomp_profile_refuses_what_the_issue_names_and_keyctl_answers_enosys():
     """class/lab-seccomp.json as the hub hands it to Docker (the confinement itself is tried in a lab by
-    tests/test_class.py::test_a_lab_runs_its_engine_with_the_least_it_needs)."""
+    tests/classroom/test_class.py::test_a_lab_runs_its_engine_with_the_least_it_needs)."""
     from labutils.settings import ROOT
     profile = json.loads((ROOT / "class" / "lab-seccomp.json").read_text())
     refused = {name: rule["errnoRet"] for rule in profile["syscalls"] if rule["action"] == "SCMP_ACT_ERRNO"
