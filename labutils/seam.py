@@ -1,13 +1,13 @@
 """The contract at the seam: what every backend answers, and how each call is keyed in a recording.
 
-``Backend`` is the one type the public functions talk to (``backend.backend()``
-gives it). Three classes implement it: ``live.Live`` (the engine),
-``recorder.Recorder`` (the engine, every answer also stored) and
-``recorded.Recorded`` (the recording, no engine). Answers are the ``TypedDict``
+``Backend`` is the one type the public functions talk to (``labutils.backends.backend()``
+gives it). Three classes implement it: ``backends.live.backend.Live`` (the engine),
+``replay.recorder.Recorder`` (the engine, every answer also stored) and
+``replay.replayer.Replayer`` (the recording, no engine). Answers are the ``TypedDict``
 shapes below: plain data, so that a recording stores and replays them as they are.
 
 ``KEYS`` is the one table from a call to its recording key; ``LIVE_ONLY`` names the
-calls a recording never holds, each with why. ``tests/test_seam.py`` holds every
+calls a recording never holds, each with why. ``tests/unit/test_seam.py`` holds every
 backend to both: a call in neither table, or a backend without it, fails.
 """
 from __future__ import annotations
@@ -259,7 +259,7 @@ KEYS: dict[str, Callable[..., dict]] = {
     "containers": lambda: {},
     "run_script": _script_key,
 }
-"""Call -> its recording key, from the call's own arguments. Recorder stores under it, Recorded looks it up."""
+"""Call -> its recording key, from the call's own arguments. Recorder stores under it, Replayer looks it up."""
 
 LIVE_ONLY: dict[str, str] = {
     "describe": "the recording's meta.json describes the engine it was made on",
@@ -271,7 +271,7 @@ LIVE_ONLY: dict[str, str] = {
     "save_images": "kits are saved from a live engine",
     "load_images": "kits are loaded into a live engine",
 }
-"""The calls no recording holds, and why; Recorded answers them itself (or refuses), Recorder passes them on."""
+"""The calls no recording holds, and why; Replayer answers them itself (or refuses), Recorder passes them on."""
 
 
 def implements(cls):

@@ -4,18 +4,8 @@ One place (after testcontainers' config object): paths, mode, namespace and
 where recordings go. Changing ``LABUTILS_WORK`` after ``import labutils`` moves
 everything that writes under ``work/`` at once.
 
-| variable | default | meaning |
-|---|---|---|
-| LABUTILS_DATA | ``<repo>/data`` | the lab's files, base recipes, book figures, recording |
-| LABUTILS_WORK | ``<repo>/work`` | where the learner's files, results and figures go |
-| LABUTILS_MODE | ``auto`` | ``live``, ``recorded`` or ``auto`` |
-| LABUTILS_RECORDING | ``<data>/recorded`` | the recording recorded mode replays |
-| LABUTILS_RECORD | unset | record every live engine call into this folder |
-| LABUTILS_REPLAY_LOG | unset | append each replayed entry's notebook and number to this file |
-| LABUTILS_NAMESPACE | unset | a learner's own prefix on a shared engine |
-| LABUTILS_NOTEBOOK | unset | the notebook being run (recording and replay are per notebook) |
-| LABUTILS_DEBIAN_MIRROR | deb.debian.org | the mirror the stand-ins are made from |
-| LABUTILS_HOST_OVERRIDE | unset | where the engine's published ports are reached (an engine in another network namespace or VM); by default the host of a ``tcp://``/``ssh://`` DOCKER_HOST, else 127.0.0.1 |
+``VARIABLES`` lists every one with its default and meaning; docs/reference.md is generated from it, and a
+test fails when labutils reads a variable that is not there.
 """
 from __future__ import annotations
 
@@ -28,6 +18,34 @@ from pathlib import Path
 from labutils.errors import SettingsError
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Variable:
+    """One environment variable labutils reads: its name, its default as written in the docs, what it does."""
+    name: str
+    default: str
+    meaning: str
+
+
+VARIABLES = (
+    Variable("LABUTILS_WORK", "<repo>/work", "the learner's files, results, figures and progress"),
+    Variable("LABUTILS_MODE", "auto", "live, recorded, or auto (live when an engine answers, else the recording)"),
+    Variable("LABUTILS_NAMESPACE", "unset", "a learner's own prefix on a shared engine (library, docker.io and "
+             "registry hosts are refused)"),
+    Variable("LABUTILS_DATA", "<repo>/data", "the lab's files, base recipes, the book's figures, the recording"),
+    Variable("LABUTILS_RECORDING", "<data>/recorded", "the recording recorded mode replays"),
+    Variable("LABUTILS_RECORD", "unset", "record every live engine call into this folder (make record sets it)"),
+    Variable("LABUTILS_REPLAY_LOG", "unset", "append each replayed entry's notebook and number to this file"),
+    Variable("LABUTILS_NOTEBOOK", "Jupyter's session name", "the notebook being run (recording and replay are per "
+             "notebook)"),
+    Variable("LABUTILS_DEBIAN_MIRROR", "http://deb.debian.org/debian", "where the stand-ins' packages come from"),
+    Variable("LABUTILS_HOST_OVERRIDE", "unset", "where the engine's published ports are reached (an engine in "
+             "another network namespace or VM); by default the host of a tcp:// or ssh:// DOCKER_HOST, else "
+             "127.0.0.1"),
+    Variable("LABUTILS_REQUIRE_ENGINE", "unset", "tests: a missing engine fails instead of skipping (CI sets it)"),
+    Variable("LABUTILS_REQUIRE_EMULATION", "unset", "tests: missing QEMU fails instead of skipping (CI sets it)"),
+)
 MODES = ("live", "recorded", "auto")
 _NAMESPACE = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$")
 RESERVED_NAMESPACES = ("library", "docker.io", "index.docker.io", "registry-1.docker.io", "localhost")

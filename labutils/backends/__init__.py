@@ -21,7 +21,7 @@ from labutils.backends.live.backend import Live
 from labutils.backends.live.engine import answers, docker_cli, engine_url, on_reset, reset_caches
 from labutils.backends.replay.recorder import Recorder
 from labutils.backends.replay.recording import notebook_files
-from labutils.backends.replay.replayer import Recorded
+from labutils.backends.replay.replayer import Replayer
 from labutils.errors import EngineUnavailable
 from labutils.seam import Backend, Description
 from labutils.settings import overridden, settings
@@ -31,8 +31,8 @@ __all__ = ["backend", "live_engine", "from_recording", "tag_recorded", "describe
 
 
 @cache
-def _recorded(path: str) -> Recorded:
-    return Recorded(Path(path))
+def _recorded(path: str) -> Replayer:
+    return Replayer(Path(path))
 
 
 engine.on_reset(_recorded.cache_clear)

@@ -1,24 +1,6 @@
 """The class's settings: every ``CLASS_*`` variable, read when asked, and the state folder with its secrets.
 
-| variable | default | meaning |
-|---|---|---|
-| CLASS_NAME | labutils-class | prefixes every container, network, volume and firewall chain: two classes never meet |
-| CLASS_STATE | /var/tmp/labutils-class | hub database, secrets, logs (made 0700; refused if another's or open to others) |
-| CLASS_HOST, CLASS_PORT | 127.0.0.1, 8000 | where the hub listens for browsers (beyond loopback: TLS, or CLASS_INSECURE=1) |
-| CLASS_PUBLIC_HOST | CLASS_HOST | the name learners type |
-| CLASS_TLS_CERT, CLASS_TLS_KEY | unset | the hub's certificate and key |
-| CLASS_INSECURE | unset | 1: serve beyond loopback without TLS all the same (class codes and passwords in clear) |
-| CLASS_CODE | made once | what a learner gives the first time they claim a name (8 characters or more) |
-| CLASS_INSTRUCTORS | instructor | the hub's admins (their password: ``admin-password`` in the state folder) |
-| CLASS_CPUS, CLASS_MEMORY, CLASS_PIDS | 2, 4g, 2048 | per learner (lab and engine together) |
-| CLASS_DISK | 20g | per learner: work/ and their engine's data on an ext4 of this size (a sparse file in the state folder) |
-| CLASS_IDLE_TIMEOUT | 3600 | seconds idle before the culler stops a lab and its engine |
-| CLASS_MAX_LEARNERS | 30 | accounts a class code can make, and labs running at once |
-| CLASS_REGISTRY_PORT, CLASS_HUB_PORT, CLASS_PROXY_API_PORT | 5000, 8081, 8001 | the class registry, the hub's API (for labs), the proxy's API (loopback) |
-| CLASS_FENCE | 1 | 0: no firewall rules around the labs (a host without iptables; said at start) |
-| CLASS_SWARM, CLASS_SWARM_TLS, CLASS_NODE_PORT | unset, unset, 2376 | past one machine: the swarm manager, the hub's client certificate, each node's engine port |
-| CLASS_HUB_ADDRESS | Docker's bridge | this machine's address every lab reaches (hub API, registry) |
-| CLASS_CONFIG | class/class.env | a file of ``KEY=value`` lines read first (ignored by git) |
+``CLASS_VARIABLES`` lists each with its default and meaning (docs/reference.md is generated from it).
 """
 from __future__ import annotations
 
@@ -30,7 +12,46 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from labutils.classroom import LABEL, PART
-from labutils.settings import ROOT
+from labutils.settings import ROOT, Variable
+
+CLASS_VARIABLES = (
+    Variable("CLASS_NAME", "labutils-class",
+             "prefixes every container, network, volume and firewall chain: two classes never meet"),
+    Variable("CLASS_STATE", "/var/tmp/labutils-class",
+             "hub database, secrets, logs (made 0700; refused if another's or open to others)"),
+    Variable("CLASS_HOST, CLASS_PORT", "127.0.0.1, 8000",
+             "where the hub listens for browsers (beyond loopback: TLS, or CLASS_INSECURE=1)"),
+    Variable("CLASS_PUBLIC_HOST", "CLASS_HOST",
+             "the name learners type"),
+    Variable("CLASS_TLS_CERT, CLASS_TLS_KEY", "unset",
+             "the hub's certificate and key"),
+    Variable("CLASS_INSECURE", "unset",
+             "1: serve beyond loopback without TLS all the same (class codes and passwords in clear)"),
+    Variable("CLASS_CODE", "made once",
+             "what a learner gives the first time they claim a name (8 characters or more)"),
+    Variable("CLASS_INSTRUCTORS", "instructor",
+             "the hub's admins (their password: admin-password in the state folder)"),
+    Variable("CLASS_CPUS, CLASS_MEMORY, CLASS_PIDS", "2, 4g, 2048",
+             "per learner (lab and engine together)"),
+    Variable("CLASS_DISK", "20g",
+             "per learner: work/ and their engine's data on an ext4 of this size (a sparse file in the state folder)"),
+    Variable("CLASS_IDLE_TIMEOUT", "3600",
+             "seconds idle before the culler stops a lab and its engine"),
+    Variable("CLASS_MAX_LEARNERS", "30",
+             "accounts a class code can make, and labs running at once"),
+    Variable("CLASS_REGISTRY_PORT, CLASS_HUB_PORT, CLASS_PROXY_API_PORT", "5000, 8081, 8001",
+             "the class registry, the hub's API (for labs), the proxy's API (loopback)"),
+    Variable("CLASS_FENCE", "1",
+             "0: no firewall rules around the labs (a host without iptables; said at start)"),
+    Variable("CLASS_SWARM, CLASS_SWARM_TLS, CLASS_NODE_PORT", "unset, unset, 2376",
+             "past one machine: the swarm manager, the hub's client certificate, each node's engine port"),
+    Variable("CLASS_HUB_ADDRESS", "Docker's bridge",
+             "this machine's address every lab reaches (hub API, registry)"),
+    Variable("CLASS_CONFIG", "class/class.env",
+             "a file of KEY=value lines read first (ignored by git)"),
+    Variable("CLASS_PURGE", "unset", "1: class-down also removes the learners' volumes and disks"),
+    Variable("CLASS_VIEW_TOKEN", "unset", "the instructor's API token for python -m labutils class --hub (else --token-file)"),
+)
 
 
 def size_bytes(size: str) -> int:

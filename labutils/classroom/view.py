@@ -123,7 +123,7 @@ def hub_view(url: str, token: str, check: bool = True, timeout: float = 300) -> 
         timeout: seconds each lab has to answer.
 
     Returns:
-        DataFrame: the columns of ``classview.COLUMNS``, ``progress`` (passed/total checkpoints) and ``source``.
+        DataFrame: the columns of ``shared_engine.COLUMNS``, ``progress`` (passed/total checkpoints) and ``source``.
 
     Raises:
         HttpFailed: the hub did not answer, or the token may not list users.

@@ -3,7 +3,7 @@
 Every call of ``seam.Backend`` is implemented by each backend with the protocol's
 parameters, nothing is reached through a catch-all, every call is either keyed
 for the recording or named live-only, and every keyed call that ``Recorder``
-stores, ``Recorded`` replays to the same answer. The engine behind the recorder
+stores, ``Replayer`` replays to the same answer. The engine behind the recorder
 here is a stand-in that answers canned data; the same round trip on the real
 engine is ``make record`` followed by the recorded nbval pass.
 """
@@ -17,10 +17,10 @@ import pytest
 from labutils import seam
 from labutils.backends.live.backend import Live
 from labutils.backends.replay.recorder import Recorder
-from labutils.backends.replay.replayer import Recorded
+from labutils.backends.replay.replayer import Replayer
 from labutils.settings import overridden
 
-BACKENDS = [Live, Recorded, Recorder]
+BACKENDS = [Live, Replayer, Recorder]
 
 
 def _params(fn) -> list[str]:
@@ -60,7 +60,7 @@ def test_every_call_is_keyed_or_named_live_only_never_both():
     assert set(seam.KEYS) | set(seam.LIVE_ONLY) == set(seam.calls())
 
 
-# --- the round trip: what Recorder stores, Recorded replays ------------------------------------
+# --- the round trip: what Recorder stores, Replayer replays ------------------------------------
 
 class _Handle:
     def __init__(self):
@@ -144,7 +144,7 @@ def test_what_the_recorder_stores_the_recorded_backend_replays(call, tmp_path):
         else:
             first = getattr(recorder, call)(*args)
         assert call in live.asked, f"Recorder.{call} must ask the live backend"
-        replay = Recorded(out)
+        replay = Replayer(out)
         if call == "serve":
             with replay.serve(*args) as server:
                 again = (server.info, server.get("/contact"), server.logs())

@@ -1,7 +1,7 @@
 """Recording: the live backend, with every answer also stored (``LABUTILS_RECORD``).
 
 Each call's key, answer and printed output go to ``<notebook>.json`` (see
-``recfile.py``), under the notebook and cell that asked.
+``recording.py``), under the notebook and cell that asked.
 """
 from __future__ import annotations
 

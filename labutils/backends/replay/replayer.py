@@ -4,12 +4,12 @@ Two backends with the live backend's calls:
 
 - ``Recorder`` wraps ``Live``: each call is answered by the engine and also
   stored (``LABUTILS_RECORD``).
-- ``Recorded`` answers each call from the recording and never connects to
+- ``Replayer`` answers each call from the recording and never connects to
   anything. Every answer says it is recorded (a line on stderr). A call the
   recording lacks raises ``RecordingMissing`` naming what differs from the
   nearest recorded call; a call asked more often than recorded says so.
 
-The files themselves are described in ``recfile.py``; ``Recorder`` is in ``recorder.py``.
+The files themselves are described in ``recording.py``; ``Recorder`` is in ``recorder.py``.
 """
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ _AGAIN_HINT = ("restart the kernel (Kernel > Restart) and run the notebook from 
 
 
 @seam.implements
-class Recorded:
+class Replayer:
     """Answers every call from the recording; connects to nothing."""
 
     mode = "recorded"
