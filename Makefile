@@ -1,15 +1,21 @@
-# make lab    - set up .venv, make the base images ready, start JupyterLab on notebooks/
-# make test   - the whole suite: ruff and mypy, unit, real engine and nbval live, then nbval in recorded mode (no engine), then
-#               again as Binder runs it (a fresh environment, no docker CLI, no engine)
-# make run    - every exercise headless: the comparison table and the figures (work/figures/)
-# make record - run the notebooks live (recording + stored outputs), then replay them with no engine
-# make clean  - remove every image and container labutils made (nothing else)
+# make lab        - .venv with the course's own packages, base images made meanwhile, JupyterLab on notebooks/
+# make site       - the course as a static site in build/site/ (Sphinx, myst-nb), checked in Chromium
+# make test-fast  - lint, unit tests, every notebook replayed with no engine (a few minutes)
+# make test       - everything: lint, unit, the real engine, the class, the browser, the site, nbval live, then
+#                   nbval recorded (no engine), then as Binder runs it (a fresh environment, no docker CLI, no engine)
+# make run        - every exercise headless: the comparison table and the figures (work/figures/)
+# make record     - run the notebooks live (recording + stored outputs), then replay them with no engine
+# make clean      - remove every image and container labutils made (nothing else)
 # make test-engines - the engine matrix: Docker 28.5 (Debian sid) in containers, overlay2 and the
-#                containerd store with a registry mirror; engine tests + every notebook live on each
+#                containerd store with a registry mirror; what differs by engine, and every notebook live, on each
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+# the learner's lab installs the `lab` extra only; the tests, the site and the class add theirs (pyproject.toml)
+TEST_STAMP := $(VENV)/.installed-test-stamp
+HUB_STAMP  := $(VENV)/.installed-hub-stamp
+comma := ,
 NBVAL_TIMEOUT ?= 300
 NOTEBOOK_DIR ?= notebooks
 LAB_ARGS ?=
@@ -17,22 +23,32 @@ NBVAL  := --nbval --nbval-sanitize-with notebooks/sanitize.cfg --nbval-cell-time
 # the recorded pass points DOCKER_HOST at nothing: it must not need (or reach) an engine
 NO_ENGINE := LABUTILS_MODE=recorded DOCKER_HOST=unix:///nonexistent/labutils-recorded-mode.sock
 
-.PHONY: test-engines engines-down bases-other lab test lint class class-down test-live test-recorded test-binder test-unit test-notebooks run record bases doctor clean venv
+.PHONY: site test-fast test-engines engines-down bases-other lab test lint class class-down test-live test-recorded test-binder test-unit test-notebooks run record bases doctor clean venv
 
 venv: $(STAMP)
 
 # uv where it is on PATH or installs into the venv (a few seconds), else pip: the same packages either way
-$(STAMP): pyproject.toml
+define install
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@if { command -v uv >/dev/null 2>&1 && UVBIN=uv; } || \
 	    { $(BIN)/python -m pip install --quiet --disable-pip-version-check uv >/dev/null 2>&1 && UVBIN=$(BIN)/uv; }; then \
-	  echo "installing with uv"; \
-	  $$UVBIN pip install --quiet --python $(BIN)/python -e '.[lab,hub]' || $(BIN)/python -m pip install --quiet -e '.[lab,hub]'; \
+	  echo "installing .[$(1)] with uv"; \
+	  $$UVBIN pip install --quiet --python $(BIN)/python -e '.[$(1)]' || $(BIN)/python -m pip install --quiet -e '.[$(1)]'; \
 	else \
-	  echo "uv is not available: installing with pip"; \
-	  $(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[lab,hub]'; \
+	  echo "uv is not available: installing .[$(1)] with pip"; \
+	  $(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[$(1)]'; \
 	fi
 	touch $@
+endef
+
+$(STAMP): pyproject.toml
+	$(call install,lab)
+
+$(TEST_STAMP): pyproject.toml $(STAMP)
+	$(call install,lab$(comma)test$(comma)hub)
+
+$(HUB_STAMP): pyproject.toml $(STAMP)
+	$(call install,lab$(comma)hub)
 
 doctor: $(STAMP)
 	$(BIN)/python -m labutils doctor
@@ -68,14 +84,23 @@ lab: $(STAMP)
 
 test: lint test-live test-recorded test-binder
 
-# static checks first (seconds): ruff's rules and mypy's settings are in pyproject.toml
-lint: $(STAMP)
-	$(BIN)/ruff check labutils tests tools bench
+# static checks first (seconds): ruff over the code, the notebooks and class/; mypy; the layers (import-linter's
+# contracts in pyproject.toml); docs/reference.md as the code says it
+lint: $(TEST_STAMP)
+	$(BIN)/ruff check labutils tests tools bench notebooks class
 	$(BIN)/mypy labutils
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/python -m tools.reference --check
+
+site: $(TEST_STAMP)
+	$(BIN)/python -m tools.site build
+	$(BIN)/python -m tools.site check
+
+test-fast: lint test-unit test-recorded
 
 # first what the tests need on the engine, as make lab makes it (local, else pulled, else offline stand-ins,
 # with progress), so that no test depends on another having made the bases
-test-live: $(STAMP) bases-other
+test-live: $(TEST_STAMP) bases-other
 	$(BIN)/python -m labutils bases --offline
 	$(BIN)/python -m labutils doctor
 	@if grep -qs enabled $(OTHER_QEMU); then LABUTILS_MODE=live $(BIN)/python -m pytest tests notebooks $(NBVAL); else \
@@ -83,7 +108,7 @@ test-live: $(STAMP) bases-other
 	  LABUTILS_MODE=live $(BIN)/python -m pytest tests notebooks $(NBVAL) --ignore $(MULTI_PLATFORM_NB) \
 	  && LABUTILS_MODE=live $(BIN)/python -m pytest $(subst --nbval ,--nbval-lax ,$(NBVAL)) $(MULTI_PLATFORM_NB); fi
 
-test-recorded: $(STAMP)
+test-recorded: $(TEST_STAMP)
 	$(NO_ENGINE) $(BIN)/python -m pytest notebooks $(NBVAL)
 
 # as Binder: a fresh environment from environment.yml and postBuild, no docker CLI, no engine, through ./start
@@ -93,7 +118,7 @@ test-binder:
 run: $(STAMP)
 	$(BIN)/python -m labutils run-all
 
-record: $(STAMP)
+record: $(TEST_STAMP)
 	$(BIN)/python -m labutils record
 
 # make class      - a class on this machine: JupyterHub, a lab and a rootless Docker Engine per learner, a
@@ -104,18 +129,18 @@ CLASS_PROXY_BIN := .class/node_modules/.bin/configurable-http-proxy
 $(CLASS_PROXY_BIN):
 	npm install --silent --no-audit --no-fund --prefix .class configurable-http-proxy@5
 
-class: $(STAMP) $(CLASS_PROXY_BIN)
+class: $(HUB_STAMP) $(CLASS_PROXY_BIN)
 	$(BIN)/python -m labutils bases --offline --quiet
 	$(BIN)/python -m labutils.classroom up
 
-class-down: $(STAMP)
+class-down: $(HUB_STAMP)
 	$(BIN)/python -m labutils.classroom down $(if $(filter 1,$(CLASS_PURGE)),--purge,)
 
 RIG_KIT ?= /var/tmp/labutils-rig/kit.tar
 ENGINES ?= overlay2 containerd
 
 # the kit is this engine's base images (the stand-ins offline), which the rig engines load or serve
-test-engines: $(STAMP) bases-other
+test-engines: $(TEST_STAMP) bases-other
 	$(BIN)/python -m labutils bases --offline --quiet
 	mkdir -p $(dir $(RIG_KIT))
 	$(BIN)/python -m labutils bases --save $(RIG_KIT) --quiet
@@ -124,10 +149,10 @@ test-engines: $(STAMP) bases-other
 engines-down:
 	python3 -m tools.engines down $(ENGINES) --purge
 
-test-unit: $(STAMP)
-	$(BIN)/python -m pytest tests -m "not engine"
+test-unit: $(TEST_STAMP)
+	$(BIN)/python -m pytest tests/unit
 
-test-notebooks: $(STAMP)
+test-notebooks: $(TEST_STAMP)
 	$(BIN)/python -m pytest notebooks $(NBVAL)
 
 clean: $(STAMP)

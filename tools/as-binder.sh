@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The notebooks as repo2docker (Binder) runs them: a fresh Python environment made from the repository's own
-# files (environment.yml's `-e .[lab]`, then postBuild), no docker CLI on PATH, no engine, and every command
+# files (environment.yml's `-e .[lab]`, then postBuild; nbval and pytest added to check it), no docker CLI on PATH, no engine, and every command
 # through ./start. nbval must pass against the same stored outputs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,8 +14,10 @@ elif "$tmp/env/bin/python" -m pip install --quiet --disable-pip-version-check uv
 else uv=""; fi
 pip_line=$(python3 -c "import yaml,sys; d=yaml.safe_load(open('environment.yml'))['dependencies']; \
 print(' '.join(next(x['pip'] for x in d if isinstance(x, dict))))" 2>/dev/null || echo "-e .[lab]")
-if [ -n "$uv" ]; then $uv pip install --quiet --python "$tmp/env/bin/python" $pip_line
-else "$tmp/env/bin/python" -m pip install --quiet $pip_line; fi
+# what Binder installs (environment.yml), then the checker this script runs (Binder itself has no nbval)
+checker="nbval>=0.11 pytest>=8"
+if [ -n "$uv" ]; then $uv pip install --quiet --python "$tmp/env/bin/python" $pip_line $checker
+else "$tmp/env/bin/python" -m pip install --quiet $pip_line $checker; fi
 NB_PYTHON_PREFIX="$tmp/env" ./postBuild
 
 # every program of this machine, except Docker's
