@@ -144,7 +144,7 @@ test-engines: $(TEST_STAMP) bases-other
 	$(BIN)/python -m labutils bases --offline --quiet
 	mkdir -p $(dir $(RIG_KIT))
 	$(BIN)/python -m labutils bases --save $(RIG_KIT) --quiet
-	python3 -m tools.engines all $(ENGINES) --kit $(RIG_KIT)
+	$(BIN)/python -m tools.engines all $(ENGINES) --kit $(RIG_KIT)
 
 engines-down:
 	python3 -m tools.engines down $(ENGINES) --purge

@@ -1,14 +1,14 @@
 #!/usr/bin/env python3
 """The engine matrix: Docker 28.5 (Debian sid) in containers on the host's engine.
 
-    python -m tools.engines up overlay2            # 28.5, graph driver
-    python -m tools.engines seed overlay2          # ... with the host's offline kit loaded
-    python -m tools.engines up containerd          # 28.5, containerd image store
-    python -m tools.engines seed containerd        # ... its registry mirror serving the kit
-    python -m tools.engines all                    # up, seed and test, every engine
-    python -m tools.engines env containerd         # the variables that point labutils at it
-    python -m tools.engines test containerd        # engine tests + every notebook, live, on it
-    python -m tools.engines down containerd [--purge]
+    .venv/bin/python -m tools.engines up overlay2            # 28.5, graph driver
+    .venv/bin/python -m tools.engines seed overlay2          # ... with the host's offline kit loaded
+    .venv/bin/python -m tools.engines up containerd          # 28.5, containerd image store
+    .venv/bin/python -m tools.engines seed containerd        # ... its registry mirror serving the kit
+    .venv/bin/python -m tools.engines all                    # up, seed and test, every engine
+    .venv/bin/python -m tools.engines env containerd         # the variables that point labutils at it
+    .venv/bin/python -m tools.engines test containerd        # engine tests + every notebook, live, on it
+    .venv/bin/python -m tools.engines down containerd [--purge]
 
 Each engine runs ``dockerd`` from Debian sid's docker.io in a container of the
 host engine (``../shared/engines.md`` has why each flag is there). Its published
@@ -46,13 +46,26 @@ STATE = Path(os.environ.get("RIG_STATE", "/var/tmp/labutils-rig"))
 PACKAGES = "docker.io,docker-buildx,docker-cli,docker-registry,ca-certificates,iptables,procps"
 STORES = {"overlay2": {"store": "overlay2", "mirror": False},
           "containerd": {"store": "containerd", "mirror": True}}
-# official name -> the stand-in the mirror serves under it (every image the lab's files name)
-KIT_NAMES = {"golang:1.15.6": "labutils-golang:1.15", "golang:1.15.6-alpine": "labutils-golang:1.15-musl",
-             "alpine:latest": "labutils-alpine:musl", "alpine:3.12": "labutils-alpine:musl",
-             "debian:bookworm": "labutils-debian:bookworm"}
-# another platform's stand-ins (make bases-other), kept loaded on both engines: the mirror serves each official
-# name for one platform, so an arm64 build there finds its base as a stand-in, as on an offline machine
-OTHER_PLATFORM_STANDINS = ("labutils-golang:1.15-arm64", "labutils-golang:1.15-musl-arm64", "labutils-alpine:musl-arm64")
+
+
+def kit_names() -> dict[str, str]:
+    """Official name -> the stand-in the mirror serves under it: every base image the lab's files name, read
+    from data/exercises with labutils' own Dockerfile reader (run with the venv's python: `make test-engines`)."""
+    from labutils import bases
+    from labutils.docker import dockerfile
+    named = set(bases.LAB_BASES)
+    for path in (ROOT / "data" / "exercises").rglob("Dockerfile*"):
+        named |= {stage.base for stage in dockerfile.read(path).stages}
+    return {ref: sub for ref in sorted(named) if (sub := bases.standin_name(ref))}
+
+
+def other_platform_standins() -> list[str]:
+    """Another platform's stand-ins (make bases-other), kept loaded on both engines: the mirror serves each
+    official name for one platform, so an arm64 build there finds its base as a stand-in, as offline."""
+    from labutils.ops import standins
+    return standins.other_platform_standins()
+
+
 REGISTRY = "127.0.0.1:5000"
 # How nbval compares each engine's notebooks with the stored outputs (recorded on the host's engine):
 # overlay2 holds the same figures, so every output is compared; on the containerd store the sizes are
@@ -233,12 +246,13 @@ def seed(name: str, kit: Path) -> None:
     """Give the engine the lab's base images: the kit loaded, or served by its registry mirror."""
     spec = STORES[name]
     have = inner(name, "image", "ls", "--format", "{{.Repository}}:{{.Tag}}", capture=True).stdout.split()
-    others = all(standin in have for standin in OTHER_PLATFORM_STANDINS)
+    names = kit_names()
+    others = all(standin in have for standin in other_platform_standins())
     if spec["mirror"]:
-        if others and all(served(name, official) for official in KIT_NAMES):
+        if others and all(served(name, official) for official in names):
             say("the registry mirror already serves the lab's bases")
             return
-    elif others and all(standin in have for standin in KIT_NAMES.values()):
+    elif others and all(standin in have for standin in names.values()):
         say("the kit is already loaded")
         return
     if not kit.is_file():
@@ -252,13 +266,13 @@ def seed(name: str, kit: Path) -> None:
     say(f"loaded in {time.time() - started:.0f} s")
     if not spec["mirror"]:
         return
-    for official, standin in KIT_NAMES.items():
+    for official, standin in names.items():
         pushed = f"{REGISTRY}/library/{official}"
         inner(name, "tag", standin, pushed)
         inner(name, "push", "-q", pushed, capture=True)
         inner(name, "rmi", pushed, capture=True)
         say(f"the mirror serves {official} (labutils' {standin})")
-    inner(name, "rmi", *sorted(set(KIT_NAMES.values())), capture=True)     # nothing local: every base is pulled
+    inner(name, "rmi", *sorted(set(names.values())), capture=True)     # nothing local: every base is pulled
     inner(name, "builder", "prune", "-af", capture=True)
 
 
@@ -289,7 +303,7 @@ def down(name: str, purge: bool) -> None:
 
 
 def test(name: str, pytest_args: list[str]) -> int:
-    """The engine-marked tests and every notebook, live, against this engine."""
+    """What differs by engine (tests/engine) and every notebook, live, against this engine."""
     env = dict(os.environ, **environment(name), LABUTILS_MODE="live", LABUTILS_REQUIRE_ENGINE="1",
                LABUTILS_RIG=name)
     if INSIDE[name]:
@@ -299,7 +313,7 @@ def test(name: str, pytest_args: list[str]) -> int:
     # first what the tests need on this engine, as `make test-live` makes it on the host (the mirror's pull,
     # or the loaded kit): no test may depend on another (the browser test's `make lab` used to pull them)
     runs = [[python, "-m", "labutils", "bases", "--offline", "--quiet"],
-            [python, "-m", "pytest", "tests", "-m", "engine and not browser and not hub", "-p", "no:cacheprovider", *pytest_args],
+            [python, "-m", "pytest", "tests/engine", "-p", "no:cacheprovider", *pytest_args],
             [python, "-m", "pytest", "notebooks", *NBVAL[name], "--nbval-cell-timeout=600", "-p", "no:cacheprovider",
              *pytest_args]]
     if INSIDE[name]:
@@ -312,14 +326,15 @@ def test(name: str, pytest_args: list[str]) -> int:
     return code
 
 
-LAB_IMAGES = ("welcome:v1", "welcome-runtime:v1", "welcome-optimized:v1", "multi-stage:v1", "activity:v1")
-SIZES = f"""
+SIZES = """
 import labutils as lu
 from labutils.backends.live import stores
+from labutils.course.approaches import APPROACHES
+from labutils.ops import images
 print("store", stores.image_store())
-for tag in {LAB_IMAGES!r}:
+for tag in dict.fromkeys(a.tag for a in APPROACHES):
     if lu.image_exists(tag):
-        s = lu.inspect(tag)
+        s = images.inspect(tag)
         print(tag, s["size"], s.get("content"), s.get("total"))
 """
 
