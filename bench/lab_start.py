@@ -7,7 +7,7 @@ Each run starts the engine matrix's overlay2 rig (Docker 28.5) empty: no base im
 Then, timed: `git clone` of this checkout into a new folder, and `make lab` there, with empty pip and uv caches
 (every package downloaded), until JupyterLab answers with 00-setup. After that the run goes on timing the base
 images that `make lab` started in the background, until `labutils doctor` passes. A script, not a test: the table
-says whether the goal (under 90 s) was met.
+says whether the goals (JupyterLab under 15 s, the bases under 90 s) were met.
 """
 from __future__ import annotations
 
@@ -26,7 +26,8 @@ ROOT = Path(__file__).resolve().parent.parent
 from tools.labserver import make_lab  # run from the repository's root: python -m bench.lab_start
 
 RIG = [sys.executable, "-m", "tools.engines"]
-GOAL = 90.0
+LAB_GOAL = 15.0         # fresh clone to JupyterLab serving 00-setup
+BASES_GOAL = 90.0       # ... and every base image ready (labutils doctor passes)
 BASES_LIMIT = 600.0
 
 
@@ -60,7 +61,7 @@ def one_run(workdir: Path) -> dict:
     finally:
         subprocess.run(["pkill", "-f", f"{clone}/.venv/bin/python -m labutils bases"], capture_output=True)
     out = lab.output()
-    installer = "uv" if "installing with uv" in out else "pip"
+    installer = "uv" if re.search(r"installing \S* ?with uv", out) else "pip"
     return {"lab": lab_s, "bases": bases_s, "installer": installer,
             "background": "in the background" in out}
 
@@ -87,9 +88,10 @@ def main() -> int:
     date = datetime.now(timezone.utc).strftime("%Y-%m-%d")
     rows = [f"| fresh clone to a running lab (`git clone`, `make lab` until JupyterLab serves 00-setup; empty "
             f"engine, empty pip/uv caches, {runs[0]['installer']}) | {fmt(labs) if labs else 'did not start'} | "
-            f"under {GOAL:.0f} s | {'yes' if labs and statistics.median(labs) < GOAL else 'no'} |",
+            f"under {LAB_GOAL:.0f} s | {'yes' if labs and statistics.median(labs) < LAB_GOAL else 'no'} |",
             f"| ... and the base images made in the background, until `labutils doctor` passes | "
-            f"{fmt(made) if made else f'not within {BASES_LIMIT:.0f} s'} | - | - |"]
+            f"{fmt(made) if made else f'not within {BASES_LIMIT:.0f} s'} | under {BASES_GOAL:.0f} s | "
+            f"{'yes' if made and statistics.median(made) < BASES_GOAL else 'no'} |"]
     section = (f"\n## Fresh clone to a running lab\n\nMeasured {date} on {os.cpu_count()} cores with "
                f"`python3 -m bench.lab_start --runs {args.runs}`: the engine is Docker 28.5 (the overlay2 rig of "
                "`tools/engines.py`), started empty for each run.\n\n| what | median (range, runs) | goal | met |\n"

@@ -5,6 +5,9 @@ import gzip
 import hashlib
 import json
 import os
+import shutil
+import socket
+import sys
 import tarfile
 from pathlib import Path
 
@@ -138,3 +141,104 @@ class EngineProxy:
         self.server.shutdown()
         self.server.server_close()
         self.path.unlink(missing_ok=True)
+
+
+# --- shared by the browser, class and fault tests ---------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+CHROMIUM = next((p for p in ("/usr/bin/chromium", "/usr/bin/chromium-browser", shutil.which("chromium") or "")
+                 if p and Path(p).is_file()), None)
+
+
+def run_in_page(page, path: str) -> str:
+    """Every cell of the notebook open at ``path``, run through JupyterLab's own command; all outputs as text.
+
+    The results are read from the notebook's model: JupyterLab draws only the cells in view.
+    """
+    page.wait_for_selector(".jp-Notebook", timeout=180_000)
+    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=180_000)
+    page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell.currentWidget"
+                           f" && window.jupyterapp.shell.currentWidget.context.path === {path!r}"
+                           " && window.jupyterapp.shell.currentWidget.sessionContext.session"
+                           " && window.jupyterapp.shell.currentWidget.sessionContext.session.kernel", timeout=180_000)
+    count = page.evaluate("() => window.jupyterapp.shell.currentWidget.content.model.cells.length")
+    page.evaluate("() => { const nb = window.jupyterapp.shell.currentWidget.content; nb.activeCellIndex = 0; }")
+    for i in range(count):
+        page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-cell-and-select-next')")
+        page.wait_for_function(f"""() => {{
+            const m = window.jupyterapp.shell.currentWidget.content.model.cells.get({i});
+            const kernel = window.jupyterapp.shell.currentWidget.sessionContext.session?.kernel;
+            return m.type !== 'code' || (m.executionCount !== null && kernel && !kernel.status.startsWith('busy'));
+        }}""", timeout=600_000)
+    return page.evaluate("""() => {
+        const cells = window.jupyterapp.shell.currentWidget.content.model.cells;
+        const out = [];
+        for (let i = 0; i < cells.length; i++) {
+            const c = cells.get(i);
+            if (c.type === 'code') out.push(JSON.stringify(c.outputs.toJSON()));
+        }
+        return out.join('\\n');
+    }""")
+
+
+def password(name: str) -> str:
+    return f"{name}-own-secret-9"
+
+
+def class_env(name: str, state, code: str) -> dict:
+    """A test class's settings: its own name, state folder and free ports, so no other class is touched."""
+    env = dict(os.environ, CLASS_NAME=name, CLASS_STATE=str(state), CLASS_PORT=str(free_port()),
+               CLASS_HUB_PORT=str(free_port()), CLASS_PROXY_API_PORT=str(free_port()),
+               CLASS_REGISTRY_PORT=str(free_port()), CLASS_CODE=code, CLASS_CPUS="1", CLASS_MEMORY="3g", CLASS_DISK="8g",
+               CLASS_IDLE_TIMEOUT="3600")
+    for key in ("LABUTILS_NAMESPACE", "LABUTILS_WORK", "DOCKER_CONTEXT"):
+        env.pop(key, None)
+    return env
+
+
+class Opened:
+    """Every file the process opens under ``root`` while it is armed (a Python audit hook; hooks stay for life)."""
+    _hooked: list[Opened] = []
+
+    def __init__(self, root: Path):
+        self.root, self.seen, self.armed = str(root), [], False
+        if not Opened._hooked:
+            sys.addaudithook(lambda event, args: Opened._dispatch(event, args))
+        Opened._hooked.append(self)
+
+    @staticmethod
+    def _dispatch(event, args):
+        if event != "open" or not args or not isinstance(args[0], (str, bytes, os.PathLike)):
+            return
+        path = os.fsdecode(args[0])
+        for o in Opened._hooked:
+            if o.armed and os.path.realpath(path).startswith(o.root):
+                o.seen.append(path)
+
+    def __enter__(self):
+        self.armed = True
+        return self
+
+    def __exit__(self, *exc):
+        self.armed = False
+        Opened._hooked.remove(self)
+
+
+def context_of(tmp_path: Path) -> tuple[Path, Path]:
+    """A build context beside a folder it must never read: a link out of it, ignored files, a sub-folder."""
+    ctx, outside = tmp_path / "ctx", tmp_path / "outside"
+    (ctx / "sub").mkdir(parents=True)
+    outside.mkdir()
+    (outside / "secret.txt").write_text("not the build's\n")
+    (ctx / "a.txt").write_text("a\n")
+    (ctx / "sub" / "b.txt").write_text("b\n")
+    (ctx / "notes.md").write_text("ignored\n")
+    (ctx / ".dockerignore").write_text("*.md\n")
+    (ctx / "out").symlink_to(outside)
+    (ctx / "secret-link").symlink_to(outside / "secret.txt")
+    return ctx, outside

@@ -21,6 +21,7 @@ from labutils.bases import (
     FOREIGN_BASES,
     GOLANG,
     LAB_BASES,
+    RECIPES,
     STANDIN_LABEL,
     Resolution,
     _unpullable,
@@ -179,6 +180,7 @@ def ensure(*, offline: bool = False, quiet: bool = False, platform: str | None =
 def _ensure(*, offline: bool, quiet: bool) -> list[Resolution]:
     if offline:
         _debootstrap_both(quiet=quiet)
+        _make_ready_ones_at_once(quiet=quiet)
     results = []
     for ref in LAB_BASES:
         if exists(ref):
@@ -230,6 +232,28 @@ def _debootstrap_both(*, quiet: bool) -> None:
                 job.result()
             except LabError:
                 pass           # _make() tries again one at a time and says what failed, or falls back
+
+
+def _make_ready_ones_at_once(*, quiet: bool) -> None:
+    """The stand-ins still missing whose base is here (Go on bullseye, alpine on bookworm), built side by side:
+    each is mostly one apt-get download and unpack, so two at once take little more than the longer one."""
+    ready = [(ref, sub) for ref in LAB_BASES if (sub := standin_name(ref)) and sub in RECIPES
+             and not exists(ref) and not exists(sub) and ref in _unpullable and exists(recipe(sub)[1])]
+    if len(ready) < 2:
+        return
+    from concurrent.futures import ThreadPoolExecutor
+    if not quiet:
+        print(f"Making {' and '.join(sub for _, sub in ready)} at once ...", flush=True)
+    with ThreadPoolExecutor(max_workers=len(ready)) as pool:
+        jobs = {sub: pool.submit(_make, sub, ref, quiet=True) for ref, sub in ready}
+        for sub, job in jobs.items():
+            try:
+                job.result()
+                if not quiet:
+                    print(f"Made {sub}", flush=True)
+            except LabError as exc:
+                if not quiet:          # _ensure() makes it again, one at a time, and says what failed
+                    print(f"{sub} was not made alongside ({exc.message}): it is made again on its own.", flush=True)
 
 
 def _make(sub: str, ref: str, *, quiet: bool, platform: str | None = None) -> None:

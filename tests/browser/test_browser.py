@@ -8,16 +8,13 @@ from __future__ import annotations
 import os
 import shutil
 from contextlib import contextmanager
-from pathlib import Path
 
 import pytest
 import requests
-from shared import ROOT, skip_or_fail
+from shared import CHROMIUM, ROOT, run_in_page, skip_or_fail
 
 from tools.labserver import make_lab  # the repository's root is on the path (its conftest.py)
 
-CHROMIUM = next((p for p in ("/usr/bin/chromium", "/usr/bin/chromium-browser", shutil.which("chromium") or "")
-                 if p and Path(p).is_file()), None)
 pytestmark = [pytest.mark.engine, pytest.mark.browser]
 
 
@@ -93,32 +90,3 @@ def _run_the_first_exercise(lab, chromium, tmp_path):
     shutil.copy(shot, kept)                             # the screenshot is kept under work/
 
 
-def run_in_page(page, path: str) -> str:
-    """Every cell of the notebook open at ``path``, run through JupyterLab's own command; all outputs as text.
-
-    The results are read from the notebook's model: JupyterLab draws only the cells in view.
-    """
-    page.wait_for_selector(".jp-Notebook", timeout=180_000)
-    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=180_000)
-    page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell.currentWidget"
-                           f" && window.jupyterapp.shell.currentWidget.context.path === {path!r}"
-                           " && window.jupyterapp.shell.currentWidget.sessionContext.session"
-                           " && window.jupyterapp.shell.currentWidget.sessionContext.session.kernel", timeout=180_000)
-    count = page.evaluate("() => window.jupyterapp.shell.currentWidget.content.model.cells.length")
-    page.evaluate("() => { const nb = window.jupyterapp.shell.currentWidget.content; nb.activeCellIndex = 0; }")
-    for i in range(count):
-        page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-cell-and-select-next')")
-        page.wait_for_function(f"""() => {{
-            const m = window.jupyterapp.shell.currentWidget.content.model.cells.get({i});
-            const kernel = window.jupyterapp.shell.currentWidget.sessionContext.session?.kernel;
-            return m.type !== 'code' || (m.executionCount !== null && kernel && !kernel.status.startsWith('busy'));
-        }}""", timeout=600_000)
-    return page.evaluate("""() => {
-        const cells = window.jupyterapp.shell.currentWidget.content.model.cells;
-        const out = [];
-        for (let i = 0; i < cells.length; i++) {
-            const c = cells.get(i);
-            if (c.type === 'code') out.push(JSON.stringify(c.outputs.toJSON()));
-        }
-        return out.join('\\n');
-    }""")

@@ -17,8 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
-from shared import ROOT
-from test_class import class_env
+from shared import ROOT, class_env
 
 from labutils.classroom import shared_engine
 from labutils.classroom.hub import Hub

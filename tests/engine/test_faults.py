@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from docker.errors import NotFound
-from shared import ROOT, EngineProxy, golang_base, small_base
+from shared import ROOT, EngineProxy, Opened, context_of, golang_base, small_base
 
 import labutils as lu
 from labutils import errors, names
@@ -26,53 +26,10 @@ from labutils.settings import overridden
 pytestmark = pytest.mark.engine
 
 
-class Opened:
-    """Every file the process opens under ``root`` while it is armed (a Python audit hook; hooks stay for life)."""
-    _hooked: list[Opened] = []
-
-    def __init__(self, root: Path):
-        self.root, self.seen, self.armed = str(root), [], False
-        if not Opened._hooked:
-            sys.addaudithook(lambda event, args: Opened._dispatch(event, args))
-        Opened._hooked.append(self)
-
-    @staticmethod
-    def _dispatch(event, args):
-        if event != "open" or not args or not isinstance(args[0], (str, bytes, os.PathLike)):
-            return
-        path = os.fsdecode(args[0])
-        for o in Opened._hooked:
-            if o.armed and os.path.realpath(path).startswith(o.root):
-                o.seen.append(path)
-
-    def __enter__(self):
-        self.armed = True
-        return self
-
-    def __exit__(self, *exc):
-        self.armed = False
-        Opened._hooked.remove(self)
-
-
-def _context(tmp_path: Path) -> tuple[Path, Path]:
-    """A build context beside a folder it must never read: a link out of it, ignored files, a sub-folder."""
-    ctx, outside = tmp_path / "ctx", tmp_path / "outside"
-    (ctx / "sub").mkdir(parents=True)
-    outside.mkdir()
-    (outside / "secret.txt").write_text("not the build's\n")
-    (ctx / "a.txt").write_text("a\n")
-    (ctx / "sub" / "b.txt").write_text("b\n")
-    (ctx / "notes.md").write_text("ignored\n")
-    (ctx / ".dockerignore").write_text("*.md\n")
-    (ctx / "out").symlink_to(outside)
-    (ctx / "secret-link").symlink_to(outside / "secret.txt")
-    return ctx, outside
-
-
 def test_copy_sources_are_the_contexts_as_docker_resolves_them(live, tmp_path):
     """`COPY / /app/` is the whole context (the host's / is never walked), `/a.txt` is the context's a.txt,
     .dockerignore applies, and links out of the context are known by their target, never followed."""
-    ctx, outside = _context(tmp_path)
+    ctx, outside = context_of(tmp_path)
     (ctx / "Dockerfile").write_text(f"FROM {small_base()}\nCOPY / /app/\nCOPY /a.txt /first.txt\n"
                                     "CMD [\"cat\", \"/first.txt\", \"/app/sub/b.txt\"]\n")
     with Opened(outside) as opened:
@@ -93,7 +50,7 @@ def test_a_malformed_copy_is_a_build_failure_naming_its_line(live, tmp_path):
 
 
 def test_a_source_that_climbs_out_is_the_engines_error_by_line(live, tmp_path):
-    ctx, outside = _context(tmp_path)
+    ctx, outside = context_of(tmp_path)
     (ctx / "Dockerfile").write_text("FROM scratch\nCOPY ../outside/secret.txt /s\nCOPY out/secret.txt /t\n")
     with Opened(outside) as opened:
         with pytest.raises(errors.BuildFailed) as info:

@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from shared import ROOT, small_base
-from test_faults import Opened, _context
+from shared import ROOT, Opened, context_of, small_base
 
 import labutils as lu
 from labutils.grading import yourturn
@@ -39,9 +38,9 @@ def dockerfiles(draw):
     return "\n".join(lines) + "\n"
 
 
-def _fresh_context() -> tuple[Path, Path, Path]:
+def _freshcontext_of() -> tuple[Path, Path, Path]:
     tmp = Path(tempfile.mkdtemp(prefix="lutest-prop-"))
-    ctx, outside = _context(tmp)
+    ctx, outside = context_of(tmp)
     return tmp, ctx, outside
 
 
@@ -49,7 +48,7 @@ def _fresh_context() -> tuple[Path, Path, Path]:
 @given(dockerfiles())
 def test_build_ends_in_an_image_or_a_lab_error(live, text):
     small_base()
-    tmp, ctx, outside = _fresh_context()
+    tmp, ctx, outside = _freshcontext_of()
     try:
         (ctx / "Dockerfile").write_text(text)
         with Opened(outside) as opened:
@@ -77,7 +76,7 @@ SCRIPT_LINES = st.sampled_from([
                                                                HealthCheck.function_scoped_fixture])
 @given(st.lists(SCRIPT_LINES, min_size=1, max_size=7))
 def test_your_turn_runs_any_build_sh_safely(live, monkeypatch, lines):
-    tmp, ctx, outside = _fresh_context()
+    tmp, ctx, outside = _freshcontext_of()
     try:
         monkeypatch.setenv("LABUTILS_WORK", str(tmp / "work"))
         folder = yourturn.yours("builder-pattern")
