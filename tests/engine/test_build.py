@@ -131,7 +131,8 @@ def test_analyze_finds_the_deleted_file_in_both_layouts(live, tmp_path):
         "FROM alpine:latest\nRUN head -c 3000000 /dev/urandom > /big.bin\nRUN rm /big.bin\n")
     lu.build(tmp_path, T + "waste:v1", quiet=True)
     live_analysis = lu.analyze(T + "waste:v1")
-    engine_major = int(lu.engine.version()["Version"].split(".")[0])
+    from labutils.backends.live import engine
+    engine_major = int(engine.version()["Version"].split(".")[0])
     assert live_analysis.layout == ("oci" if engine_major >= 25 else "legacy")
     assert abs(live_analysis.wasted_bytes - 3_000_000) <= 30_000
     assert list(live_analysis.inefficiencies["path"]) == ["/big.bin"]

@@ -59,32 +59,6 @@ def test_a_source_that_climbs_out_is_the_engines_error_by_line(live, tmp_path):
     assert info.value.step in (2, 3) and "COPY" in (info.value.instruction or "")
 
 
-def test_large_files_are_hashed_in_chunks(tmp_path, monkeypatch):
-    big = tmp_path / "big.bin"
-    with open(big, "wb") as fh:
-        fh.truncate(64 << 20)
-    reads = []
-    real_open = open
-
-    class Spy:
-        def __init__(self, fh):
-            self.fh = fh
-
-        def read(self, n=-1):
-            reads.append(n)
-            return self.fh.read(n)
-
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *a):
-            self.fh.close()
-
-    monkeypatch.setattr(buildcontext, "open", lambda p, m="r": Spy(real_open(p, m)), raising=False)
-    buildcontext.file_digest(big)
-    assert reads and max(reads) <= 1 << 20 and -1 not in reads
-
-
 def test_a_torn_results_log_is_read_around(live, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("LABUTILS_WORK", str(tmp_path))
     log = tmp_path / "results.csv"

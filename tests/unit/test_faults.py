@@ -12,7 +12,7 @@ import pytest
 from shared import ROOT
 
 import labutils as lu
-from labutils import errors, settings
+from labutils import errors, settings, util
 
 
 def test_two_writers_of_progress_lose_nothing(tmp_path):
@@ -65,3 +65,29 @@ def test_a_lab_error_shows_in_ipython_as_a_message():
         lu.build("/nonexistent-folder", "x:v1")
     except lu.LabError as exc:                      # outside IPython it is a normal exception with its frames
         assert exc.__traceback__ is not None
+
+
+def test_large_files_are_hashed_in_chunks(tmp_path, monkeypatch):
+    big = tmp_path / "big.bin"
+    with open(big, "wb") as fh:
+        fh.truncate(64 << 20)
+    reads = []
+    real_open = open
+
+    class Spy:
+        def __init__(self, fh):
+            self.fh = fh
+
+        def read(self, n=-1):
+            reads.append(n)
+            return self.fh.read(n)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *a):
+            self.fh.close()
+
+    monkeypatch.setattr(util, "open", lambda p, m="r": Spy(real_open(p, m)), raising=False)
+    util.file_digest(big)
+    assert reads and max(reads) <= 1 << 20 and -1 not in reads
