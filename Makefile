@@ -82,7 +82,7 @@ lab: $(STAMP)
 	  --LabApp.default_url=$$(ls $(LAB_WORKSPACES)/*.jupyterlab-workspace >/dev/null 2>&1 && echo /lab || echo /lab/tree/00-setup.ipynb) \
 	  $$([ "$$(id -u)" = 0 ] && echo --allow-root) $(LAB_ARGS)
 
-test: lint test-live test-recorded test-binder
+test: lint test-live
 
 # static checks first (seconds): ruff over the code, the notebooks and class/; mypy; the layers (import-linter's
 # contracts in pyproject.toml); docs/reference.md as the code says it
@@ -100,13 +100,27 @@ test-fast: lint test-unit test-recorded
 
 # first what the tests need on the engine, as make lab makes it (local, else pulled, else offline stand-ins,
 # with progress), so that no test depends on another having made the bases
+# the real engine in two streams at once (a class's labs and a swarm's nodes are engines of their own, and the
+# tests wait on them much of the time): the class on JupyterHub (tests marked hub) into work/test-classroom.log,
+# and meanwhile unit, engine, browser, the shared-engine class and every notebook live, then recorded and as Binder
+# (no engine). Both must pass; the class's log is shown at the end.
+CLASSROOM_LOG := $(or $(LABUTILS_WORK),$(CURDIR)/work)/test-classroom.log
+LIVE_TESTS := tests/unit tests/engine tests/browser tests/classroom notebooks -m "not hub"
 test-live: $(TEST_STAMP) bases-other
 	$(BIN)/python -m labutils bases --offline
 	$(BIN)/python -m labutils doctor
-	@if grep -qs enabled $(OTHER_QEMU); then LABUTILS_MODE=live $(BIN)/python -m pytest tests notebooks $(NBVAL); else \
+	@mkdir -p $(dir $(CLASSROOM_LOG))
+	@echo "the class on JupyterHub (tests/classroom -m hub) runs alongside (log: $(CLASSROOM_LOG))"
+	@LABUTILS_MODE=live $(BIN)/python -m pytest tests/classroom -m hub -p no:cacheprovider -rA > $(CLASSROOM_LOG) 2>&1 & classroom=$$!; \
+	if grep -qs enabled $(OTHER_QEMU); then LABUTILS_MODE=live $(BIN)/python -m pytest $(LIVE_TESTS) $(NBVAL); else \
 	  echo "No QEMU for $(OTHER_PLATFORM) ($(OTHER_QEMU)): notebook 08 runs to its end, its checkpoints saying what they leave out, but is not compared with its stored outputs (made where QEMU runs arm64)."; \
-	  LABUTILS_MODE=live $(BIN)/python -m pytest tests notebooks $(NBVAL) --ignore $(MULTI_PLATFORM_NB) \
-	  && LABUTILS_MODE=live $(BIN)/python -m pytest $(subst --nbval ,--nbval-lax ,$(NBVAL)) $(MULTI_PLATFORM_NB); fi
+	  LABUTILS_MODE=live $(BIN)/python -m pytest $(LIVE_TESTS) $(NBVAL) --ignore $(MULTI_PLATFORM_NB) \
+	  && LABUTILS_MODE=live $(BIN)/python -m pytest $(subst --nbval ,--nbval-lax ,$(NBVAL)) $(MULTI_PLATFORM_NB); fi; \
+	rest=$$?; [ $$rest -ne 0 ] || $(MAKE) --no-print-directory test-recorded test-binder; rest=$$(( rest || $$? )); \
+	echo "waiting for tests/classroom ..."; wait $$classroom; classes=$$?; \
+	echo "=== tests/classroom ($(CLASSROOM_LOG))"; grep -E "^(PASSED|FAILED|ERROR|SKIPPED)|passed|failed" $(CLASSROOM_LOG) | tail -n 60; \
+	[ $$classes -eq 0 ] || tail -n 200 $(CLASSROOM_LOG); \
+	exit $$(( rest || classes ))
 
 test-recorded: $(TEST_STAMP)
 	$(NO_ENGINE) $(BIN)/python -m pytest notebooks $(NBVAL)
