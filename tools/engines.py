@@ -313,7 +313,7 @@ def test(name: str, pytest_args: list[str]) -> int:
     # first what the tests need on this engine, as `make test-live` makes it on the host (the mirror's pull,
     # or the loaded kit): no test may depend on another (the browser test's `make lab` used to pull them)
     runs = [[python, "-m", "labutils", "bases", "--offline", "--quiet"],
-            [python, "-m", "pytest", "tests/engine", "-p", "no:cacheprovider", *pytest_args],
+            [python, "-m", "pytest", "tests/engine", "-m", "not one_engine", "-p", "no:cacheprovider", *pytest_args],
             [python, "-m", "pytest", "notebooks", *NBVAL[name], "--nbval-cell-timeout=600", "-p", "no:cacheprovider",
              *pytest_args]]
     if INSIDE[name]:

@@ -23,7 +23,7 @@ from labutils.grading import yourturn
 from labutils.ops import runlog, standins
 from labutils.settings import overridden
 
-pytestmark = pytest.mark.engine
+pytestmark = [pytest.mark.engine, pytest.mark.one_engine]
 
 
 def test_copy_sources_are_the_contexts_as_docker_resolves_them(live, tmp_path):

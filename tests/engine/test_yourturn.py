@@ -23,6 +23,7 @@ from labutils.ops import images
 
 
 @pytest.mark.engine
+@pytest.mark.one_engine
 @pytest.mark.parametrize("exercise", sorted(WRONG))
 def test_your_turn_grades_a_wrong_file_and_a_right_one(exercise, learner):
     folder = yourturn.yours(exercise)
@@ -52,6 +53,7 @@ def test_your_turn_grades_a_wrong_file_and_a_right_one(exercise, learner):
 
 
 @pytest.mark.engine
+@pytest.mark.one_engine
 def test_a_build_that_fails_names_the_line(learner):
     folder = yourturn.yours("normal-build")
     (folder / "Dockerfile").write_text("FROM golang:1.15.6\nWORKDIR /myapp\nCOPY welcome.go .\n"
@@ -62,6 +64,7 @@ def test_a_build_that_fails_names_the_line(learner):
 
 
 @pytest.mark.engine
+@pytest.mark.one_engine
 def test_class_view_over_several_namespaces(live, tmp_path):
     """Three learners on one engine: one right, one wrong, one with only the reference; the view sees each."""
     learners = {"lutest-ann": RIGHT["multi-stage"], "lutest-ben": {"Dockerfile": RIGHT["multi-stage"]["Dockerfile"]
