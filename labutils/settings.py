@@ -45,6 +45,8 @@ VARIABLES = (
              "127.0.0.1"),
     Variable("LABUTILS_REQUIRE_ENGINE", "unset", "tests: a missing engine fails instead of skipping (CI sets it)"),
     Variable("LABUTILS_REQUIRE_EMULATION", "unset", "tests: missing QEMU fails instead of skipping (CI sets it)"),
+    Variable("LABUTILS_RIG", "unset", "tests: the engine matrix's rig the tests run on (tools/engines.py sets it)"),
+    Variable("LABUTILS_RIG_TCP", "unset", "tests: that rig's tcp:// address, for the remote-engine test"),
 )
 MODES = ("live", "recorded", "auto")
 _NAMESPACE = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$")
