@@ -105,20 +105,20 @@ test-fast: lint test-unit test-recorded
 # and meanwhile unit, engine, browser, the shared-engine class and every notebook live, then recorded and as Binder
 # (no engine). Both must pass; the class's log is shown at the end.
 CLASSROOM_LOG := $(or $(LABUTILS_WORK),$(CURDIR)/work)/test-classroom.log
-LIVE_TESTS := tests/unit tests/engine tests/browser tests/classroom notebooks -m "not hub"
+LIVE_TESTS := tests/unit tests/engine tests/browser tests/classroom notebooks -m "not hub" --durations=15
 test-live: $(TEST_STAMP) bases-other
 	$(BIN)/python -m labutils bases --offline
 	$(BIN)/python -m labutils doctor
 	@mkdir -p $(dir $(CLASSROOM_LOG))
 	@echo "the class on JupyterHub (tests/classroom -m hub) runs alongside (log: $(CLASSROOM_LOG))"
-	@LABUTILS_MODE=live $(BIN)/python -m pytest tests/classroom -m hub -p no:cacheprovider -rA > $(CLASSROOM_LOG) 2>&1 & classroom=$$!; \
+	@LABUTILS_MODE=live $(BIN)/python -m pytest tests/classroom -m hub -p no:cacheprovider -rA --durations=0 > $(CLASSROOM_LOG) 2>&1 & classroom=$$!; \
 	if grep -qs enabled $(OTHER_QEMU); then LABUTILS_MODE=live $(BIN)/python -m pytest $(LIVE_TESTS) $(NBVAL); else \
 	  echo "No QEMU for $(OTHER_PLATFORM) ($(OTHER_QEMU)): notebook 08 runs to its end, its checkpoints saying what they leave out, but is not compared with its stored outputs (made where QEMU runs arm64)."; \
 	  LABUTILS_MODE=live $(BIN)/python -m pytest $(LIVE_TESTS) $(NBVAL) --ignore $(MULTI_PLATFORM_NB) \
 	  && LABUTILS_MODE=live $(BIN)/python -m pytest $(subst --nbval ,--nbval-lax ,$(NBVAL)) $(MULTI_PLATFORM_NB); fi; \
 	rest=$$?; [ $$rest -ne 0 ] || $(MAKE) --no-print-directory test-recorded test-binder; rest=$$(( rest || $$? )); \
 	echo "waiting for tests/classroom ..."; wait $$classroom; classes=$$?; \
-	echo "=== tests/classroom ($(CLASSROOM_LOG))"; grep -E "^(PASSED|FAILED|ERROR|SKIPPED)|passed|failed" $(CLASSROOM_LOG) | tail -n 60; \
+	echo "=== tests/classroom ($(CLASSROOM_LOG))"; grep -E "^(PASSED|FAILED|ERROR|SKIPPED)|passed|failed|^[0-9.]+s (setup|call|teardown)" $(CLASSROOM_LOG) | tail -n 80; \
 	[ $$classes -eq 0 ] || tail -n 200 $(CLASSROOM_LOG); \
 	exit $$(( rest || classes ))
 
