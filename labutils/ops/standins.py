@@ -180,7 +180,8 @@ def ensure(*, offline: bool = False, quiet: bool = False, platform: str | None =
 def _ensure(*, offline: bool, quiet: bool) -> list[Resolution]:
     if offline:
         _debootstrap_both(quiet=quiet)
-        _make_ready_ones_at_once(quiet=quiet)
+        _make_ready_ones_at_once([(ref, sub) for ref in LAB_BASES if (sub := standin_name(ref)) and sub in RECIPES
+                                  and not exists(ref) and ref in _unpullable], quiet=quiet)
     results = []
     for ref in LAB_BASES:
         if exists(ref):
@@ -203,18 +204,27 @@ def _ensure(*, offline: bool, quiet: bool) -> list[Resolution]:
 
 
 def _ensure_foreign(platform: str, *, offline: bool, quiet: bool) -> list[Resolution]:
-    results = []
+    results: dict[str, Resolution] = {}
+    missing = []
     for ref in FOREIGN_BASES:
         try:
-            results.append(resolve(ref, quiet=quiet, platform=platform))
-            continue
+            results[ref] = resolve(ref, quiet=quiet, platform=platform)
         except BaseImageUnavailable:
             if not offline:
                 raise
+            missing.append(ref)
+    if missing:
+        root = standin_on_platform(BULLSEYE, platform)       # every other platform's stand-in is made on it
+        if not exists(root):
+            make_debian(quiet=quiet, tag=root, suite="bullseye", platform=platform)
+        _make_ready_ones_at_once([(ref, required_standin(ref, platform)) for ref in missing], quiet=quiet,
+                                 platform=platform)
+    for ref in missing:
         sub = required_standin(ref, platform)
-        _make(sub, ref, quiet=quiet, platform=platform)
-        results.append(Resolution(ref, sub, "stand-in", f"no {platform} image of {ref} is here"))
-    return results
+        if not exists(sub):
+            _make(sub, ref, quiet=quiet, platform=platform)
+        results[ref] = Resolution(ref, sub, "stand-in", f"no {platform} image of {ref} is here")
+    return [results[ref] for ref in FOREIGN_BASES]
 
 
 def _debootstrap_both(*, quiet: bool) -> None:
@@ -234,25 +244,25 @@ def _debootstrap_both(*, quiet: bool) -> None:
                 pass           # _make() tries again one at a time and says what failed, or falls back
 
 
-def _make_ready_ones_at_once(*, quiet: bool) -> None:
-    """The stand-ins still missing whose base is here (Go on bullseye, alpine on bookworm), built side by side:
-    each is mostly one apt-get download and unpack, so two at once take little more than the longer one."""
-    ready = [(ref, sub) for ref in LAB_BASES if (sub := standin_name(ref)) and sub in RECIPES
-             and not exists(ref) and not exists(sub) and ref in _unpullable and exists(recipe(sub)[1])]
+def _make_ready_ones_at_once(wanted: list[tuple[str, str]], *, quiet: bool, platform: str | None = None) -> None:
+    """Of ``wanted`` (ref, stand-in), those still missing whose base is here (Go on bullseye, alpine on bookworm or,
+    for another platform, on its bullseye), built side by side: each is mostly one apt-get download and unpack
+    (under QEMU for another platform, one core each), so two at once take little more than the longer one."""
+    ready = [(ref, sub) for ref, sub in wanted if not exists(sub) and exists(recipe(sub, platform)[1])]
     if len(ready) < 2:
         return
     from concurrent.futures import ThreadPoolExecutor
     if not quiet:
         print(f"Making {' and '.join(sub for _, sub in ready)} at once ...", flush=True)
     with ThreadPoolExecutor(max_workers=len(ready)) as pool:
-        jobs = {sub: pool.submit(_make, sub, ref, quiet=True) for ref, sub in ready}
+        jobs = {sub: pool.submit(_make, sub, ref, quiet=True, platform=platform) for ref, sub in ready}
         for sub, job in jobs.items():
             try:
                 job.result()
                 if not quiet:
                     print(f"Made {sub}", flush=True)
             except LabError as exc:
-                if not quiet:          # _ensure() makes it again, one at a time, and says what failed
+                if not quiet:          # it is made again below, one at a time, saying what failed
                     print(f"{sub} was not made alongside ({exc.message}): it is made again on its own.", flush=True)
 
 
