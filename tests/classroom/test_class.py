@@ -183,8 +183,8 @@ def test_from_one_learners_lab_nothing_of_the_host_or_of_another_learner_is_reac
     bob_ip = next(iter(bob_ip.values()))["IPAddress"]
     gateway = _docker("network", "inspect", "bridge", "-f", "{{(index .IPAM.Config 0).Gateway}}").strip()
     ada = klass.sign_in("ada")
-    # bob's image, built in bob's own engine: ada must not see it
-    made = hub.lab("bob").run("import subprocess\nprint(subprocess.run(['docker', 'tag', 'welcome:v1', "
+    # bob's image (notebook 04's), in bob's own engine: ada must not see it
+    made = hub.lab("bob").run("import subprocess\nprint(subprocess.run(['docker', 'tag', 'welcome-optimized:v1', "
                               "'only-bob:v1'], capture_output=True, text=True).returncode)")
     assert made.ok and made.stdout.strip() == "0", made
     ran = ada.lab("ada").run(f"GATEWAY, OTHER_IP = {gateway!r}, {bob_ip!r}\n" + PROBE, timeout=300)
