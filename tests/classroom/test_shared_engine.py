@@ -111,11 +111,11 @@ print(json.dumps({"tag": built.tag, "out": out, "port": port, "body": body,
 
 
 def test_eight_learners_at_once_on_one_engine(live, tmp_path):
-    names = [f"learner{i}" for i in range(8)]
+    learners = [f"learner{i}" for i in range(8)]
     procs = {ns: subprocess.Popen([sys.executable, "-c", LEARNER], cwd=ROOT, stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE, text=True,
                                   env={**os.environ, "LABUTILS_NAMESPACE": ns, "LABUTILS_WORK": str(tmp_path / ns)})
-             for ns in names}
+             for ns in learners}
     results = {}
     try:
         for ns, proc in procs.items():
@@ -123,17 +123,17 @@ def test_eight_learners_at_once_on_one_engine(live, tmp_path):
             assert proc.returncode == 0, f"{ns}: {err[-2000:]}"
             results[ns] = json.loads(out.strip().splitlines()[-1])
         for ns, r in results.items():
-            assert r["tag"] == "welcome-optimized:v1", "learners see the lab's plain names"
+            assert r["tag"] == "welcome-optimized:v1", "learners see the lab's plain learners"
             assert r["out"] == "Welcome to multi-stage Docker builds\n" and r["body"] == "<h1>Login Page</h1>"
             assert r["images"] == ["activity", "welcome-optimized"], f"{ns} sees only its own images"
             assert r["rows"] == 4 and r["ps"] == 0, "its own results log; no container left while it ran"
         tags = {t for i in live.images.list() for t in i.tags}
-        assert all(f"{ns}/activity:v1" in tags for ns in names)
+        assert all(f"{ns}/activity:v1" in tags for ns in learners)
         left = [c.name for c in live.containers.list(all=True, ignore_removed=True, filters={"label": names.LABEL})
-                if c.labels.get(names.NAMESPACE_LABEL) in names]
+                if c.labels.get(names.NAMESPACE_LABEL) in learners]
         assert left == []
     finally:
-        for ns in names:
+        for ns in learners:
             _py("import labutils as lu; lu.clean()", {"LABUTILS_NAMESPACE": ns})
 
 
