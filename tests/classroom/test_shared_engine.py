@@ -123,7 +123,7 @@ def test_eight_learners_at_once_on_one_engine(live, tmp_path):
             assert proc.returncode == 0, f"{ns}: {err[-2000:]}"
             results[ns] = json.loads(out.strip().splitlines()[-1])
         for ns, r in results.items():
-            assert r["tag"] == "welcome-optimized:v1", "learners see the lab's plain learners"
+            assert r["tag"] == "welcome-optimized:v1", "learners see the lab's plain names"
             assert r["out"] == "Welcome to multi-stage Docker builds\n" and r["body"] == "<h1>Login Page</h1>"
             assert r["images"] == ["activity", "welcome-optimized"], f"{ns} sees only its own images"
             assert r["rows"] == 4 and r["ps"] == 0, "its own results log; no container left while it ran"
