@@ -281,18 +281,39 @@ def _wait_http(url: str, seconds: int, what: str, log: Path | None = None) -> No
     raise ClassError(f"{what} did not answer at {url} within {seconds} s\n{tail}", "read the log above.")
 
 
+def _proxy_pid(s: ClassSettings) -> int | None:
+    """The configurable-http-proxy the hub started (its pid file in the state folder), while it runs."""
+    try:
+        pid = int((s.state / "jupyterhub-proxy.pid").read_text())
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            return pid if b"configurable-http-proxy" in fh.read() else None
+    except (OSError, ValueError):
+        return None
+
+
 def down(s: ClassSettings, purge: bool) -> None:
     pid = hub_pid(s)
     if pid is not None:
-        os.killpg(pid, signal.SIGTERM)               # the hub and its proxy and culler (one process group)
-        for _ in range(30):
+        os.killpg(pid, signal.SIGTERM)               # the hub and its culler (one process group)
+        for _ in range(120):                          # it stops its services first (the culler takes ~30 s)
             if hub_pid(s) is None:
                 break
             time.sleep(0.5)
         else:
             os.killpg(pid, signal.SIGKILL)
-        say("the hub, its proxy and its culler stopped")
+        say("the hub and its culler stopped")
     (s.state / "hub.pid").unlink(missing_ok=True)
+    proxy = _proxy_pid(s)                             # a session of its own: a hub killed before it stopped it leaves it
+    if proxy is not None:
+        os.kill(proxy, signal.SIGTERM)
+        for _ in range(20):
+            if _proxy_pid(s) is None:
+                break
+            time.sleep(0.5)
+        else:
+            os.kill(proxy, signal.SIGKILL)
+        say("the hub's proxy stopped")
+    (s.state / "jupyterhub-proxy.pid").unlink(missing_ok=True)
     if fence.remove(s):
         say("the fence's firewall rules are removed")
     if s.swarm:
