@@ -281,6 +281,16 @@ def _wait_http(url: str, seconds: int, what: str, log: Path | None = None) -> No
     raise ClassError(f"{what} did not answer at {url} within {seconds} s\n{tail}", "read the log above.")
 
 
+def _gone(alive, seconds: float) -> bool:
+    """Wait until ``alive()`` gives None (the process has exited); False when it still runs after ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while alive() is not None:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.5)
+    return True
+
+
 def _proxy_pid(s: ClassSettings) -> int | None:
     """The configurable-http-proxy the hub started (its pid file in the state folder), while it runs."""
     try:
@@ -295,22 +305,14 @@ def down(s: ClassSettings, purge: bool) -> None:
     pid = hub_pid(s)
     if pid is not None:
         os.killpg(pid, signal.SIGTERM)               # the hub and its culler (one process group)
-        for _ in range(120):                          # it stops its services first (the culler takes ~30 s)
-            if hub_pid(s) is None:
-                break
-            time.sleep(0.5)
-        else:
+        if not _gone(lambda: hub_pid(s), 60):         # it stops its services first (the culler takes ~30 s)
             os.killpg(pid, signal.SIGKILL)
         say("the hub and its culler stopped")
     (s.state / "hub.pid").unlink(missing_ok=True)
     proxy = _proxy_pid(s)                             # a session of its own: a hub killed before it stopped it leaves it
     if proxy is not None:
         os.kill(proxy, signal.SIGTERM)
-        for _ in range(20):
-            if _proxy_pid(s) is None:
-                break
-            time.sleep(0.5)
-        else:
+        if not _gone(lambda: _proxy_pid(s), 10):
             os.kill(proxy, signal.SIGKILL)
         say("the hub's proxy stopped")
     (s.state / "jupyterhub-proxy.pid").unlink(missing_ok=True)
