@@ -67,12 +67,36 @@ def make_lab(cwd: Path, env: dict, *, token: str, lab_args: str = "", make_args:
     try:
         yield Lab(process, port, token)
     finally:
+        _stop_group(process)
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether a process of the group still runs (a zombie, waiting for init to reap it, does not count)."""
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                fields = open(f"/proc/{entry}/stat").read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == pgid and fields[0] != "Z":
+                return True
+    return False
+
+
+def _stop_group(process: subprocess.Popen, seconds: float = 30) -> None:
+    """SIGTERM to `make lab`'s whole process group, then SIGKILL to what is left of it after ``seconds``: make can
+    exit while JupyterLab, its child, is still shutting down (it was seen to outlive the test by hours)."""
+    if _group_alive(process.pid):
         try:
             os.killpg(process.pid, signal.SIGTERM)
         except ProcessLookupError:
             pass
+    deadline = time.monotonic() + seconds
+    while _group_alive(process.pid) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    if _group_alive(process.pid):
         try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
-            process.wait(10)
+        except ProcessLookupError:
+            pass
+    process.wait(10)
