@@ -25,7 +25,7 @@ from labutils.course.exercises import checkpoint, exercise_files, show, work, wr
 from labutils.course.progress import progress
 from labutils.errors import LabError
 from labutils.grading.script import run_script
-from labutils.grading.yourturn import your_turn
+from labutils.grading.yourturn import check, your_turn
 from labutils.ops.analyze import analyze
 from labutils.ops.build import build
 from labutils.ops.containers import copy_out, file_size, ps, run, serve
@@ -60,7 +60,7 @@ __all__ = [
     "engine_platforms", "how_to_emulate", "build_platforms", "image_platforms", "measure_platforms",
     "cross_vs_emulated",
     # the lab's files, checks and progress
-    "write_exercise", "show", "work", "exercise_files", "checkpoint", "your_turn", "progress",
+    "write_exercise", "show", "work", "exercise_files", "checkpoint", "your_turn", "check", "progress",
     "doctor", "lab_ready", "ensure_bases",
     # measuring and comparing
     "measure", "spread", "summary", "versus", "builders", "with_buildkit", "versus_book", "human_size", "plots",

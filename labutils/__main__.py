@@ -1,4 +1,4 @@
-"""Command line: ``python -m labutils doctor | bases | clean | reset | run-all | class | record``."""
+"""Command line: ``python -m labutils doctor | bases | check | clean | reset | run-all | class | record``."""
 from __future__ import annotations
 
 import argparse
@@ -27,6 +27,16 @@ def _bases(args) -> int:
         return 0
     if args.load:
         standins.load_kit(args.load, quiet=args.quiet)
+        return 0
+    if args.book_names or args.no_book_names:
+        done = standins.book_names(undo=args.no_book_names, quiet=args.quiet)
+        if args.no_book_names:
+            print(f"{len(done)} lab name(s) taken back from the stand-ins; labutils builds on the stand-ins' own names.")
+        elif done:
+            print(f"{len(done)} stand-in(s) now answer to the lab's names: the book's commands work as typed "
+                  "(`docker image inspect` still shows the label io.labutils.standin).")
+        else:
+            print("Nothing to name: each of the lab's images is here under its own name, or has no stand-in yet.")
         return 0
     if args.background:
         return _bases_in_background(args)
@@ -63,6 +73,12 @@ def _clean(args) -> int:
         print(f"{verb} {row.kind} {row.name} ({row.id})")
     print(f"{len(removed)} object(s) {verb}; anything without labutils' label was left alone.")
     return 0
+
+
+def _check(args) -> int:
+    from labutils.grading.yourturn import check
+    review = check(args.exercise)
+    return 0 if review.passed else 1
 
 
 def _reset(args) -> int:
@@ -173,7 +189,16 @@ def _parser() -> argparse.ArgumentParser:
     kit = p.add_mutually_exclusive_group()
     kit.add_argument("--save", metavar="KIT.tar", help="save every base image the lab needs into one archive")
     kit.add_argument("--load", metavar="KIT.tar", help="load a kit into this engine, with no network")
+    kit.add_argument("--book-names", action="store_true",
+                     help="tag the stand-ins with the lab's names (golang:1.15.6, alpine:latest, ...) where the engine "
+                          "has no such image, so the book's commands work as typed offline")
+    kit.add_argument("--no-book-names", action="store_true", help="take those names back from the stand-ins")
     p.set_defaults(func=_bases)
+    p = sub.add_parser("check", help="grade your own exercise as your engine holds it: the image you built with the "
+                                     "docker CLI (welcome:yours, ...) and your files in work/yours/EXERCISE/; exit 0 "
+                                     "when every check holds")
+    p.add_argument("exercise", choices=["normal-build", "builder-pattern", "multi-stage", "activity"])
+    p.set_defaults(func=_check)
     p = sub.add_parser("clean", help="remove every container and image labutils made, nothing else")
     p.add_argument("--dry-run", action="store_true", help="list what would be removed")
     p.add_argument("--all-namespaces", action="store_true", help="every learner's, on a shared engine")

@@ -214,8 +214,17 @@ class Backend(Protocol):
     def containers(self) -> list[ContainerRow]:
         """``docker ps -a`` of this namespace's labelled containers."""
 
+    def all_containers(self) -> list[ContainerRow]:
+        """``docker ps -a`` of every container, labelled or not (what a learner's own commands left)."""
+
     def remove(self, dry_run: bool, everyone: bool) -> list[RemovedRow]:
         """Remove labutils' containers and images (this namespace's, or everyone's)."""
+
+    def tag(self, source: str, target: str) -> None:
+        """``docker image tag source target``."""
+
+    def untag(self, name: str) -> None:
+        """``docker image rm name`` of one tag (the image stays while another tag names it)."""
 
     def run_script(self, folder: str, script: str, timeout: float, source: str | None = None) -> RunAnswer:
         """``sh script`` in ``folder`` with the docker CLI; ``source`` is the learner's folder it was copied from."""
@@ -257,6 +266,7 @@ KEYS: dict[str, Callable[..., dict]] = {
     "stat": lambda image, path, platform=None: {"image": image, "path": path,
                                                 **({"platform": platform} if platform else {})},
     "containers": lambda: {},
+    "all_containers": lambda: {},
     "run_script": _script_key,
 }
 """Call -> its recording key, from the call's own arguments. Recorder stores under it, Replayer looks it up."""
@@ -268,6 +278,8 @@ LIVE_ONLY: dict[str, str] = {
     "lab_images": "the instructor's class view reads live engines only",
     "remove": "recorded mode made nothing, so there is nothing to remove",
     "import_rootfs": "base images are made on a live engine",
+    "tag": "the lab's names are given to base images on a live engine",
+    "untag": "the lab's names are taken back on a live engine",
     "save_images": "kits are saved from a live engine",
     "load_images": "kits are loaded into a live engine",
 }

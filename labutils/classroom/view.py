@@ -72,7 +72,8 @@ def checked_rows(stdout: str) -> list[dict]:
 
 
 def checked_progress(text: str) -> str:
-    """``passed/total`` from a progress.json's text, or ``Unfit``: notebook -> checkpoint -> {passed: bool}."""
+    """``passed/total`` (and how many not attempted) from a progress.json's text, or ``Unfit``: notebook ->
+    checkpoint -> {passed: bool, state: passed | failed | not attempted}."""
     try:
         data = json.loads(text)
     except ValueError:
@@ -82,7 +83,8 @@ def checked_progress(text: str) -> str:
     marks = [m for nb in data.values() for m in nb.values()]
     if not all(isinstance(m, dict) and isinstance(m.get("passed"), bool) for m in marks) or len(marks) > 10_000:
         raise Unfit("progress.json has outcomes without passed: true or false")
-    return f"{sum(m['passed'] for m in marks)}/{len(marks)}"
+    skipped = sum(m.get("state") == "not attempted" for m in marks)
+    return f"{sum(m['passed'] for m in marks)}/{len(marks)}" + (f" ({skipped} not attempted)" if skipped else "")
 
 
 def _blank(said: str) -> list[dict]:

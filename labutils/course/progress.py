@@ -15,7 +15,8 @@ import pandas as pd
 from labutils.settings import settings, work_dir
 from labutils.util import locked, write_atomic
 
-COLUMNS = ["notebook", "checkpoint", "passed", "when"]
+COLUMNS = ["notebook", "checkpoint", "state", "passed", "when"]
+STATES = ("passed", "failed", "not attempted")
 
 
 def _path():
@@ -43,8 +44,11 @@ def _load() -> dict:
         return {}
 
 
-def note(checkpoint: str, passed: bool) -> None:
+def note(checkpoint: str, passed: bool, state: str | None = None) -> None:
     """Keep the latest outcome of ``checkpoint`` for the notebook this kernel runs (never raises for a bad file).
+
+    ``state`` is ``passed``, ``failed`` or ``not attempted`` (a "your turn" with nothing of the learner's yet);
+    by default it follows ``passed``.
 
     Read, change and write under one lock, written whole (temporary file, then rename): kernels that
     pass checkpoints at the same time each keep theirs.
@@ -56,6 +60,7 @@ def note(checkpoint: str, passed: bool) -> None:
         with locked(_path()):
             data = _load()
             data.setdefault(notebook, {})[name] = {"passed": bool(passed),
+                                                   "state": state or ("passed" if passed else "failed"),
                                                    "when": datetime.now(timezone.utc).isoformat(timespec="seconds")}
             write_atomic(_path(), json.dumps(data, indent=1, sort_keys=True))
     except OSError:
@@ -63,14 +68,21 @@ def note(checkpoint: str, passed: bool) -> None:
 
 
 def progress() -> pd.DataFrame:
-    """One row per checkpoint this learner has run: notebook, checkpoint, passed (latest outcome), when (UTC).
+    """One row per checkpoint this learner has run: notebook, checkpoint, state (``passed``, ``failed`` or ``not
+    attempted``), passed, when (UTC).
 
     Empty until a checkpoint has run. Sorted by notebook; ``reset`` clears it with the rest of ``work/``.
+    ``attrs["per_notebook"]`` is ``passed/total`` per notebook, with how many were not attempted.
     """
-    rows = [{"notebook": nb, "checkpoint": name, "passed": v["passed"], "when": v["when"]}
+    rows = [{"notebook": nb, "checkpoint": name, "passed": v["passed"], "when": v["when"],
+             "state": v.get("state") or ("passed" if v["passed"] else "failed")}
             for nb, found in sorted(_load().items()) for name, v in found.items()]
     df = pd.DataFrame(rows, columns=COLUMNS)
     if not df.empty:
-        done = df.groupby("notebook", sort=True)["passed"].agg(["sum", "count"])
-        df.attrs["per_notebook"] = {nb: f"{int(r['sum'])}/{int(r['count'])}" for nb, r in done.iterrows()}
+        skipped = df["state"] == "not attempted"
+        done = df.assign(skipped=skipped).groupby("notebook", sort=True).agg(
+            sum=("passed", "sum"), count=("passed", "count"), skipped=("skipped", "sum"))
+        df.attrs["per_notebook"] = {nb: f"{int(r['sum'])}/{int(r['count'])}"
+                                    + (f" ({int(r['skipped'])} not attempted)" if r["skipped"] else "")
+                                    for nb, r in done.iterrows()}
     return df

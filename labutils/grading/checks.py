@@ -6,6 +6,8 @@ the image checks and runs them.
 """
 from __future__ import annotations
 
+import os
+import re
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +34,8 @@ class Task:
     same_as: str | None = None     # the lesson says "identical" to this image's final layer
     builder_dockerfile: str = ""   # the builder pattern: the build image's Dockerfile, graded first
     script: str = ""               # the builder pattern: the script that builds both images
+    also_final: tuple[str, ...] = ()   # other final bases that are correct too (passed with what the book does)
+    commands: tuple[str, ...] = ()     # the book's commands, typed in work/yours/<exercise>/ (with the :yours tag)
 
     @property
     def graded(self) -> str:
@@ -41,15 +45,21 @@ class Task:
 
 TASKS = {t.exercise: t for t in (
     Task("normal-build", "Exercise 4.01: a normal build", ("Dockerfile",), ("welcome.go",),
-         "welcome:yours", "welcome:v1", "golang", 1, min_size=300e6),
+         "welcome:yours", "welcome:v1", "golang", 1, min_size=300e6,
+         commands=("docker build -t welcome:yours .", "docker run welcome:yours", "docker image ls")),
     Task("builder-pattern", "Exercise 4.02: the builder pattern", ("Dockerfile.build", "Dockerfile", "build.sh"),
          ("welcome.go",), "welcome-runtime:yours", "welcome-runtime:v1", "scratch", 1, max_size=10e6,
-         builder_dockerfile="Dockerfile.build", script="build.sh"),
+         builder_dockerfile="Dockerfile.build", script="build.sh", also_final=("alpine",),
+         commands=("chmod +x build.sh", "./build.sh", "docker run welcome-runtime:yours", "docker image ls")),
     Task("multi-stage", "Exercise 4.03: one multi-stage Dockerfile", ("Dockerfile",), ("welcome.go",),
          "welcome-optimized:yours", "welcome-optimized:v1", "scratch", 2, max_size=10e6,
-         same_as="welcome-runtime:v1"),
+         same_as="welcome-runtime:v1", also_final=("alpine",),
+         commands=("docker build -t welcome-optimized:yours .", "docker run welcome-optimized:yours",
+                   "docker image ls")),
     Task("activity", "Activity 4.01: the Go HTTP server", ("Dockerfile",), ("main.go",),
-         "activity:yours", "activity:v1", "alpine", 2, serves=True, max_size=20e6),
+         "activity:yours", "activity:v1", "alpine", 2, serves=True, max_size=20e6, also_final=("scratch",),
+         commands=("docker build -t activity:yours .", "docker run -d -p 8080:8080 activity:yours",
+                   "curl localhost:8080/contact", "docker container ls", "docker container stop <CONTAINER ID>")),
 )}
 
 
@@ -59,9 +69,13 @@ class Check:
     what: str
     ok: bool
     fix: str = ""
+    note: str = ""
+    """Where it holds but differs from the book: what the book does (``correct; the book ...``)."""
 
     def __str__(self) -> str:
-        return f"✔ {self.what}" if self.ok else f"✘ {self.what}\n    what to change: {self.fix}"
+        if not self.ok:
+            return f"✘ {self.what}\n    what to change: {self.fix}"
+        return f"✔ {self.what}" + (f"\n    correct; {self.note}" if self.note else "")
 
 
 # --- reading the learner's Dockerfiles ----------------------------------------------------
@@ -92,14 +106,23 @@ def stage_count(stages: list[Stage], task: Task) -> list[Check]:
                                 "after the build stage.")]
 
 
-def base_check(stages: list[Stage], family: str, name: str, first: bool = False) -> list[Check]:
+_BOOK_BASE = {"golang": "golang:1.15.6", "scratch": "scratch", "alpine": "alpine:latest"}
+
+
+def base_check(stages: list[Stage], family: str, name: str, first: bool = False,
+               also: tuple[str, ...] = ()) -> list[Check]:
+    """The stage's FROM is the book's (``family``), or one of ``also``: correct too, passed with what the book does."""
     which = "the first stage" if first else "the final stage"
-    want = {"golang": "golang:1.15.6", "scratch": "scratch", "alpine": "alpine:latest"}[family]
+    want = _BOOK_BASE[family]
     if not stages:
         return [Check(f"{which} starts FROM {want}", False, f"{name} has no FROM line; start it with `FROM {want}`.")]
     stage = stages[0] if first else stages[-1]
-    ok = family_of(stage.base) == family
+    found = family_of(stage.base)
     subject = f"{which} of {name}" if len(stages) > 1 or first else name
+    if found != family and found in also:
+        return [Check(f"{subject} starts FROM {_BOOK_BASE[found]}", True,
+                      note=f"the book's starts FROM {want} (line {stage.line} says `FROM {stage.base}`).")]
+    ok = found == family
     return [Check(f"{subject} starts FROM {want}", ok,
                   "" if ok else f"line {stage.line} of {name} says `FROM {stage.base}`; make it `FROM {want}`.")]
 
@@ -143,26 +166,35 @@ def script_steps(path: Path) -> tuple[list[tuple[int, str, list[str]]], list[Che
 
 
 def read_script(path: Path) -> list[tuple[int, str, list[str]]]:
-    """``(line, verb, arguments)`` of each step of a shell script: docker's verbs named, ``rm-host``, ``other``."""
+    """``(line, verb, arguments)`` of each step of a shell script: docker's verbs named, ``rm-host``, ``other``.
+
+    A line ending in ``\\`` goes on on the next (the step is numbered by its first line).
+    """
     steps: list[tuple[int, str, list[str]]] = []
-    for number, text in enumerate(path.read_text().splitlines(), 1):
-        text = text.strip()
+    lines = path.read_text().splitlines()
+    number = 0
+    while number < len(lines):
+        first, text = number + 1, lines[number].strip()
+        while text.endswith("\\") and number + 1 < len(lines):
+            number += 1
+            text = text[:-1] + " " + lines[number].strip()
+        number += 1
         if not text or text.startswith("#"):
             continue
         try:
             words = shlex.split(text, comments=True)
         except ValueError as exc:
-            steps.append((number, "unreadable", [str(exc)]))
+            steps.append((first, "unreadable", [str(exc)]))
             continue
         if words and words[0] == "docker":
             rest = words[1:]
             n = next((n for n in (2, 1) if tuple(rest[:n]) in _DOCKER_VERBS), 0)
-            steps.append((number, _DOCKER_VERBS[tuple(rest[:n])], rest[n:]) if n
-                         else (number, "docker " + " ".join(rest[:2]), rest))
+            steps.append((first, _DOCKER_VERBS[tuple(rest[:n])], rest[n:]) if n
+                         else (first, "docker " + " ".join(rest[:2]), rest))
         elif words and words[0] == "rm":
-            steps.append((number, "rm-host", words[1:]))
+            steps.append((first, "rm-host", words[1:]))
         elif words and words[0] not in ("echo", "set", "cd"):
-            steps.append((number, "other", words))
+            steps.append((first, "other", words))
     return steps
 
 
@@ -179,7 +211,7 @@ def _pattern_checks(steps: list[tuple[int, str, list[str]]]) -> list[Check]:
     container = flag(created[0][2], "--name") if created else None
     return [
         Check("build.sh builds the builder image from Dockerfile.build",
-              any(flag(a, "-f", "--file") == "Dockerfile.build" for _, _, a in builds),
+              any(os.path.normpath(flag(a, "-f", "--file") or ".") == "Dockerfile.build" for _, _, a in builds),
               "add `docker image build -t welcome-builder:v1 -f Dockerfile.build .` as its first step."),
         Check("build.sh creates a container from the builder image, by name", bool(created and container),
               ("add `docker container create --name welcome-builder-container welcome-builder:v1` after the build."
@@ -193,11 +225,17 @@ def _pattern_checks(steps: list[tuple[int, str, list[str]]]) -> list[Check]:
               f"add `docker container rm -f {container or 'welcome-builder-container'}` after the copy: the "
               "builder pattern leaves no container behind."),
         Check("build.sh builds the runtime image from Dockerfile",
-              any(flag(a, "-f", "--file") in (None, "Dockerfile") for _, _, a in builds[1:]),
+              any(os.path.normpath(flag(a, "-f", "--file") or "Dockerfile") == "Dockerfile" for _, _, a in builds[1:]),
               "add `docker image build -t welcome-runtime:v1 .` after the copy."),
         Check("build.sh removes the binary it copied to the host", any(s[1] == "rm-host" for s in steps),
               "end with `rm welcome`: the binary was only passing through your folder."),
     ]
+
+
+def book_does(failed: list[Check]) -> str:
+    """What the book's build.sh does where a script that works differs from it (its commands, from each fix)."""
+    said = [m.group(1) for c in failed if (m := re.search(r"`([^`]+)`", c.fix))]
+    return ("the book's build.sh runs " + "; ".join(f"`{s}`" for s in said) + ".") if said else ""
 
 
 def flag(args: list[str], *names: str) -> str | None:

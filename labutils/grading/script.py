@@ -12,6 +12,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from labutils import bases
@@ -112,6 +113,36 @@ def run_script(folder, script: str = "build.sh", timeout: float = 600) -> RunRes
     if b.docker_cli() is None:
         print("No docker CLI here: the same steps run through labutils below.")
         return None
+    a = _run_in_copy(folder, script, timeout)
+    print(a["stdout"], end="")
+    if a["exit_code"] != 0:
+        raise LabError(f"{script} failed.", command=f"sh {script}", exit_code=a["exit_code"],
+                       log_tail="\n".join((a["stdout"] + a["stderr"]).splitlines()[-12:]),
+                       hint="read its output; the steps also run through labutils in the next cells.")
+    return RunResult(script, f"sh {script}", a["exit_code"], a["stdout"], a["stderr"], a["seconds"],
+                     recorded=b.describe()["label"])
+
+
+@dataclass(frozen=True)
+class ScriptRun:
+    """A learner's script run in a copy of their folder: its exit code, what it printed, the files it left."""
+    exit_code: int
+    output: str
+    new_files: tuple[str, ...]
+
+
+def run_copy(folder: Path, script: str = "build.sh", timeout: float = 600) -> ScriptRun:
+    """``sh script`` with the real docker CLI in a copy of ``folder``: what a learner's ``./build.sh`` does.
+
+    The copy's Dockerfiles name a stand-in where a base image is not here (the learner's are unchanged).
+    ``new_files`` are what the script left in the copy that the folder did not have (a binary not removed).
+    """
+    a = _run_in_copy(Path(folder), script, timeout, leftovers=True)
+    return ScriptRun(a["exit_code"], a["stdout"] + a["stderr"], tuple(a.get("left", ())))
+
+
+def _run_in_copy(folder: Path, script: str, timeout: float, leftovers: bool = False) -> dict:
+    b = backend()
     with tempfile.TemporaryDirectory(prefix="labutils-script-") as tmp:
         copy = Path(tmp) / folder.name
         shutil.copytree(folder, copy)
@@ -122,14 +153,11 @@ def run_script(folder, script: str = "build.sh", timeout: float = 600) -> RunRes
             if prepared.substitutions:
                 shutil.copy(prepared.path, df)
             prepared.cleanup()
-        a = b.run_script(str(copy), script, timeout, source=str(folder))
-    print(a["stdout"], end="")
-    if a["exit_code"] != 0:
-        raise LabError(f"{script} failed.", command=f"sh {script}", exit_code=a["exit_code"],
-                       log_tail="\n".join((a["stdout"] + a["stderr"]).splitlines()[-12:]),
-                       hint="read its output; the steps also run through labutils in the next cells.")
-    return RunResult(script, f"sh {script}", a["exit_code"], a["stdout"], a["stderr"], a["seconds"],
-                     recorded=b.describe()["label"])
+        had = {p.name for p in copy.iterdir()}
+        a = dict(b.run_script(str(copy), script, timeout, source=str(folder)))
+        if leftovers:
+            a["left"] = sorted(p.name for p in copy.iterdir() if p.name not in had)
+    return a
 
 
 def _run_in_namespace(folder: Path, script: str) -> RunResult:

@@ -1,13 +1,20 @@
-""""Your turn": the learner writes an exercise's files, labutils builds them and grades the image.
+""""Your turn": the learner writes an exercise's files and builds them, and labutils grades what they made.
 
 The learner's files live in ``work/yours/<exercise>/``; the lab's given sources
-(``welcome.go``, ``main.go``) are put there, never the files to write. A review
-reads the Dockerfiles (dockerfile-parse, so every finding names its line), builds
-them as ``<image>:yours``, runs or serves the image, compares its files with the
-reference where the lesson says "identical", and checks that no container is
-left. hadolint's findings are added as advice, not graded.
+(``welcome.go``, ``main.go``) are put there, never the files to write. Two ways in:
 
-    yours = lu.your_turn("multi-stage")   # builds and grades work/yours/multi-stage/Dockerfile
+- in a terminal, the book's commands (``docker build -t welcome:yours .``, ``./build.sh``), then
+  ``python -m labutils check normal-build`` or ``lu.check("normal-build")``: grades what the engine holds
+  under the learner's tag and the files, whoever built the image (the docker CLI, with BuildKit or not);
+- in a cell, ``lu.your_turn("normal-build")``: labutils builds the files (the builder pattern's own
+  ``build.sh`` runs for real, in a copy of the folder) and grades the same way.
+
+A review reads the Dockerfiles (every finding names its line), runs or serves the image, compares its
+files with the reference where the lesson says "identical", and checks that nothing is left behind.
+A correct answer that differs from the book passes, saying what the book does. hadolint's findings are
+advice, not graded. A task with no files yet is *not attempted*: a state of its own in ``progress()``.
+
+    yours = lu.check("multi-stage")        # after `docker build -t welcome-optimized:yours .` in a terminal
     yours.checkpoint()                     # in the Checkpoints section: passes, or says what to change
 """
 from __future__ import annotations
@@ -28,16 +35,19 @@ from labutils.grading.checks import (
     Check,
     Task,
     base_check,
+    book_does,
     copy_checks,
+    flag,
+    read_script,
     read_stages,
     script_steps,
     stage_count,
     yours_tag,
 )
-from labutils.grading.script import run_steps
+from labutils.grading.script import run_copy, run_steps
 from labutils.ops.build import BuildResult, build
 from labutils.ops.containers import ps
-from labutils.ops.images import image_exists, same_files
+from labutils.ops.images import image_exists, image_size, same_files
 from labutils.settings import settings, work_dir
 from labutils.util import human_size
 
@@ -62,6 +72,11 @@ class Review:
         return self.written and bool(self.checks) and all(c.ok for c in self.checks)
 
     @property
+    def state(self) -> str:
+        """``passed``, ``failed`` or ``not attempted`` (no files of the learner's yet)."""
+        return "not attempted" if not self.written else "passed" if self.passed else "failed"
+
+    @property
     def failed(self) -> tuple[Check, ...]:
         return tuple(c for c in self.checks if not c.ok)
 
@@ -83,16 +98,17 @@ class Review:
     def checkpoint(self) -> None:
         """The Checkpoints section's grading: print every check, or raise naming each failure and its fix.
 
-        Where the learner wrote nothing yet, it says so and passes: the notebook goes on with the reference.
+        Where the learner wrote nothing yet, it is kept as *not attempted* (``progress()`` shows it, and so do
+        notebook 06 and the class view) and the notebook goes on.
 
         Raises:
             CheckpointFailed: a check does not hold; lists each one with what to change in which line.
         """
+        progress.note(f"your turn: {self.exercise}", self.passed, state=self.state)
         if not self.written:
-            print(f"– your turn ({self.exercise}): nothing of yours to grade yet "
-                  f"({', '.join(self.missing)} missing in {shown(self.folder)}); the lab's reference passed above.")
+            print(f"– not attempted: your turn ({self.exercise}). {', '.join(self.missing)} missing in "
+                  f"{shown(self.folder)}; progress() keeps it as not attempted until you write and check it.")
             return
-        progress.note(f"your turn: {self.exercise}", self.passed)
         if self.failed:
             raise CheckpointFailed(
                 f"Checkpoint failed: your {self.exercise} ({self.tag}) does not yet do what the lab asks: "
@@ -140,9 +156,12 @@ def your_turn(exercise: str, *, quiet: bool = False) -> Review:
         if not quiet:
             show(folder / name)
     graded = folder / task.graded
-    checks, script = file_checks(task, folder)
+    for_real = bool(task.script) and not settings().namespace and backend().docker_cli() not in (None, "recorded")
+    checks, script = file_checks(task, folder, script_as_book=for_real)
     advice = tuple(_advice(folder, task))
     recorded = backend().describe()["label"]
+    if for_real:
+        return _review_script_run(task, folder, checks, advice, quiet)
     say(f"Building your {exercise} as {task.tag}:")
     try:
         result = _build_yours(task, folder, script, quiet)
@@ -159,31 +178,131 @@ def your_turn(exercise: str, *, quiet: bool = False) -> Review:
         say(review)
         return review
     checks.append(Check("it builds", True))
-    checks += _image_checks(task, folder, graded, result)
+    checks += _image_checks(task, folder, graded, result.size)
+    checks.append(_nothing_left_by_labutils())
     review = Review(exercise, folder, task.tag, True, tuple(checks), advice, result=result, recorded=recorded)
     say(review)
     return review
 
 
-def file_checks(task: Task, folder: Path) -> tuple[list[Check], list | None]:
-    """What a reviewer reads in the files; the builder pattern's script steps too (None for one Dockerfile)."""
+def check(exercise: str, *, quiet: bool = False) -> Review:
+    """Grade what you made with Docker itself: the image your engine holds under your tag, and your files.
+
+    The terminal path: in ``work/yours/<exercise>/`` you type the book's commands (``docker build -t
+    welcome:yours .``, or ``chmod +x build.sh`` and ``./build.sh``), then run this, or
+    ``python -m labutils check <exercise>`` (exit 0 when every check holds). Nothing is built: an image made
+    by the docker CLI, with or without BuildKit and with no label of labutils', is graded as it is.
+
+    Args:
+        exercise: ``normal-build``, ``builder-pattern``, ``multi-stage`` or ``activity``.
+        quiet: print nothing (the review is returned either way).
+
+    Returns:
+        Review: ``state`` is ``not attempted`` (your files are missing), ``failed`` or ``passed``; kept in
+        ``progress()``.
+
+    Raises:
+        LabError: there is no such exercise.
+
+    Example:
+        >>> lu.check("normal-build")
+        ✔ one stage: a normal build compiles and runs in the same image
+        ...
+    """
+    task = _task(exercise)
+    folder = yours(exercise)
+    say = (lambda *a: None) if quiet else print
+    missing = tuple(n for n in task.write if not (folder / n).is_file())
+    if missing:
+        review = Review(exercise, folder, task.tag, written=False, missing=missing)
+        say(f"– not attempted: {task.title}. Write {', '.join(missing)} in {shown(folder)}/, then in a terminal "
+            f"there type:\n" + "\n".join(f"    {c}" for c in task.commands)
+            + f"\nand check again: python -m labutils check {exercise}")
+        progress.note(f"your turn: {exercise}", False, state=review.state)
+        return review
+    checks, _ = file_checks(task, folder, script_as_book=True)
+    advice = tuple(_advice(folder, task))
+    if not image_exists(task.tag):
+        how = " && ".join(c for c in task.commands if c.startswith(("docker build", "chmod", "./")))
+        checks.append(Check(f"your engine holds {task.tag}", False,
+                            f"build it: in a terminal, `cd {shown(folder)}` and type `{how}`"
+                            + (" (your build.sh tags the runtime image welcome-runtime:yours)." if task.script
+                               else ".")))
+    else:
+        checks.append(Check(f"your engine holds {task.tag}", True))
+        checks += _image_checks(task, folder, folder / task.graded, image_size(task.tag))
+        checks += _left_by_your_commands(task, folder)
+    review = Review(exercise, folder, task.tag, True, tuple(checks), advice,
+                    recorded=backend().describe()["label"])
+    say(review)
+    progress.note(f"your turn: {exercise}", review.passed, state=review.state)
+    return review
+
+
+def file_checks(task: Task, folder: Path, *, script_as_book: bool = False) -> tuple[list[Check], list | None]:
+    """What a reviewer reads in the files; the builder pattern's script steps too (None for one Dockerfile).
+
+    ``script_as_book``: build.sh runs for real, so its steps are not graded by their text: where they differ
+    from the book's, one passing check says what the book does.
+    """
     checks: list[Check] = []
     if task.script:
         checks += base_check(read_stages(folder / task.builder_dockerfile), "golang", task.builder_dockerfile,
                              first=True)
         runtime = read_stages(folder / "Dockerfile")
-        checks += base_check(runtime, task.final_base, "Dockerfile")
+        checks += base_check(runtime, task.final_base, "Dockerfile", also=task.also_final)
         checks += copy_checks(runtime, "Dockerfile", multi_stage=False)
         script, script_checks = script_steps(folder / task.script)
-        return checks + script_checks, script
+        if not script_as_book:
+            return checks + script_checks, script
+        pattern = [c for c in script_checks if not c.ok and not c.what.startswith("build.sh line")]
+        checks.append(Check("build.sh is graded by what it does when it runs", True, note=book_does(pattern)))
+        return checks, script
     found = read_stages(folder / "Dockerfile")
     checks += stage_count(found, task)
     if task.stages > 1:
         checks += base_check(found, "golang", "Dockerfile", first=True)
-    checks += base_check(found, task.final_base, "Dockerfile")
+    checks += base_check(found, task.final_base, "Dockerfile", also=task.also_final)
     if task.stages > 1:
         checks += copy_checks(found, "Dockerfile", multi_stage=True)
     return checks, None
+
+
+def _review_script_run(task: Task, folder: Path, checks: list[Check], advice: tuple[str, ...], quiet: bool) -> Review:
+    """The builder pattern graded by running the learner's build.sh for real (the docker CLI), in a copy."""
+    say = (lambda *a: None) if quiet else print
+    say(f"Running your {task.script} with the docker CLI, in a copy of {shown(folder)} (yours is unchanged):")
+    before = {c["name"] for c in backend().all_containers()}
+    ran = run_copy(folder, task.script)
+    if not quiet:
+        print(ran.output, end="")
+    recorded = backend().describe()["label"]
+    if ran.exit_code != 0:
+        tail = "\n".join(ran.output.splitlines()[-6:])
+        checks.append(Check(f"sh {task.script} runs to the end", False,
+                            f"it stopped with exit code {ran.exit_code}; its last lines:\n{tail}"))
+    else:
+        checks.append(Check(f"sh {task.script} runs to the end", True))
+    if not image_exists(task.tag):
+        checks.append(Check(f"it builds {task.tag}", False,
+                            f"no step of {task.script} tags {task.tag}: make its last build "
+                            f"`docker image build -t {task.tag} .`"))
+        review = Review(task.exercise, folder, task.tag, True, tuple(checks), advice, recorded=recorded)
+        say(review)
+        return review
+    checks.append(Check(f"it builds {task.tag}", True))
+    checks += _image_checks(task, folder, folder / task.graded, image_size(task.tag))
+    left = sorted({c["name"] for c in backend().all_containers()} - before)
+    checks.append(Check("build.sh leaves no container behind", not left,
+                        "" if not left else f"it left {', '.join(left)}: add `docker container rm -f {left[0]}` "
+                                            "after the copy (and remove it now: `docker container rm -f "
+                                            f"{' '.join(left)}`)."))
+    checks.append(Check("build.sh removes the binary it copied out", not ran.new_files,
+                        "" if not ran.new_files else f"it left {', '.join(ran.new_files)} in the folder: end "
+                                                     f"with `rm {ran.new_files[0]}`."))
+    review = Review(task.exercise, folder, task.tag, True, tuple(checks), advice, recorded=recorded)
+    say(review)
+    return review
 
 
 def _build_yours(task: Task, folder: Path, script: list | None, quiet: bool) -> BuildResult:
@@ -197,7 +316,7 @@ def _build_yours(task: Task, folder: Path, script: list | None, quiet: bool) -> 
 
 # --- the image ----------------------------------------------------------------------------
 
-def _image_checks(task: Task, folder: Path, graded: Path, result: BuildResult) -> list[Check]:
+def _image_checks(task: Task, folder: Path, graded: Path, size: int) -> list[Check]:
     checks = []
     final = folder / "Dockerfile"
     entry = next((i for i in reversed(read_stages(final)[-1].instructions if read_stages(final) else ())
@@ -216,7 +335,6 @@ def _image_checks(task: Task, folder: Path, graded: Path, result: BuildResult) -
         checks.append(Check("it prints the lab's welcome line", b.ok,
                             "" if b.ok or out is None else f"it exited {out.exit_code} and printed "
                             f"{(out.stdout + out.stderr)[:200]!r}; check {where} runs the program you built."))
-    size = result.size
     if task.max_size is not None:
         ok = size < task.max_size
         checks.append(Check(f"a small image: {human_size(size)} (under {human_size(task.max_size)})", ok,
@@ -233,17 +351,48 @@ def _image_checks(task: Task, folder: Path, graded: Path, result: BuildResult) -
                                 f"{task.same_as} is not built yet: run notebook 02 (the builder pattern), "
                                 "then this cell again."))
         else:
-            ok = same_files(task.tag, task.same_as)
-            checks.append(Check(f"its last layer holds the same files as {task.same_as} (the builder pattern's)", ok,
-                                "" if ok else "build in `WORKDIR /myapp` with `go build -o welcome .` as "
-                                              "Dockerfile.build does, and in the final stage use `WORKDIR /myapp` "
-                                              "and `COPY --from=builder /myapp/welcome .`: the same program at "
-                                              "the same path gives the same layer."))
-    left = ps()
-    ok = left.empty
-    checks.append(Check("no container left behind", ok,
-                        "" if ok else f"remove {', '.join(left['name'])} (lu.clean() removes what labutils made)."))
+            same = same_files(task.tag, task.same_as)
+            checks.append(Check(f"its last layer holds the same files as {task.same_as} (the builder pattern's)"
+                                if same else "it runs the program it built, from a small final stage", True,
+                                note="" if same else
+                                "the book builds in `WORKDIR /myapp` with `go build -o welcome .` and copies with "
+                                "`COPY --from=builder /myapp/welcome .` into `WORKDIR /myapp`: the same program at "
+                                f"the same path, so its last layer is {task.same_as}'s, file for file."))
     return checks
+
+
+def _nothing_left_by_labutils() -> Check:
+    left = ps()
+    return Check("no container left behind", left.empty,
+                 "" if left.empty else f"remove {', '.join(left['name'])} (lu.clean() removes what labutils made).")
+
+
+def _left_by_your_commands(task: Task, folder: Path) -> list[Check]:
+    """What the book's commands should not leave: a running server (the activity), build.sh's container and binary.
+
+    A stopped container of ``docker run welcome:yours`` is no fault: the book's commands leave those too.
+    """
+    out = []
+    every = backend().all_containers()
+    if task.serves:
+        running = [c["name"] for c in every if c["status"] == "running" and c["image"] == task.tag]
+        out.append(Check(f"no {task.tag} server left running", not running,
+                         "" if not running else f"stop it: `docker container stop {running[0]}` "
+                                                "(`docker container ls` lists it)."))
+    if task.script:
+        steps = read_script(folder / task.script)
+        named = {flag(args, "--name") for _, verb, args in steps if verb == "create"}
+        built = {flag(args, "-t", "--tag") for _, verb, args in steps if verb == "build"} - {None, task.tag}
+        left = sorted(c["name"] for c in every if c["name"] in named or c["image"] in built)
+        out.append(Check("build.sh leaves no container behind", not left,
+                         "" if not left else f"{left[0]} is still there: add `docker container rm -f {left[0]}` after "
+                                             f"the copy in build.sh, and remove it now (`docker container rm -f "
+                                             f"{left[0]}`)."))
+        binaries = [p.name for p in folder.iterdir() if p.is_file() and p.name not in task.write + task.given]
+        out.append(Check("build.sh removes the binary it copied out", not binaries,
+                         "" if not binaries else f"{', '.join(binaries)} is still in {shown(folder)}: end build.sh "
+                                                 f"with `rm {binaries[0]}`, and remove it now."))
+    return out
 
 
 def _serve_fix(exc: LabError, graded: Path, where: str) -> str:

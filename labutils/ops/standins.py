@@ -378,3 +378,44 @@ def load_kit(path, *, quiet: bool = False) -> list[str]:
     if not quiet:
         print(f"Loaded {', '.join(loaded)} from {path}.", flush=True)
     return loaded
+
+
+def book_names(*, undo: bool = False, quiet: bool = False) -> list[tuple[str, str]]:
+    """Give the offline stand-ins the lab's own names, so the book's commands work as typed (``FROM golang:1.15.6``).
+
+    ``python -m labutils bases --book-names`` runs it once, after ``make lab`` made the stand-ins, on a machine
+    that reaches no registry. Only a name the engine lacks is given: a real ``golang:1.15.6`` is never replaced.
+    Each stand-in keeps its label, so labutils (and ``docker image inspect``) still tell it from the real image.
+    ``undo`` takes back every lab name that names a stand-in, and nothing else.
+
+    Args:
+        undo: take the names back (``--no-book-names``).
+        quiet: print nothing.
+
+    Returns:
+        ``(lab name, stand-in)`` for each name given (or taken back).
+
+    Example:
+        >>> book_names()
+        [('golang:1.15.6', 'labutils-golang:1.15'), ('alpine:latest', 'labutils-alpine:musl'), ...]
+    """
+    b = backend()
+    done = []
+    for ref in LAB_BASES:
+        sub = standin_name(ref)
+        if sub is None:
+            continue
+        if undo:
+            if exists(ref) and STANDIN_LABEL in (b.inspect(ref).get("labels") or {}):
+                b.untag(ref)
+                done.append((ref, sub))
+                if not quiet:
+                    print(f"docker image rm {ref}   # the name only: {sub} stays")
+        elif not exists(ref) and exists(sub):
+            b.tag(sub, ref)
+            done.append((ref, sub))
+            if not quiet:
+                print(f"docker image tag {sub} {ref}")
+        elif not quiet and not exists(ref):
+            print(f"{ref}: no stand-in {sub} here yet; make it with `python -m labutils bases --offline`")
+    return done

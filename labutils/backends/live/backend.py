@@ -302,6 +302,18 @@ class Live(ImageTransfers):
                                                          filters={"label": names.LABEL})
                 if names.mine(c.labels)]
 
+    def all_containers(self) -> list[ContainerRow]:
+        return [{"name": c.name, "image": (c.image.tags or [c.image.short_id])[0] if c.image else c.attrs["Image"],
+                 "status": c.status}
+                for c in engine.client().containers.list(all=True, ignore_removed=True)]
+
+    def tag(self, source: str, target: str) -> None:
+        repo, _, version = target.rpartition(":")
+        engine.client().images.get(source).tag(repo, version)
+
+    def untag(self, name: str) -> None:
+        engine.client().images.remove(name, noprune=True)
+
     def remove(self, dry_run: bool, everyone: bool) -> list[RemovedRow]:
         """Remove labelled containers and images (this namespace's, or ``everyone``'s)."""
         cli = engine.client()

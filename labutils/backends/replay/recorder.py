@@ -137,6 +137,9 @@ class Recorder:
     def containers(self):
         return self._call("containers")
 
+    def all_containers(self):
+        return self._call("all_containers")
+
     def run_script(self, folder, script, timeout, source=None):
         return self._call("run_script", folder, script, timeout, source)
 
@@ -169,6 +172,12 @@ class Recorder:
 
     def import_rootfs(self, archive, name, changes):
         return self.live.import_rootfs(archive, name, changes)
+
+    def tag(self, source, target):
+        return self.live.tag(source, target)
+
+    def untag(self, name):
+        return self.live.untag(name)
 
     def save_images(self, names, path):
         return self.live.save_images(names, path)

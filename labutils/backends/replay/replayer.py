@@ -177,6 +177,9 @@ class Replayer:
     def containers(self):
         return self.answer("containers", seam.key("containers"), "docker ps -a")
 
+    def all_containers(self):
+        return self.answer("all_containers", seam.key("all_containers"), "docker ps -a (every container)")
+
     def run_script(self, folder, script, timeout, source=None):
         return self.answer("run_script", seam.key("run_script", folder, script, timeout, source), f"sh {script}")
 
@@ -195,6 +198,12 @@ class Replayer:
 
     def import_rootfs(self, archive, name, changes):
         raise _needs_engine(f"making the base image {name}")
+
+    def tag(self, source, target):
+        raise _needs_engine(f"docker image tag {source} {target}")
+
+    def untag(self, name):
+        raise _needs_engine(f"docker image rm {name}")
 
     def save_images(self, names, path):
         raise _needs_engine("saving a kit of base images")
