@@ -7,10 +7,10 @@ from shared import EXERCISES
 WRONG = {
     # 4.01: a multi-stage file where a normal build is asked for
     "normal-build": {"Dockerfile": (EXERCISES / "multi-stage" / "Dockerfile").read_text()},
-    # 4.02: the runtime image copies the whole folder onto alpine; the script leaves its container and binary
+    # 4.02: the runtime image copies the whole folder onto the Go image; the script leaves its container and binary
     "builder-pattern": {
         "Dockerfile.build": (EXERCISES / "builder-pattern" / "Dockerfile.build").read_text(),
-        "Dockerfile": "FROM alpine:latest\nWORKDIR /myapp\nCOPY . .\nENTRYPOINT [\"./welcome\"]\n",
+        "Dockerfile": "FROM golang:1.15.6\nWORKDIR /myapp\nCOPY . .\nENTRYPOINT [\"./welcome\"]\n",
         "build.sh": (EXERCISES / "builder-pattern" / "build.sh").read_text()
         .replace("docker container rm -f welcome-builder-container\n", "").replace("rm welcome\n", ""),
     },
@@ -35,7 +35,7 @@ RIGHT = {
 TOLD = {
     "normal-build": ["one stage: a normal build", "lines 1, 5", "line 5 of Dockerfile says `FROM scratch`",
                      "ships the whole Go toolchain"],
-    "builder-pattern": ["line 1 of Dockerfile says `FROM alpine:latest`", "line 3 of Dockerfile (`COPY . .`)",
+    "builder-pattern": ["line 1 of Dockerfile says `FROM golang:1.15.6`", "line 3 of Dockerfile (`COPY . .`)",
                         "docker container rm -f welcome-builder-container", "rm welcome"],
     "multi-stage": ["line 5 of Dockerfile says `FROM golang:1.15.6`", "line 7 of Dockerfile (`COPY . .`)",
                     "a small image"],

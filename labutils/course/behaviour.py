@@ -35,12 +35,12 @@ def behaves(tag: str, exercise: str, timeout: float = 60) -> Behaviour:
         LabError: the image could not be run or served (each subclass says why); callers decide what it means.
     """
     if exercise in SERVERS:
-        with serve(tag) as server:
+        with serve(tag, quiet=True) as server:
             bodies = {p: server.get(p).body for p in PAGES}
         wrong = [p for p in PAGES if bodies[p] != PAGES[p]]
         said = f"GET {wrong[0]} -> {bodies[wrong[0]][:60]!r}" if wrong else "serves the three pages"
         return Behaviour(not wrong, said, bodies=bodies)
-    out = run(tag, timeout=timeout)
+    out = run(tag, timeout=timeout, quiet=True)
     ok = out.ok and out.stdout == PRINTS.get(exercise, WELCOME)
     return Behaviour(ok, f"exited {out.exit_code}, printed {(out.stdout or out.stderr).strip()[:60]!r}",
                      output=out)

@@ -19,6 +19,7 @@ advice, not graded. A task with no files yet is *not attempted*: a state of its 
 """
 from __future__ import annotations
 
+import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -347,9 +348,9 @@ def _image_checks(task: Task, folder: Path, graded: Path, size: int) -> list[Che
                             "" if ok else "a normal build runs where it compiles: one stage, FROM golang:1.15.6."))
     if task.same_as:
         if not image_exists(task.same_as):
-            checks.append(Check(f"the same files as {task.same_as}", False,
-                                f"{task.same_as} is not built yet: run notebook 02 (the builder pattern), "
-                                "then this cell again."))
+            checks.append(Check("it runs the program it built, from a small final stage", True,
+                                note=f"the lesson compares its last layer with {task.same_as}'s, which is not "
+                                     "built yet: run notebook 02 (the builder pattern), then check again."))
         else:
             same = same_files(task.tag, task.same_as)
             checks.append(Check(f"its last layer holds the same files as {task.same_as} (the builder pattern's)"
@@ -367,6 +368,12 @@ def _nothing_left_by_labutils() -> Check:
                  "" if left.empty else f"remove {', '.join(left['name'])} (lu.clean() removes what labutils made).")
 
 
+def _expand(text: str, known: dict[str, str]) -> str:
+    for name, value in known.items():
+        text = text.replace("${" + name + "}", value).replace("$" + name, value)
+    return text
+
+
 def _left_by_your_commands(task: Task, folder: Path) -> list[Check]:
     """What the book's commands should not leave: a running server (the activity), build.sh's container and binary.
 
@@ -381,9 +388,11 @@ def _left_by_your_commands(task: Task, folder: Path) -> list[Check]:
                                                 "(`docker container ls` lists it)."))
     if task.script:
         steps = read_script(folder / task.script)
-        named = {flag(args, "--name") for _, verb, args in steps if verb == "create"}
-        built = {flag(args, "-t", "--tag") for _, verb, args in steps if verb == "build"} - {None, task.tag}
-        left = sorted(c["name"] for c in every if c["name"] in named or c["image"] in built)
+        known = {w[0].split("=", 1)[0]: w[0].split("=", 1)[1] for _, verb, w in steps
+                 if verb == "other" and len(w) == 1 and "=" in w[0]}          # NAME=welcome-builder-container
+        named = {os.path.expandvars(_expand(flag(args, "--name") or "", known))
+                 for _, verb, args in steps if verb == "create"}
+        left = sorted(c["name"] for c in every if c["name"] in named)
         out.append(Check("build.sh leaves no container behind", not left,
                          "" if not left else f"{left[0]} is still there: add `docker container rm -f {left[0]}` after "
                                              f"the copy in build.sh, and remove it now (`docker container rm -f "

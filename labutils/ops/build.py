@@ -16,6 +16,7 @@ from labutils.docker import dockerfile as dockerfile_reader
 from labutils.errors import BuildFailed, InvalidArgument
 from labutils.ops import runlog
 from labutils.seam import BuildAnswer, BuildRequest
+from labutils.settings import settings
 from labutils.util import human_size
 
 
@@ -100,6 +101,14 @@ def _hint(error: str, target: str | None) -> str:
     return "read the engine's answer and the output above, fix the Dockerfile or sources, and build again."
 
 
+def shown_path(path: Path) -> str:
+    """A folder as a learner names it: relative to the folder that holds work/ (``work/normal-build``)."""
+    try:
+        return str(Path(path).resolve().relative_to(settings().work.resolve().parent))
+    except ValueError:
+        return str(path)
+
+
 def _command(tag, df_path: Path, context: Path, target, builder: str, platform: str | None = None) -> str:
     parts = ["DOCKER_BUILDKIT=1 docker build" if builder == "buildkit" else "docker build", "-t", tag]
     if platform:
@@ -108,7 +117,7 @@ def _command(tag, df_path: Path, context: Path, target, builder: str, platform: 
         parts += ["-f", df_path.name]
     if target:
         parts += ["--target", target]
-    return " ".join(parts + [str(context)])
+    return " ".join(parts + [shown_path(context)])
 
 
 def _dockerfile(context: Path, dockerfile) -> Path:
@@ -157,6 +166,8 @@ def build(path, tag: str, dockerfile: str | None = None, target: str | None = No
         >>> lu.human_size(result.size), result.steps[-1].instruction
     """
     plan = _plan(path, tag, dockerfile, target, nocache, buildargs, labels, builder, quiet, _checked_platform(platform, builder))
+    if not quiet:
+        print(f"$ {plan.command}", flush=True)
     prepared = bases.prepare(plan.df_path, buildargs, quiet=quiet, platform=plan.req.get("platform"))
     try:
         _say_bases(plan, prepared)

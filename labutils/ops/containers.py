@@ -47,7 +47,8 @@ class RunResult:
 
 
 def run(image: str, command: str | Sequence[str] | None = None,
-        env: Mapping[str, str] | None = None, timeout: float = 60, platform: str | None = None) -> RunResult:
+        env: Mapping[str, str] | None = None, timeout: float = 60, platform: str | None = None, *,
+        quiet: bool = False) -> RunResult:
     """``docker run --rm image [command]``: wait for it, return what it printed (the last 1 MB of each stream).
 
     A non-zero exit is a result, not an error: the lesson may be that it fails
@@ -60,6 +61,7 @@ def run(image: str, command: str | Sequence[str] | None = None,
         env: environment variables (``docker run -e``).
         timeout: seconds before the container is stopped and removed.
         platform: as ``docker run --platform``.
+        quiet: do not print the docker command it stands for.
 
     Raises:
         ImageNotFound: there is no such image.
@@ -71,6 +73,10 @@ def run(image: str, command: str | Sequence[str] | None = None,
         'Welcome to multi-stage Docker builds\n'
     """
     b = backend()
+    if not quiet:
+        print("$ " + " ".join(["docker run --rm", *(f"-e {k}=..." for k in env or {}),
+                               *([f"--platform {platform}"] if platform else []), image, cmd_text(command) or ""]).rstrip(),
+              flush=True)
     a = b.run(image, command, dict(env or {}), timeout, platforms.checked(platform))
     runlog.log_row("run", image, seconds=a["seconds"], exit_code=a["exit_code"])
     return RunResult(image, cmd_text(command), a["exit_code"], a["stdout"], a["stderr"], a["seconds"],
@@ -113,7 +119,7 @@ class Server:
 @contextmanager
 def serve(image: str, port: int = 8080, env: Mapping[str, str] | None = None,
           ready_path: str = "/", timeout: float = 30, host_port: int | None = None,
-          platform: str | None = None) -> Iterator[Server]:
+          platform: str | None = None, *, quiet: bool = False) -> Iterator[Server]:
     """``docker run -d -p 127.0.0.1::port image``, wait until HTTP answers, always remove.
 
     The engine picks a free host port unless ``host_port`` is given; the port is
@@ -127,6 +133,7 @@ def serve(image: str, port: int = 8080, env: Mapping[str, str] | None = None,
         timeout: seconds to wait for that answer.
         host_port: a host port of your choice (default: the engine picks a free one).
         platform: as ``docker run --platform``.
+        quiet: do not print the docker command it stands for.
 
     Raises:
         ContainerFailed: it could not start, or exited before answering (with its logs).
@@ -140,6 +147,10 @@ def serve(image: str, port: int = 8080, env: Mapping[str, str] | None = None,
         '<h1>Login Page</h1>'
     """
     b = backend()
+    if not quiet:
+        print(f"$ docker run -d -p {f'127.0.0.1:{host_port}' if host_port else '127.0.0.1:'}:{port} "
+              + (f"--platform {platform} " if platform else "") + image
+              + "   # and `docker container stop` when the block ends", flush=True)
     with b.serve(image, port, dict(env or {}), ready_path, timeout, host_port, platforms.checked(platform)) as handle:
         info = handle.info
         runlog.log_row("serve", image, seconds=info.get("seconds", 0.0))

@@ -101,6 +101,8 @@ def test_the_class_view_takes_only_answers_that_fit_its_schema():
         with pytest.raises(Unfit):
             checked_rows(bad)
     assert checked_progress(json.dumps({"01": {"a": {"passed": True}, "b": {"passed": False}}})) == "1/2"
+    assert checked_progress(json.dumps({"01": {"a": {"passed": True}, "b": {"passed": False, "state": "not attempted"}}})
+                            ) == "1/2 (1 not attempted)"
     for bad in ("[]", "{", json.dumps({"01": []}), json.dumps({"01": {"a": {"passed": 1}}}),
                 json.dumps({"01": {"a": "passed"}})):
         with pytest.raises(Unfit):

@@ -112,9 +112,10 @@ CANNED = {
     "copy_out": {"name": "welcome", "mode": 0o755, "data": b"\x7fELF"},
     "stat": {"size": 1234},
     "containers": [],
+    "all_containers": [{"name": "welcome-builder-container", "image": "welcome-builder:yours", "status": "created"}],
     "run_script": {"exit_code": 0, "stdout": "done\n", "stderr": "", "seconds": 1.0},
     "lab_images": [], "remove": [], "has_buildkit": True, "docker_cli": "/usr/bin/docker",
-    "import_rootfs": None, "save_images": 0, "load_images": [],
+    "import_rootfs": None, "save_images": 0, "load_images": [], "tag": None, "untag": None,
 }
 
 
@@ -125,7 +126,7 @@ def _arguments(call, folder):
     return {"build": (req, lambda text, t: None), "inspect": ("welcome:v1",), "image_platforms": ("welcome:v1",), "exists": ("golang:1.15.6",),
             "pull": ("golang:1.15.6", True), "history": ("welcome:v1",), "images": (["welcome:v1"], None),
             "save": ("welcome:v1",), "run": ("welcome:v1", None, {}, 60), "copy_out": ("welcome:v1", "/welcome"),
-            "stat": ("welcome:v1", "/welcome"), "containers": (), "run_script": (str(folder), "build.sh", 60, None),
+            "stat": ("welcome:v1", "/welcome"), "containers": (), "all_containers": (), "run_script": (str(folder), "build.sh", 60, None),
             "serve": ("activity:v1", 8080, {}, "/", 30, None)}[call]
 
 

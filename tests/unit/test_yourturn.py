@@ -22,14 +22,43 @@ from labutils.grading import checks, yourturn
 NS = "lutest-yours"
 
 
-def test_nothing_written_says_so_and_passes(work, capsys):
+def test_nothing_written_is_not_attempted_and_kept_so(work, capsys):
     review = lu.your_turn("multi-stage")
-    assert not review.written and review.missing == ("Dockerfile",)
+    assert not review.written and review.missing == ("Dockerfile",) and review.state == "not attempted"
     assert (work / "yours" / "multi-stage" / "welcome.go").is_file(), "the lab's source is put there for the learner"
     assert not (work / "yours" / "multi-stage" / "Dockerfile").exists(), "never the file the learner writes"
     assert "write Dockerfile in" in capsys.readouterr().out
-    review.checkpoint()
-    assert "nothing of yours to grade yet" in capsys.readouterr().out
+    review.checkpoint()                       # the notebook goes on ...
+    assert "not attempted" in capsys.readouterr().out
+    df = lu.progress()                        # ... and the task skipped is seen
+    row = df[df["checkpoint"] == "your turn: multi-stage"].iloc[0]
+    assert row["state"] == "not attempted" and not row["passed"]
+    assert df.attrs["per_notebook"] == {"test-notebook": "0/1 (1 not attempted)"}
+
+
+def test_check_with_nothing_written_says_what_to_type(work, capsys):
+    review = lu.check("builder-pattern")
+    out = capsys.readouterr().out
+    assert review.state == "not attempted" and not review.passed
+    assert "chmod +x build.sh" in out and "./build.sh" in out and "python -m labutils check builder-pattern" in out
+    assert lu.progress()["state"].tolist() == ["not attempted"]
+
+
+def test_a_script_that_goes_on_over_lines_is_read_whole(tmp_path):
+    script = tmp_path / "build.sh"
+    script.write_text("docker image build -t welcome-builder:yours \\\n  -f ./Dockerfile.build .\necho done\n")
+    assert checks.read_script(script) == [(1, "build", ["-t", "welcome-builder:yours", "-f", "./Dockerfile.build", "."])]
+    _, found = checks.script_steps(script)
+    assert next(c for c in found if "from Dockerfile.build" in c.what).ok, "./Dockerfile.build is Dockerfile.build"
+
+
+def test_another_correct_final_base_passes_saying_what_the_book_does(tmp_path):
+    df = tmp_path / "Dockerfile"
+    df.write_text("FROM golang:1.15.6 AS builder\nRUN true\nFROM scratch\nCOPY --from=builder /main .\n")
+    task = checks.TASKS["activity"]
+    found = checks.base_check(checks.read_stages(df), task.final_base, "Dockerfile", also=task.also_final)
+    assert found[0].ok and "the book's starts FROM alpine:latest" in str(found[0]) and "line 3" in str(found[0])
+    assert not checks.base_check(checks.read_stages(df), task.final_base, "Dockerfile")[0].ok, "only with also="
 
 
 def test_an_unknown_exercise_names_the_ones_there_are(work):
@@ -74,6 +103,7 @@ def test_progress_keeps_the_latest_outcome_per_checkpoint(work):
     assert dict(zip(df["checkpoint"], df["passed"], strict=True)) == {"the image is small": True, "it prints the welcome line": False}
     assert set(df["notebook"]) == {"test-notebook"}
     assert df.attrs["per_notebook"] == {"test-notebook": "1/2"}
+    assert df["state"].tolist() == ["failed", "passed"] or sorted(df["state"]) == ["failed", "passed"]
     assert (work / "progress.json").is_file()
 
 

@@ -303,7 +303,8 @@ class Live(ImageTransfers):
                 if names.mine(c.labels)]
 
     def all_containers(self) -> list[ContainerRow]:
-        return [{"name": c.name, "image": (c.image.tags or [c.image.short_id])[0] if c.image else c.attrs["Image"],
+        # the image as the container was created from it (`docker ps`'s IMAGE): c.image fails for a removed image
+        return [{"name": c.name, "image": (c.attrs.get("Config") or {}).get("Image") or c.attrs.get("Image", ""),
                  "status": c.status}
                 for c in engine.client().containers.list(all=True, ignore_removed=True)]
 
