@@ -70,12 +70,12 @@ class Check:
     ok: bool
     fix: str = ""
     note: str = ""
-    """Where it holds but differs from the book: what the book does (``correct; the book ...``)."""
+    """Where it holds but differs from the book: ``correct; the book ...`` (or what else the learner should know)."""
 
     def __str__(self) -> str:
         if not self.ok:
             return f"✘ {self.what}\n    what to change: {self.fix}"
-        return f"✔ {self.what}" + (f"\n    correct; {self.note}" if self.note else "")
+        return f"✔ {self.what}" + (f"\n    {self.note}" if self.note else "")
 
 
 # --- reading the learner's Dockerfiles ----------------------------------------------------
@@ -121,7 +121,7 @@ def base_check(stages: list[Stage], family: str, name: str, first: bool = False,
     subject = f"{which} of {name}" if len(stages) > 1 or first else name
     if found != family and found in also:
         return [Check(f"{subject} starts FROM {_BOOK_BASE[found]}", True,
-                      note=f"the book's starts FROM {want} (line {stage.line} says `FROM {stage.base}`).")]
+                      note=f"correct; the book's starts FROM {want} (line {stage.line} says `FROM {stage.base}`).")]
     ok = found == family
     return [Check(f"{subject} starts FROM {want}", ok,
                   "" if ok else f"line {stage.line} of {name} says `FROM {stage.base}`; make it `FROM {want}`.")]
@@ -235,7 +235,7 @@ def _pattern_checks(steps: list[tuple[int, str, list[str]]]) -> list[Check]:
 def book_does(failed: list[Check]) -> str:
     """What the book's build.sh does where a script that works differs from it (its commands, from each fix)."""
     said = [m.group(1) for c in failed if (m := re.search(r"`([^`]+)`", c.fix))]
-    return ("the book's build.sh runs " + "; ".join(f"`{s}`" for s in said) + ".") if said else ""
+    return ("correct; the book's build.sh runs " + "; ".join(f"`{s}`" for s in said) + ".") if said else ""
 
 
 def flag(args: list[str], *names: str) -> str | None:
