@@ -193,7 +193,7 @@ def read_script(path: Path) -> list[tuple[int, str, list[str]]]:
                          else (first, "docker " + " ".join(rest[:2]), rest))
         elif words and words[0] == "rm":
             steps.append((first, "rm-host", words[1:]))
-        elif words and words[0] not in ("echo", "set", "cd"):
+        elif words and words[0] not in ("echo", "set"):
             steps.append((first, "other", words))
     return steps
 
@@ -230,6 +230,35 @@ def _pattern_checks(steps: list[tuple[int, str, list[str]]]) -> list[Check]:
         Check("build.sh removes the binary it copied to the host", any(s[1] == "rm-host" for s in steps),
               "end with `rm welcome`: the binary was only passing through your folder."),
     ]
+
+
+_MOVES_FILES = {"rm", "cp", "mv", "cd", "ln", "chmod", "touch", "mkdir", "rmdir"}
+
+
+def outside_paths(path: Path) -> list[Check]:
+    """A guard before a learner's script runs: a line whose file command (``rm``, ``cp``, ``cd``, ``docker cp``'s
+    destination) names a path outside its folder (absolute, ``~``, ``..`` or a variable) is refused, not run.
+
+    It keeps a slip (``rm ~/welcome``) from reaching the learner's other files when labutils runs the script
+    in a copy; it is no sandbox: the script is the learner's own, on their own engine.
+    """
+    found = []
+    for number, verb, args in read_script(path):
+        if verb == "rm-host":
+            words = args
+        elif verb == "cp":                                  # the host side of `docker container cp`
+            words = [a for a in args if ":" not in a]
+        elif verb == "other" and args[0] in _MOVES_FILES:
+            words = args[1:]
+        else:
+            words = []
+        for w in (x for x in words if not x.startswith("-")):
+            if w.startswith(("/", "~", "$")) or ".." in Path(w).parts:
+                found.append(Check(f"build.sh line {number} stays inside its folder", False,
+                                   f"line {number} names {w!r}, which is outside its folder: copy the binary into "
+                                   "the folder the script runs in (`.`), and remove it from there."))
+                break
+    return found
 
 
 def book_does(failed: list[Check]) -> str:

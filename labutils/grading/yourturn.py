@@ -39,6 +39,7 @@ from labutils.grading.checks import (
     book_does,
     copy_checks,
     flag,
+    outside_paths,
     read_script,
     read_stages,
     script_steps,
@@ -280,12 +281,18 @@ def file_checks(task: Task, folder: Path, *, script_as_book: bool = False) -> tu
 def _review_script_run(task: Task, folder: Path, checks: list[Check], advice: tuple[str, ...], quiet: bool) -> Review:
     """The builder pattern graded by running the learner's build.sh for real (the docker CLI), in a copy."""
     say = (lambda *a: None) if quiet else print
+    recorded = backend().describe()["label"]
+    outside = outside_paths(folder / task.script)
+    if outside:
+        review = Review(task.exercise, folder, task.tag, True, tuple(checks + outside), advice, recorded=recorded)
+        say(f"Your {task.script} is not run: a line names a path outside its folder.")
+        say(review)
+        return review
     say(f"Running your {task.script} with the docker CLI, in a copy of {shown(folder)} (yours is unchanged):")
     before = {c["name"] for c in backend().all_containers()}
     ran = run_copy(folder, task.script)
     if not quiet:
         print(ran.output, end="")
-    recorded = backend().describe()["label"]
     if ran.exit_code != 0:
         tail = "\n".join(ran.output.splitlines()[-6:])
         checks.append(Check(f"sh {task.script} runs to the end", False,

@@ -141,3 +141,43 @@ def test_a_correct_variant_passes_saying_what_the_book_does(shell_env, tmp_path)
     passed = _labutils("check", "multi-stage", env=shell_env)
     assert passed.returncode == 0, passed.stdout
     assert "correct; the book" in passed.stdout
+
+
+VARIANT = """#!/bin/sh
+set -e
+NAME=welcome-builder-container
+docker build -t welcome-builder:yours \\
+  -f ./Dockerfile.build .
+docker create --name "$NAME" welcome-builder:yours
+docker cp "$NAME":/myapp/welcome .
+docker rm -f "$NAME"
+docker build -t welcome-runtime:yours .
+rm welcome
+"""
+
+
+def test_your_turn_runs_your_own_build_sh_for_real_in_a_copy(shell_env, monkeypatch, capsys):
+    """A build.sh in another shell style (a variable, a continuation, docker's short verbs) runs and passes; the
+    one that leaves its container and binary fails naming both; the learner's folder is never changed."""
+    for key in ("LABUTILS_WORK", "LABUTILS_NOTEBOOK"):
+        monkeypatch.setenv(key, shell_env[key])
+    folder = _yours(shell_env, "builder-pattern")
+    folder.mkdir(parents=True, exist_ok=True)
+    write_files(folder, {**{n: t for n, t in RIGHT["builder-pattern"].items() if n != "build.sh"},
+                         "build.sh": VARIANT,
+                         "welcome.go": (EXERCISES / "builder-pattern" / "welcome.go").read_text()})
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    review = lu.your_turn("builder-pattern")
+    out = capsys.readouterr().out
+    assert review.passed, str(review)
+    assert "Running your build.sh with the docker CLI" in out and "sh build.sh runs to the end" in out
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before, "the learner's folder is unchanged"
+
+    write_files(folder, {"build.sh": WRONG["builder-pattern"]["build.sh"].replace(":v1", ":yours")})
+    try:
+        review = lu.your_turn("builder-pattern", quiet=True)
+        told = " | ".join(c.fix for c in review.failed)
+        assert not review.passed and "welcome-builder-container" in told and "rm welcome" in told, told
+    finally:
+        subprocess.run(["docker", "container", "rm", "-f", "welcome-builder-container"], env=shell_env,
+                       capture_output=True)
