@@ -17,7 +17,10 @@ TEST_STAMP := $(VENV)/.installed-test-stamp
 HUB_STAMP  := $(VENV)/.installed-hub-stamp
 comma := ,
 NBVAL_TIMEOUT ?= 300
-NOTEBOOK_DIR ?= notebooks
+# JupyterLab's root is the course folder, as in the class: its file browser and terminals reach notebooks/ and
+# work/ (where the learner writes work/yours/<exercise>/ and types `cd work/yours/...`)
+NOTEBOOK_DIR ?= $(CURDIR)
+FIRST_NOTEBOOK = $$(test -f $(NOTEBOOK_DIR)/00-setup.ipynb && echo 00-setup.ipynb || echo notebooks/00-setup.ipynb)
 LAB_ARGS ?=
 NBVAL  := --nbval --nbval-sanitize-with notebooks/sanitize.cfg --nbval-cell-timeout=$(NBVAL_TIMEOUT) -p no:cacheprovider
 # the recorded pass points DOCKER_HOST at nothing: it must not need (or reach) an engine
@@ -83,9 +86,10 @@ lab: $(STAMP)
 	@{ $(BIN)/python -m labutils bases --offline --background || { \
 	  echo "*** The notebooks will run in recorded mode: every answer replays a real run and says so."; \
 	  echo "*** To work live: start Docker (or dockerd), or set DOCKER_HOST, then run 'make lab' again."; }; } &
-	$(BIN)/jupyter lab --notebook-dir=$(NOTEBOOK_DIR) --LabApp.app_settings_dir=$(LAB_SETTINGS) \
-	  --LabApp.workspaces_dir=$(LAB_WORKSPACES) \
-	  --LabApp.default_url=$$(ls $(LAB_WORKSPACES)/*.jupyterlab-workspace >/dev/null 2>&1 && echo /lab || echo /lab/tree/00-setup.ipynb) \
+	COURSE_BIN="$(abspath $(BIN))" COURSE_ROOT="$(abspath $(NOTEBOOK_DIR))" PATH="$(abspath $(BIN)):$$PATH" \
+	  $(BIN)/jupyter lab --config=$(CURDIR)/jupyter/jupyter_lab_config.py --notebook-dir=$(NOTEBOOK_DIR) \
+	  --LabApp.app_settings_dir=$(LAB_SETTINGS) --LabApp.workspaces_dir=$(LAB_WORKSPACES) \
+	  --LabApp.default_url=$$(ls $(LAB_WORKSPACES)/*.jupyterlab-workspace >/dev/null 2>&1 && echo /lab || echo /lab/tree/$(FIRST_NOTEBOOK)) \
 	  $$([ "$$(id -u)" = 0 ] && echo --allow-root) $(LAB_ARGS)
 
 test: lint test-live

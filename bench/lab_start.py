@@ -49,7 +49,7 @@ def one_run(workdir: Path) -> dict:
     lab_s = bases_s = None
     try:
         with make_lab(clone, env, token="bench") as lab:
-            if lab.answers("/lab/tree/00-setup.ipynb", "/api/contents/00-setup.ipynb",
+            if lab.answers("/lab/tree/notebooks/00-setup.ipynb", "/api/contents/notebooks/00-setup.ipynb",
                            timeout=600 - (time.monotonic() - started)):
                 lab_s = time.monotonic() - started
             doctor = [str(clone / ".venv" / "bin" / "python"), "-m", "labutils", "doctor"]

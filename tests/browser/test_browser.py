@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import time
 from contextlib import contextmanager
 
+import nbformat
 import pytest
 import requests
 from shared import CHROMIUM, ROOT, run_in_page, skip_or_fail
@@ -90,3 +93,64 @@ def _run_the_first_exercise(lab, chromium, tmp_path):
     shutil.copy(shot, kept)                             # the screenshot is kept under work/
 
 
+
+
+def test_a_learner_types_the_403_commands_in_jupyterlabs_terminal(live, chromium, tmp_path):
+    """Exercise 4.03 as the book has it: the learner's Dockerfile, the commands typed key by key in JupyterLab's
+    terminal (the lab's root is the course folder, as `make lab` and the class start it), then the check cell."""
+    course = tmp_path / "course"
+    shutil.copytree(ROOT / "notebooks", course / "notebooks")
+    yours = course / "work" / "yours" / "multi-stage"              # what the learner wrote in the editor
+    yours.mkdir(parents=True)
+    for name in ("welcome.go", "Dockerfile"):
+        shutil.copy(ROOT / "data" / "exercises" / "multi-stage" / name, yours / name)
+    check = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        'import labutils as lu\nyours = lu.check("multi-stage")\nyours.checkpoint()')],
+        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+    nbformat.write(check, course / "check.ipynb")
+    env = dict(os.environ, LABUTILS_WORK=str(course / "work"), LABUTILS_MODE="live")
+    env.pop("LABUTILS_NAMESPACE", None)
+    subprocess.run(["docker", "image", "rm", "-f", "welcome-optimized:yours"], env=env, capture_output=True)
+    typed = ["python -m labutils bases --book-names",       # 00-setup's one step where the bases are stand-ins
+             "cd work/yours/multi-stage",
+             "docker build -t welcome-optimized:yours .",
+             "docker run welcome-optimized:yours",
+             "docker image ls welcome-optimized",
+             "python -m labutils check multi-stage; echo $? > ../../checked"]
+    launch = dict(token="labutils-terminal-test", make_args=(f"NOTEBOOK_DIR={course}",),
+                  lab_args="--ServerApp.open_browser=False --LabApp.expose_app_in_browser=True")
+    try:
+        with make_lab(ROOT, env, **launch) as lab, _opened(lab, chromium) as page:
+            assert _current_notebook(page) == "notebooks/00-setup.ipynb"   # the course opens where make lab opens it
+            page.evaluate("""async () => {
+                const term = await window.jupyterapp.commands.execute('terminal:create-new');
+                window.jupyterapp.shell.activateById(term.id);
+            }""")
+            page.wait_for_selector(".jp-Terminal .xterm-screen >> visible=true", timeout=60_000)
+            page.wait_for_timeout(3_000)      # its websocket and the shell's first prompt (xterm draws on a canvas)
+            page.click(".jp-Terminal .xterm-screen >> visible=true")
+            for line in typed:
+                page.keyboard.type(line, delay=5)
+                page.keyboard.press("Enter")
+            deadline = time.monotonic() + 600
+            while not (course / "work" / "checked").exists() and time.monotonic() < deadline:
+                page.wait_for_timeout(1_000)
+            page.screenshot(path=str(course / "work" / "terminal-4.03.png"))
+            checked = course / "work" / "checked"
+            assert checked.exists(), f"the typed commands did not finish: see {course / 'work' / 'terminal-4.03.png'}"
+            assert checked.read_text().strip() == "0", "python -m labutils check multi-stage exited non-zero"
+            page.goto(f"{lab.base}/lab/workspaces/check/tree/check.ipynb?token={lab.token}")   # a layout of its own
+            text = run_in_page(page, "check.ipynb")
+        assert "✔ your engine holds welcome-optimized:yours" in text, text[-1500:]
+        assert "✔ your multi-stage passes every check" in text, text[-1500:]
+        assert "Checkpoint failed" not in text, text[-1500:]
+        assert lu_image_exists("welcome-optimized:yours"), "the image the terminal built is on the engine"
+    finally:
+        subprocess.run(["docker", "image", "rm", "-f", "welcome-optimized:yours"], env=env, capture_output=True)
+        subprocess.run([str(ROOT / ".venv" / "bin" / "python"), "-m", "labutils", "bases", "--no-book-names"],
+                       env=env, capture_output=True)
+
+
+def lu_image_exists(tag: str) -> bool:
+    import labutils as lu
+    return lu.image_exists(tag)
