@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from labutils import bases, names
-from labutils.backends import backend
+from labutils.backends import backend, on_reset
 from labutils.docker import buildcontext, buildlog, platforms
 from labutils.docker import dockerfile as dockerfile_reader
 from labutils.errors import BuildFailed, InvalidArgument
@@ -249,14 +249,23 @@ def _plan(path, tag, dockerfile, target, nocache, buildargs, labels, builder, qu
     return _Plan(tag, context, df_path, target, builder, quiet, command, req)
 
 
+_announced: set[tuple[str, str]] = set()
+"""The stand-ins this kernel has said it builds with: said once per notebook, not at every build."""
+on_reset(_announced.clear)
+
+
 def _say_bases(plan: _Plan, prepared) -> None:
     if plan.quiet:
         return
     for ref in prepared.pulled:
         print(f"[labutils] pulled {ref} from the registry; building on it as it is.", flush=True)
     for original, sub in prepared.substitutions.items():
+        if (original, sub) in _announced:
+            continue
+        _announced.add((original, sub))
         print(f"[labutils] {original} is not on this engine and no registry answered: building with the "
-              f"offline stand-in {sub} instead (a rewritten copy; {plan.df_path.name} is unchanged).", flush=True)
+              f"offline stand-in {sub} instead (a rewritten copy; {plan.df_path.name} is unchanged). Said once: "
+              "every build in this notebook that names it does the same.", flush=True)
 
 
 def _run(plan: _Plan, prepared) -> tuple[BuildAnswer, _Plan, str, int | None]:

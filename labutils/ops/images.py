@@ -68,15 +68,39 @@ def inspect(tag: str) -> ImageInfo:
     return backend().inspect(tag)
 
 
-def layers(tag: str) -> pd.DataFrame:
+def layers(tag: str, *, own: bool = False) -> pd.DataFrame:
     """``docker history``: one row per layer, newest first, with bytes and what made it.
+
+    labutils' own label steps (``LABEL io.labutils...``: the classic builder records the labels it is given
+    as steps, and the stand-ins carry theirs) are left out, and counted in ``attrs["left_out"]``: they hold
+    no bytes and are not the learner's.
+
+    Args:
+        tag: the image.
+        own: keep labutils' label steps too (what ``docker history`` itself lists).
 
     Raises:
         ImageNotFound: there is no such image.
+
+    Example:
+        >>> lu.layers("welcome:v1")[["created_by", "size"]]
     """
+    every = backend().history(tag)
+    kept = [h for h in every if own or not _labutils_label_step(h["created_by"])]
     rows = [{"created_by": h["created_by"], "size": human_size(h["bytes"]), "bytes": h["bytes"],
-             "created": datetime.fromtimestamp(h["created"], timezone.utc)} for h in backend().history(tag)]
-    return _frame(rows, ["created_by", "size", "bytes", "created"])
+             "created": datetime.fromtimestamp(h["created"], timezone.utc)} for h in kept]
+    frame = _frame(rows, ["created_by", "size", "bytes", "created"])
+    frame.attrs["left_out"] = len(every) - len(kept)
+    return frame
+
+
+def _labutils_label_step(created_by: str) -> bool:
+    """A history row that only sets labutils' labels (``LABEL io.labutils.ref=...``), nothing of the learner's."""
+    text = created_by.replace("/bin/sh -c #(nop)", "").strip()
+    if not text.startswith("LABEL "):
+        return False
+    pairs = text[len("LABEL "):].split()
+    return bool(pairs) and all(p.startswith("io.labutils.") for p in pairs)
 
 
 def layer_digests(tag: str) -> pd.DataFrame:

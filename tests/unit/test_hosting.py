@@ -58,4 +58,7 @@ def test_binder_gets_the_course_settings_and_recorded_mode(tmp_path):
     make = (ROOT / "Makefile").read_text()
     assert "--LabApp.app_settings_dir=$(LAB_SETTINGS)" in make and "LAB_SETTINGS := $(CURDIR)/jupyter/lab-settings" in make
     # the first start opens 00-setup; JupyterLab's layout is kept under work/ (the browser test checks both starts)
-    assert "echo /lab/tree/00-setup.ipynb" in make and "--LabApp.workspaces_dir=$(LAB_WORKSPACES)" in make
+    assert "echo /lab/tree/$(FIRST_NOTEBOOK)" in make and "echo notebooks/00-setup.ipynb" in make
+    assert "--LabApp.workspaces_dir=$(LAB_WORKSPACES)" in make
+    # its terminals start in the course folder with the course's Python first (the terminal browser test types there)
+    assert "--config=$(CURDIR)/jupyter/jupyter_lab_config.py" in make and 'COURSE_BIN="$(abspath $(BIN))"' in make

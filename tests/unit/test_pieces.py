@@ -355,3 +355,12 @@ def test_the_containerd_stores_lost_snapshot_is_built_once_more_and_nothing_else
     assert _lost_snapshot({"error": said})
     assert not _lost_snapshot({"error": "The command '/bin/sh -c go build' returned a non-zero code: 2"})
     assert not _lost_snapshot({"error": None})
+
+
+def test_layers_leave_out_only_labutils_label_steps():
+    from labutils.ops.images import _labutils_label_step
+    assert _labutils_label_step("LABEL io.labutils.ref=welcome:v1")
+    assert _labutils_label_step("/bin/sh -c #(nop)  LABEL io.labutils.managed=true")
+    assert not _labutils_label_step("LABEL maintainer=me io.labutils.ref=x"), "a learner's label stays"
+    assert not _labutils_label_step("LABEL maintainer=me")
+    assert not _labutils_label_step("/bin/sh -c go build -o welcome .")
