@@ -146,6 +146,11 @@ def test_a_learner_types_the_403_commands_in_jupyterlabs_terminal(live, chromium
         assert "Checkpoint failed" not in text, text[-1500:]
         assert lu_image_exists("welcome-optimized:yours"), "the image the terminal built is on the engine"
     finally:
+        listed = subprocess.run(["docker", "ps", "-a", "--format", "{{.ID}} {{.Image}}"], env=env,
+                                capture_output=True, text=True).stdout.splitlines()
+        ids = [row.split()[0] for row in listed if row.endswith(" welcome-optimized:yours")]
+        if ids:
+            subprocess.run(["docker", "rm", "-f", *ids], env=env, capture_output=True)
         subprocess.run(["docker", "image", "rm", "-f", "welcome-optimized:yours"], env=env, capture_output=True)
         subprocess.run([str(ROOT / ".venv" / "bin" / "python"), "-m", "labutils", "bases", "--no-book-names"],
                        env=env, capture_output=True)

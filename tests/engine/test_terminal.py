@@ -64,13 +64,23 @@ def shell_env(live, tmp_path_factory):
     env = dict(os.environ, LABUTILS_WORK=str(tmp_path_factory.mktemp("learner") / "work"),
                LABUTILS_NOTEBOOK="terminal")
     env.pop("LABUTILS_NAMESPACE", None)
-    subprocess.run(["docker", "image", "rm", "-f", *MADE], env=env, capture_output=True)
+    _remove_what_the_shell_made(env)
     named = _labutils("bases", "--book-names", env=env)
     assert named.returncode == 0, named.stdout + named.stderr
     yield env
-    subprocess.run(["docker", "image", "rm", "-f", *MADE], env=env, capture_output=True)
+    _remove_what_the_shell_made(env)
     back = _labutils("bases", "--no-book-names", env=env)
     assert back.returncode == 0, back.stdout + back.stderr
+
+
+def _remove_what_the_shell_made(env) -> None:
+    """The learner's containers (the book's `docker run` keeps them; a server left running) and images."""
+    listed = subprocess.run(["docker", "ps", "-a", "--format", "{{.ID}} {{.Image}}"], env=env, capture_output=True,
+                            text=True).stdout.split("\n")            # the image as the container was made from it
+    ids = [row.split()[0] for row in listed if row.strip() and row.split()[-1] in MADE]
+    if ids:
+        subprocess.run(["docker", "rm", "-f", *ids], env=env, capture_output=True)
+    subprocess.run(["docker", "image", "rm", "-f", *MADE], env=env, capture_output=True)
 
 
 def _yours(env, exercise) -> Path:
