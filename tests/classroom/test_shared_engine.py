@@ -161,8 +161,12 @@ def test_a_killed_kernel_leaves_no_container_behind(live, tmp_path):
             "    time.sleep(600)\n")
     env = {**os.environ, "LABUTILS_NAMESPACE": "killed", "LABUTILS_WORK": str(tmp_path)}
     proc = subprocess.Popen([sys.executable, "-c", code], env=env, cwd=ROOT, stdout=subprocess.PIPE, text=True)
-    name = proc.stdout.readline().strip()
-    assert name.startswith("labutils-killed-serve-")
+    name = ""
+    for line in proc.stdout:             # serve first prints the docker command it stands for, then the test's name
+        if not line.startswith("$ "):
+            name = line.strip()
+            break
+    assert name.startswith("labutils-killed-serve-"), name
     proc.send_signal(signal.SIGKILL)
     proc.wait(30)
     assert live.containers.get(name).status == "running", "the orphan is there before the next start"
