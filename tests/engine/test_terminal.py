@@ -75,9 +75,11 @@ def shell_env(live, tmp_path_factory):
 
 def _remove_what_the_shell_made(env) -> None:
     """The learner's containers (the book's `docker run` keeps them; a server left running) and images."""
-    listed = subprocess.run(["docker", "ps", "-a", "--format", "{{.ID}} {{.Image}}"], env=env, capture_output=True,
-                            text=True).stdout.split("\n")            # the image as the container was made from it
-    ids = [row.split()[0] for row in listed if row.strip() and row.split()[-1] in MADE]
+    every = subprocess.run(["docker", "ps", "-aq"], env=env, capture_output=True, text=True).stdout.split()
+    # the image as the container was made from it (`docker ps` shows an ID once the tag moved to a rebuilt image)
+    made = subprocess.run(["docker", "inspect", "-f", "{{.ID}} {{.Config.Image}}", *every], env=env,
+                          capture_output=True, text=True).stdout.splitlines() if every else []
+    ids = [row.split()[0] for row in made if row.split()[-1] in MADE]
     if ids:
         subprocess.run(["docker", "rm", "-f", *ids], env=env, capture_output=True)
     subprocess.run(["docker", "image", "rm", "-f", *MADE], env=env, capture_output=True)
